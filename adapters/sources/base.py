@@ -1,0 +1,126 @@
+"""The source-adapter contract: `verify(headers, body)` then `parse(...)` → `FeedbackIn` (pure, no I/O).
+
+Platforms that send only ids (Qualtrics, SurveyMonkey) return `FetchNeeded` from `parse`; the
+ingest queue then calls the adapter's async `fetch` with an httpx client and retries it later
+on failure, so a notification is never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from bot.domain import FeedbackIn
+
+
+class SourceError(Exception):
+    status = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SignatureError(SourceError):
+    status = 401
+
+
+class PayloadError(SourceError):
+    """Malformed body (400) or a body that does not fit the schema (422)."""
+
+    def __init__(self, reason: str, *, status: int = 422) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class IgnoredEvent(SourceError):  # noqa: N818 (not an error: a valid event we do not act on)
+    """A valid, authentic event hotloop has nothing to do with (e.g. a ping). Answered 202, no alert."""
+
+    status = 202
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    kind: str
+    secret: str
+    mapping: Mapping[str, Any] = field(default_factory=dict)
+    api_url: str | None = None
+    api_token: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchNeeded:
+    """The webhook carried only ids; `fetch` gets the response. `external_id` dedupes."""
+
+    external_id: str
+    ref: Mapping[str, Any]
+
+
+ParseResult = FeedbackIn | FetchNeeded
+
+
+class SourceAdapter(Protocol):
+    kind: str
+
+    def verify(self, headers: Mapping[str, str], body: bytes, *, secret: str, now: float) -> None:
+        """Raise SignatureError unless the body is authentic. Headers are lower-cased."""
+        ...
+
+    def parse(self, headers: Mapping[str, str], body: bytes, *, mapping: Mapping[str, Any]) -> ParseResult:
+        """Raise PayloadError (400/422) on anything malformed."""
+        ...
+
+
+class FetchingSourceAdapter(SourceAdapter, Protocol):
+    async def fetch(self, client: httpx.AsyncClient, config: SourceConfig, needed: FetchNeeded) -> FeedbackIn:
+        """Fetch the full response from the platform's API (raise httpx errors to retry later)."""
+        ...
+
+
+def hmac_digest(secret: bytes, message: bytes, algorithm: str = "sha256") -> bytes:
+    return hmac.new(secret, message, getattr(hashlib, algorithm)).digest()
+
+
+def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
+    left = a.encode() if isinstance(a, str) else a
+    right = b.encode() if isinstance(b, str) else b
+    return hmac.compare_digest(left, right)
+
+
+def load_json_object(body: bytes, *, max_depth: int = 32) -> dict[str, Any]:
+    """Decode a JSON object body; 400 for invalid JSON or nesting deeper than `max_depth`."""
+    depth = 0
+    deepest = 0
+    in_string = False
+    escaped = False
+    for byte in body:  # cheap pre-scan: refuse deep nesting before json builds it
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > max_depth:
+                raise PayloadError(f"JSON nested deeper than {max_depth} levels", status=400)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadError(f"body is not valid JSON: {exc}", status=400) from exc
+    if not isinstance(data, dict):
+        raise PayloadError("body must be a JSON object", status=400)
+    return data

@@ -1,0 +1,235 @@
+"""SQLModel tables (see DESIGN.md "Concepts"). Times are UTC-aware; JSON is JSONB on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from bot.domain import utcnow
+from storage.types import JSONType, UTCDateTime
+
+
+def _time(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _now_column() -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=Column(JSONType(), nullable=False))
+
+
+class Team(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True, index=True)
+    slack_channel: str | None = Field(default=None, max_length=64)
+    teams_channel: str | None = Field(default=None, max_length=255, description="Teams conversation id")
+    managers_slack_channel: str | None = Field(default=None, max_length=64)
+    managers_teams_channel: str | None = Field(default=None, max_length=255)
+    managers: list[str] = _json(list)  # user ids (Slack or Entra object ids) allowed to act as managers
+    timezone: str = Field(default="UTC", max_length=64)
+    business_hours: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType(), nullable=True))
+    is_default: bool = False
+    created_at: datetime = _now_column()
+
+
+class Route(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    priority: int = Field(default=100, index=True)
+    match: dict[str, Any] = _json(dict)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _now_column()
+
+
+class Rule(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    priority: int = Field(default=100)
+    condition: dict[str, Any] = _json(dict)
+    severity: str | None = Field(default=None, max_length=16, description="None = no alert")
+    enabled: bool = True
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _now_column()
+
+
+class SlaPolicy(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("team_id", "severity", name="uq_slapolicy_team_severity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int | None = Field(default=None, foreign_key="team.id", description="None = global default")
+    severity: str = Field(max_length=16)
+    claim_seconds: int
+    resolve_seconds: int
+
+
+class EscalationStep(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("team_id", "level", name="uq_escalation_team_level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int | None = Field(default=None, foreign_key="team.id", description="None = every team")
+    level: int = Field(ge=1)
+    after_seconds: int = Field(default=0, ge=0, description="delay after breach before this step fires")
+    platform: str = Field(max_length=16)
+    destination: str = Field(max_length=255, description="channel, user or conversation id")
+    description: str | None = Field(default=None, max_length=255)
+
+
+class Admin(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("user_id", name="uq_admin_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(max_length=255)
+    platform: str = Field(default="slack", max_length=16)
+    added_by: str | None = Field(default=None, max_length=255)
+    created_at: datetime = _now_column()
+
+
+class Source(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True, index=True)
+    kind: str = Field(max_length=32)
+    secret_encrypted: str = Field(max_length=2000)
+    mapping: dict[str, Any] = _json(dict)
+    api_url: str | None = Field(default=None, max_length=500)
+    api_token_encrypted: str | None = Field(default=None, max_length=4000)
+    created_at: datetime = _now_column()
+
+
+class Feedback(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("source_id", "external_id", name="uq_feedback_source_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    external_id: str = Field(max_length=255)
+    received_at: datetime = _now_column()
+    submitted_at: datetime | None = _time()
+    customer_id: str | None = Field(default=None, max_length=255)
+    customer_name: str | None = Field(default=None, max_length=255)
+    customer_email: str | None = Field(default=None, max_length=320)
+    customer_phone: str | None = Field(default=None, max_length=64)
+    nps: int | None = None
+    contact_requested: bool = False
+    comment: str | None = None
+    answers: list[dict[str, Any]] = _json(list)
+    attributes: dict[str, str] = _json(dict)
+    partial: bool = False
+
+
+class Alert(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_alert_active_due", "status", "next_due_at"),
+        Index("ix_alert_team_status", "team_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str | None = Field(default=None, max_length=32, unique=True, index=True)
+    feedback_id: int = Field(foreign_key="feedback.id", unique=True)
+    severity: str = Field(max_length=16)
+    status: str = Field(default="open", max_length=16)
+    team_id: int = Field(foreign_key="team.id")
+    routed_by_default: bool = False
+    reasons: list[str] = _json(list)
+    owner_id: str | None = Field(default=None, max_length=255)
+    owner_name: str | None = Field(default=None, max_length=255)
+    owner_platform: str | None = Field(default=None, max_length=16)
+    escalation_level: int = 0
+    created_at: datetime = _now_column()
+    updated_at: datetime = _now_column()
+    claimed_at: datetime | None = _time()
+    resolved_at: datetime | None = _time()
+    claim_due_at: datetime | None = _time()
+    resolve_due_at: datetime | None = _time()
+    next_nag_at: datetime | None = _time()
+    # the earliest of the three above while active; the SLA sweep reads only this indexed column
+    next_due_at: datetime | None = _time()
+    nag_count: int = 0
+    snoozed_until: datetime | None = _time()
+    snooze_reason: str | None = Field(default=None, max_length=255)
+    outcome: str | None = Field(default=None, max_length=32)
+    root_cause: str | None = Field(default=None, max_length=64)
+    resolution_note: str | None = Field(default=None, max_length=3000)
+    resolved_by: str | None = Field(default=None, max_length=255)
+    version: int = 1
+
+
+class AlertEvent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    kind: str = Field(max_length=32)
+    actor_id: str | None = Field(default=None, max_length=255)
+    actor_name: str | None = Field(default=None, max_length=255)
+    platform: str | None = Field(default=None, max_length=16)
+    at: datetime = _now_column()
+    data: dict[str, Any] = _json(dict)
+
+
+class CardRef(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("alert_id", "platform", "channel", name="uq_cardref_alert_place"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    platform: str = Field(max_length=16)
+    channel: str = Field(max_length=255)
+    message_id: str = Field(max_length=255, description="Slack ts or Teams activity id")
+    thread_id: str | None = Field(default=None, max_length=255)
+    audience: str = Field(default="team", max_length=16, description="team | managers | digest")
+    conversation_ref: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType(), nullable=True))
+    created_at: datetime = _now_column()
+    updated_at: datetime = _now_column()
+
+
+class Conversation(SQLModel, table=True):
+    """A chat place hotloop may post to later (Teams conversation references live here)."""
+
+    __table_args__ = (UniqueConstraint("platform", "conversation_id", name="uq_conversation_place"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    conversation_id: str = Field(max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    reference: dict[str, Any] = _json(dict)
+    updated_at: datetime = _now_column()
+
+
+class Outbox(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index(
+            "ix_outbox_pending_update",
+            "alert_id",
+            "kind",
+            unique=False,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32, description="card.post | card.update | thread.reply | dm | digest.post")
+    platform: str = Field(max_length=16)
+    destination: str = Field(default="", max_length=255, description="channel / user / conversation")
+    alert_id: int | None = Field(default=None, foreign_key="alert.id")
+    payload: dict[str, Any] = _json(dict)
+    status: str = Field(default="pending", max_length=16, description="pending | done | failed | coalesced")
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = _now_column()
+    done_at: datetime | None = _time()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """Deduplication of chat-platform retries (Slack event_id, Teams activity id)."""
+
+    __table_args__ = (UniqueConstraint("platform", "delivery_id", name="uq_webhookdelivery"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    delivery_id: str = Field(max_length=255)
+    received_at: datetime = _now_column()

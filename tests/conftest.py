@@ -1,0 +1,74 @@
+"""Shared fixtures. Every test that asks for `engine`/`sessions` runs on SQLite and, when
+HOTLOOP_TEST_DATABASE_URL is set, on PostgreSQL too (one contract suite, every backend)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import SQLModel
+
+from storage.db import SessionFactory, create_all, create_engine_for, normalize_url, session_factory
+
+PG_ENV = "HOTLOOP_TEST_DATABASE_URL"
+os.environ.setdefault("HOTLOOP_LOG_JSON", "false")
+
+
+def _admin_url(url: str) -> str:
+    return normalize_url(url)
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A throw-away PostgreSQL database for this pytest process (parallel runs never collide)."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} not set")
+    name = f"hotloop_t_{uuid.uuid4().hex[:12]}"
+    import asyncio
+
+    async def run(sql: str) -> None:
+        engine = create_async_engine(_admin_url(base), isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+        await engine.dispose()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    url = normalize_url(base).rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/hotloop-test.db"
+    return str(request.getfixturevalue("pg_database_url"))
+
+
+_pg_schema_ready: set[str] = set()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine_for(database_url)
+    if engine.dialect.name == "postgresql":
+        if database_url not in _pg_schema_ready:
+            await create_all(engine)
+            _pg_schema_ready.add(database_url)
+        names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        await create_all(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> SessionFactory:
+    return session_factory(engine)
