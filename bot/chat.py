@@ -64,3 +64,7 @@ class Chat(Protocol):
     async def post_digest(self, *, channel: str, digest: DigestCard) -> Posted:
         """One message listing several alerts (burst grouping, daily digest)."""
         ...
+
+    async def update_digest(self, *, place: CardPlace, digest: DigestCard) -> None:
+        """Re-render a posted digest after one of its alerts changed."""
+        ...

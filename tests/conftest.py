@@ -72,3 +72,13 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> SessionFactory:
     return session_factory(engine)
+
+
+@pytest.fixture
+async def app_server(engine: AsyncEngine, database_url: str) -> AsyncIterator[object]:
+    """The real app over real HTTP, on a clean database, with a generic source named "web"."""
+    from tests.appserver import serve_app, test_settings
+
+    async with serve_app(test_settings(database_url)) as server:
+        await server.add_source("web")
+        yield server

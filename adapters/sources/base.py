@@ -39,7 +39,7 @@ class PayloadError(SourceError):
         self.status = status
 
 
-class IgnoredEvent(SourceError):  # noqa: N818 (not an error: a valid event we do not act on)
+class IgnoredEvent(SourceError):  # named without "Error": it is a valid event we do not act on
     """A valid, authentic event hotloop has nothing to do with (e.g. a ping). Answered 202, no alert."""
 
     status = 202

@@ -48,7 +48,9 @@ class GenericFeedback(BaseModel):
                     "customer": {"id": "c-77", "name": "Dana Scully", "email": "dana@example.com"},
                     "nps": 3,
                     "contact_requested": True,
-                    "answers": [{"question": "Staff friendliness", "value": 1, "scale_min": 1, "scale_max": 5}],
+                    "answers": [
+                        {"question": "Staff friendliness", "value": 1, "scale_min": 1, "scale_max": 5}
+                    ],
                     "comment": "Waited 40 minutes.",
                     "attributes": {"location": "042", "region": "north", "employee": "Jessica C"},
                 }

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from adapters.sources import generic
+from adapters.sources import delighted, formbricks, generic, qualtrics, surveymonkey, typeform
 
 ADAPTERS: dict[str, ModuleType] = {
     "generic": generic,
+    "typeform": typeform,
+    "formbricks": formbricks,
+    "delighted": delighted,
+    "qualtrics": qualtrics,  # parse → FetchNeeded; has fetch()
+    "surveymonkey": surveymonkey,  # parse → FetchNeeded; has fetch()
 }
 
 

@@ -1,0 +1,334 @@
+"""Neutral cards → Slack Block Kit. Pure functions, no I/O.
+
+Every piece of customer or feedback text goes through `escape_mrkdwn`, so a comment can never
+produce a mention (`<!channel>`, `<@U…>`), a channel link or a `<url|label>` link. Block Kit limits
+(PROTOCOLS §7) are enforced here by truncating with "…"; Slack itself rejects oversized blocks.
+
+The card's secondary actions (`Card.menu`) become an overflow menu (action_id `alert.more`) when
+they fit its 5-option limit, else a static_select with the same action_id and option values. Both
+deliver `actions[0].selected_option.value == "<action_id>|<button.value>"`, so one handler serves
+either form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from bot.action_ids import ActionId
+from bot.cards import SEVERITY_EMOJI, Card, CardButton, DigestCard, DigestItem
+from bot.domain import AlertStatus
+
+Block = dict[str, Any]
+
+MAX_BLOCKS = 50
+HEADER_MAX = 150
+SECTION_MAX = 3000
+BUTTON_TEXT_MAX = 75
+BUTTON_VALUE_MAX = 2000
+OPTION_TEXT_MAX = 75
+OPTION_VALUE_MAX = 150
+ID_MAX = 255
+CONTEXT_ELEMENTS_MAX = 10
+ACTIONS_ELEMENTS_MAX = 25
+OVERFLOW_OPTIONS_MAX = 5
+SELECT_OPTIONS_MAX = 100
+FALLBACK_MAX = 3000
+ELLIPSIS = "…"
+
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape the three control characters of Slack mrkdwn: no mentions, links or dates survive."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, ending in "…"; never splits an `&amp;`-style entity."""
+    if len(text) <= limit:
+        return text
+    cut = _PARTIAL_ENTITY.sub("", text[: limit - len(ELLIPSIS)])
+    return cut + ELLIPSIS
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
+
+
+def _mrkdwn(text: str, limit: int = SECTION_MAX) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": truncate(text, limit)}
+
+
+def _block_id(card: Card, name: str) -> str:
+    return truncate(f"hl.{card.alert_key}.v{card.version}.{name}", ID_MAX)
+
+
+def _section(block_id: str, text: str) -> Block:
+    return {"type": "section", "block_id": block_id, "text": _mrkdwn(text)}
+
+
+# ---- the alert card --------------------------------------------------------------------------
+
+
+def _header(card: Card) -> Block:
+    text = f"{SEVERITY_EMOJI.get(card.severity, '')} {card.alert_key} · {card.title}".strip()
+    return {"type": "header", "block_id": _block_id(card, "header"), "text": _plain(text, HEADER_MAX)}
+
+
+def _summary(card: Card) -> Block:
+    score = f"NPS {card.nps}" if card.nps is not None else "—"
+    lines = [f"*Score:* {score}    *Severity:* {card.severity.value}    *Status:* {card.status.value}"]
+    if card.customer_name:
+        lines.append(f"*Customer:* {escape_mrkdwn(card.customer_name)}")
+    lines.extend(f"*Contact:* {escape_mrkdwn(item)}" for item in card.contact)
+    return _section(_block_id(card, "summary"), "\n".join(lines))
+
+
+def _answers(card: Card) -> Block | None:
+    if not card.answers:
+        return None
+    lines = []
+    for answer in card.answers:
+        mark = ":warning: " if answer.is_low else ""
+        lines.append(f"{mark}{escape_mrkdwn(answer.question)}: *{escape_mrkdwn(answer.value)}*")
+    return _section(_block_id(card, "answers"), _fit_lines(lines, SECTION_MAX))
+
+
+def _fit_lines(lines: Sequence[str], limit: int) -> str:
+    """Join lines; when too long, keep what fits and end with "… +N more"."""
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        rest = len(lines) - len(kept) - 1
+        tail = len(f"\n{ELLIPSIS} +{rest} more")
+        if used + len(line) + 1 + tail > limit:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    kept.append(f"{ELLIPSIS} +{len(lines) - len(kept)} more")
+    return truncate("\n".join(kept), limit)
+
+
+def quote(text: str) -> str:
+    """Escaped block quote: every line prefixed with "> " (Slack's quote marker, written unescaped)."""
+    return "\n".join(f"> {escape_mrkdwn(line)}" for line in text.splitlines() or [""])
+
+
+def _comment(card: Card) -> Block | None:
+    if not card.comment or not card.comment.strip():
+        return None
+    return _section(_block_id(card, "comment"), truncate("*Comment*\n" + quote(card.comment), SECTION_MAX))
+
+
+def _reasons(card: Card) -> Block | None:
+    if not card.reasons:
+        return None
+    text = "*Why:* " + " · ".join(escape_mrkdwn(reason) for reason in card.reasons)
+    return _section(_block_id(card, "reasons"), text)
+
+
+def _fit_elements(texts: Sequence[str], limit: int = CONTEXT_ELEMENTS_MAX) -> list[str]:
+    if len(texts) <= limit:
+        return list(texts)
+    return [*texts[: limit - 1], " · ".join(texts[limit - 1 :])]
+
+
+def sla_text(card: Card) -> str | None:
+    if not card.sla_text:
+        return None
+    text = escape_mrkdwn(card.sla_text)
+    return f":rotating_light: *{text}*" if card.sla_overdue else f":stopwatch: {text}"
+
+
+def _context(card: Card) -> Block | None:
+    texts = [f"*{escape_mrkdwn(name)}:* {escape_mrkdwn(value)}" for name, value in card.facts]
+    if sla := sla_text(card):
+        texts.append(sla)
+    if not texts:
+        return None
+    elements = [_mrkdwn(text) for text in _fit_elements(texts)]
+    return {"type": "context", "block_id": _block_id(card, "facts"), "elements": elements}
+
+
+def _owner(card: Card) -> Block | None:
+    if not card.owner_name or card.status is AlertStatus.RESOLVED:
+        return None
+    text = f":bust_in_silhouette: Claimed by *{escape_mrkdwn(card.owner_name)}*"
+    return {"type": "context", "block_id": _block_id(card, "owner"), "elements": [_mrkdwn(text)]}
+
+
+def _resolution(card: Card) -> Block | None:
+    if not card.resolution:
+        return None
+    text = f":white_check_mark: *Resolved* — {escape_mrkdwn(card.resolution)}"
+    return _section(_block_id(card, "resolution"), text)
+
+
+def button_element(button: CardButton) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "action_id": str(button.action),
+        "text": _plain(button.label, BUTTON_TEXT_MAX),
+        "value": button.value[:BUTTON_VALUE_MAX],
+    }
+    if button.style in ("primary", "danger"):
+        element["style"] = button.style
+    return element
+
+
+def menu_value(button: CardButton) -> str:
+    """The option value of a menu entry: "<action_id>|<button.value>"."""
+    return f"{button.action}|{button.value}"[:OPTION_VALUE_MAX]
+
+
+def _option(button: CardButton) -> dict[str, Any]:
+    return {"text": _plain(button.label, OPTION_TEXT_MAX), "value": menu_value(button)}
+
+
+def menu_element(menu: Sequence[CardButton]) -> dict[str, Any]:
+    """Overflow when the menu fits 5 options, else a static_select (same action_id and values)."""
+    options = [_option(button) for button in menu[:SELECT_OPTIONS_MAX]]
+    if len(options) <= OVERFLOW_OPTIONS_MAX:
+        return {"type": "overflow", "action_id": str(ActionId.MORE), "options": options}
+    return {
+        "type": "static_select",
+        "action_id": str(ActionId.MORE),
+        "placeholder": _plain("More…", 150),
+        "options": options,
+    }
+
+
+def _actions(card: Card) -> Block | None:
+    seen: set[str] = set()
+    elements: list[dict[str, Any]] = []
+    for button in card.buttons:
+        if str(button.action) not in seen:  # action_ids must be unique within a block
+            seen.add(str(button.action))
+            elements.append(button_element(button))
+    elements = elements[: ACTIONS_ELEMENTS_MAX - (1 if card.menu else 0)]
+    if card.menu:
+        elements.append(menu_element(card.menu))
+    if not elements:
+        return None
+    return {"type": "actions", "block_id": _block_id(card, "actions"), "elements": elements}
+
+
+def card_blocks(card: Card) -> list[Block]:
+    parts = (
+        _header(card),
+        _summary(card),
+        _answers(card),
+        _comment(card),
+        _reasons(card),
+        _context(card),
+        _owner(card),
+        _resolution(card),
+        _actions(card),
+    )
+    return [block for block in parts if block is not None][:MAX_BLOCKS]
+
+
+def fallback(text: str) -> str:
+    return truncate(escape_mrkdwn(text), FALLBACK_MAX)
+
+
+def card_message(card: Card) -> dict[str, Any]:
+    """`chat.postMessage` / `chat.update` arguments: escaped fallback `text` plus `blocks`."""
+    return {"text": fallback(card.fallback_text or card.title), "blocks": card_blocks(card)}
+
+
+# ---- digests and thread lines ------------------------------------------------------------------
+
+
+def _safe_link(url: str | None) -> str | None:
+    if not url or not url.startswith(("https://", "http://")) or any(c in url for c in "|<> \n"):
+        return None
+    return url.replace("&", "&amp;")
+
+
+def _digest_id(digest: DigestCard, name: str) -> str:
+    """Block ids that change whenever the digest's content does (updates need new block_ids)."""
+    state = repr((digest.title, digest.items, digest.figures, digest.more, digest.with_claim_buttons))
+    return f"hl.digest.{hashlib.sha256(state.encode()).hexdigest()[:10]}.{name}"
+
+
+def _digest_item(item: DigestItem, block_id: str, with_claim: bool) -> Block:
+    key = escape_mrkdwn(item.alert_key)
+    link = _safe_link(item.link)
+    label = f"<{link}|{key}>" if link else f"*{key}*"
+    emoji = SEVERITY_EMOJI.get(item.severity, "")
+    text = f"{emoji} {label} · {item.severity.value} · {item.status.value}\n{escape_mrkdwn(item.summary)}"
+    block = _section(block_id, text.strip())
+    if with_claim and item.status is AlertStatus.OPEN:
+        claim = CardButton(ActionId.CLAIM, "Claim", "primary", item.alert_key)
+        block["accessory"] = button_element(claim)
+    return block
+
+
+def _digest_head(digest: DigestCard) -> list[Block]:
+    title = _plain(digest.title, HEADER_MAX)
+    head: list[Block] = [{"type": "header", "block_id": _digest_id(digest, "header"), "text": title}]
+    if digest.figures:
+        texts = [f"*{escape_mrkdwn(name)}:* {escape_mrkdwn(value)}" for name, value in digest.figures]
+        elements = [_mrkdwn(text) for text in _fit_elements(texts)]
+        head.append({"type": "context", "block_id": _digest_id(digest, "figures"), "elements": elements})
+    return head
+
+
+def digest_fit(digest: DigestCard) -> tuple[tuple[DigestItem, ...], int]:
+    """The items that fit in one message and how many are left out (incl. `digest.more`)."""
+    room = MAX_BLOCKS - len(_digest_head(digest))
+    items = digest.items
+    if len(items) + (1 if digest.more else 0) > room:
+        items = items[: room - 1]
+    return items, digest.more + len(digest.items) - len(items)
+
+
+def digest_blocks(digest: DigestCard) -> list[Block]:
+    """Header, figures, one section per alert (Claim button on open ones), "+N more" line; ≤ 50 blocks."""
+    items, more = digest_fit(digest)
+    blocks = _digest_head(digest)
+    claim = digest.with_claim_buttons
+    blocks.extend(_digest_item(item, _digest_id(digest, f"item.{i}"), claim) for i, item in enumerate(items))
+    if more:
+        more_text = _mrkdwn(f"+{more} more")
+        blocks.append({"type": "context", "block_id": _digest_id(digest, "more"), "elements": [more_text]})
+    return blocks
+
+
+def digest_message(digest: DigestCard) -> dict[str, Any]:
+    return {"text": fallback(digest.fallback_text or digest.title), "blocks": digest_blocks(digest)}
+
+
+def thread_line(text: str, mention: str | None = None) -> str:
+    """One escaped mrkdwn line; `mention` "channel"/"here" → `<!channel>`/`<!here>`, a user id → `<@U…>`.
+
+    Anything else given as `mention` is ignored (never pasted raw into mrkdwn).
+    """
+    prefix = ""
+    if mention in ("channel", "here"):
+        prefix = f"<!{mention}> "
+    elif mention and _USER_ID.match(mention):
+        prefix = f"<@{mention}> "
+    return truncate(prefix + escape_mrkdwn(text), SECTION_MAX)
+
+
+def action_ids(blocks: Iterable[Block]) -> set[str]:
+    """Every action id a message can send: element action_ids and menu option prefixes."""
+    found: set[str] = set()
+    for block in blocks:
+        elements = list(block.get("elements", []))
+        if "accessory" in block:
+            elements.append(block["accessory"])
+        for element in elements:
+            if "action_id" in element:
+                found.add(element["action_id"])
+            found.update(option["value"].split("|", 1)[0] for option in element.get("options", []))
+    return found

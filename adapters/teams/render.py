@@ -1,0 +1,343 @@
+"""Neutral card → Adaptive Card 1.5 for Microsoft Teams (pure functions, no I/O, no SDK).
+
+Every button is an `Action.Execute` whose `verb` is an `ActionId` value and whose `data` is
+`{"alert": <key>, "option": <option or "">}`, with an `Action.Submit` fallback carrying the same data
+plus `"verb"`. Inputs travel with the action under these ids: `note` (Add note, Resolve),
+`reason` (Escalate), `outcome`, `root_cause` and `survey` ("true"/"false") (Resolve).
+Customer text is escaped with `escape_markdown` before it reaches any `TextBlock`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.action_ids import ActionId
+from bot.cards import (
+    OUTCOME_LABELS,
+    ROOT_CAUSES,
+    SEVERITY_EMOJI,
+    SNOOZE_CHOICES,
+    Card,
+    CardButton,
+    DigestCard,
+    DigestItem,
+)
+from bot.domain import AlertStatus, Outcome
+
+CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+CARD_VERSION = "1.5"
+CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+
+Json = dict[str, Any]
+
+_MARKDOWN_CHARS = frozenset("\\*_`[]()#>-+!|~<>&{}")
+_ORDERED_LIST = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
+_STYLE = {"primary": "positive", "danger": "destructive"}
+_INPUT_ACTIONS = (ActionId.NOTE, ActionId.RESOLVE, ActionId.ESCALATE)
+
+
+def escape_markdown(text: str) -> str:
+    """Make arbitrary text inert in a Teams `TextBlock`: no links, emphasis, lists, headings, HTML or `<at>`.
+
+    Markdown punctuation is backslash-escaped (CommonMark rendering shows it unchanged), line starts
+    like `1.` lose their list meaning and `://` gets a zero-width space so URLs are not auto-linked.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    escaped = "".join(f"\\{ch}" if ch in _MARKDOWN_CHARS else ch for ch in text)
+    escaped = _ORDERED_LIST.sub(r"\1\\.", escaped)
+    return escaped.replace("://", ":\u200b//").replace("\n", "\n\n")
+
+
+def _text(text: str, **extra: Any) -> Json:
+    return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+
+
+def _data(button: CardButton) -> Json:
+    key, _, option = button.value.partition("|")
+    return {"alert": key, "option": option}
+
+
+def execute(
+    verb: ActionId, title: str, data: Json, *, style: str | None = None, mode: str | None = None
+) -> Json:
+    """An `Action.Execute` with its `Action.Submit` fallback (same data plus `verb`)."""
+    fallback: Json = {"type": "Action.Submit", "title": title, "data": {**data, "verb": verb.value}}
+    action: Json = {"type": "Action.Execute", "title": title, "verb": verb.value, "data": data}
+    if style:
+        action["style"] = fallback["style"] = style
+    if mode:
+        action["mode"] = mode
+    action["fallback"] = fallback
+    return action
+
+
+def _header(card: Card) -> list[Json]:
+    emoji = SEVERITY_EMOJI.get(card.severity.value, "")
+    status = card.status.value.capitalize()
+    return [
+        _text(
+            f"{emoji} **{escape_markdown(card.alert_key)}** · {escape_markdown(card.title)}",
+            size="Medium",
+            weight="Bolder",
+        ),
+        _text(f"{card.severity.value.capitalize()} hot alert · {status}", isSubtle=True, spacing="None"),
+    ]
+
+
+def _facts(card: Card) -> list[Json]:
+    facts: list[tuple[str, str]] = []
+    if card.nps is not None:
+        facts.append(("Score", f"NPS {card.nps}"))
+    if card.customer_name:
+        facts.append(("Customer", card.customer_name))
+    if card.audience == "team":
+        facts.extend(("Contact", line) for line in card.contact)
+    facts.extend(card.facts)
+    if card.owner_name:
+        facts.append(("Owner", card.owner_name))
+    if card.resolution:
+        facts.append(("Resolution", card.resolution))
+    if not facts:
+        return []
+    return [
+        {
+            "type": "FactSet",
+            "facts": [
+                {"title": escape_markdown(title), "value": escape_markdown(value)} for title, value in facts
+            ],
+        }
+    ]
+
+
+def _sla(card: Card) -> list[Json]:
+    if not card.sla_text:
+        return []
+    text = f"⏰ {escape_markdown(card.sla_text)}"
+    if card.sla_overdue:
+        return [_text(text, color="attention", weight="Bolder")]
+    return [_text(text)]
+
+
+def _answers(card: Card) -> list[Json]:
+    blocks: list[Json] = []
+    for answer in card.answers:
+        line = f"{escape_markdown(answer.question)}: **{escape_markdown(answer.value)}**"
+        if answer.is_low:
+            blocks.append(_text(f"⚠ {line} (low)", color="attention", spacing="Small"))
+        else:
+            blocks.append(_text(line, spacing="Small"))
+    return blocks
+
+
+def _comment(card: Card) -> list[Json]:
+    if not card.comment:
+        return []
+    return [
+        {
+            "type": "Container",
+            "style": "emphasis",
+            "items": [
+                _text("Comment", weight="Bolder", size="Small"),
+                _text(escape_markdown(card.comment), spacing="Small"),
+            ],
+        }
+    ]
+
+
+def _reasons(card: Card) -> list[Json]:
+    if not card.reasons:
+        return []
+    why = " · ".join(escape_markdown(reason) for reason in card.reasons)
+    return [_text(f"Why: {why}", isSubtle=True, size="Small")]
+
+
+def _show_card(title: str, body: list[Json], submit: Json) -> Json:
+    return {
+        "type": "Action.ShowCard",
+        "title": title,
+        "card": {"type": "AdaptiveCard", "body": body, "actions": [submit]},
+    }
+
+
+def _note_input(label: str, *, required: bool) -> Json:
+    field: Json = {"type": "Input.Text", "id": "note", "label": label, "isMultiline": True, "maxLength": 2000}
+    return _required(field, "Please write a note") if required else field
+
+
+def _required(field: Json, message: str) -> Json:
+    return {**field, "isRequired": True, "errorMessage": message}
+
+
+def _choices(id_: str, label: str, options: list[tuple[str, str]], *, required: bool) -> Json:
+    field: Json = {
+        "type": "Input.ChoiceSet",
+        "id": id_,
+        "label": label,
+        "style": "compact",
+        "choices": [{"title": title, "value": value} for value, title in options],
+    }
+    return _required(field, f"Choose {label.lower()}") if required else field
+
+
+def _resolve_form(button: CardButton) -> Json:
+    outcomes = [(o.value, OUTCOME_LABELS.get(o, o.value)) for o in Outcome]
+    body = [
+        _choices("outcome", "Outcome", outcomes, required=True),
+        _choices("root_cause", "Root cause", [(c, c.capitalize()) for c in ROOT_CAUSES], required=False),
+        _note_input("What did you do?", required=False),
+        {
+            "type": "Input.Toggle",
+            "id": "survey",
+            "title": "Send the customer a follow-up survey",
+            "value": "false",
+            "valueOn": "true",
+            "valueOff": "false",
+        },
+    ]
+    return _show_card(
+        button.label, body, execute(ActionId.RESOLVE, "Resolve alert", _data(button), style="positive")
+    )
+
+
+def _escalate_form(button: CardButton) -> Json:
+    body = [
+        {
+            "type": "Input.Text",
+            "id": "reason",
+            "label": "Why escalate?",
+            "isMultiline": True,
+            "maxLength": 1000,
+        }
+    ]
+    return _show_card(
+        button.label, body, execute(ActionId.ESCALATE, "Escalate", _data(button), style="destructive")
+    )
+
+
+def _note_form(button: CardButton) -> Json:
+    return _show_card(
+        button.label, [_note_input("Note", required=True)], execute(ActionId.NOTE, "Save note", _data(button))
+    )
+
+
+def _snooze_form(buttons: list[CardButton]) -> Json:
+    key = _data(buttons[0])["alert"]
+    labels = dict(SNOOZE_CHOICES)
+    options = [_data(b)["option"] for b in buttons]
+    actions = [
+        execute(ActionId.SNOOZE, labels.get(code, code), {"alert": key, "option": code}) for code in options
+    ]
+    body = [_text("Snooze this alert for:", size="Small")]
+    return {
+        "type": "Action.ShowCard",
+        "title": "Snooze",
+        "card": {"type": "AdaptiveCard", "body": body, "actions": actions},
+    }
+
+
+_FORMS = {ActionId.NOTE: _note_form, ActionId.RESOLVE: _resolve_form, ActionId.ESCALATE: _escalate_form}
+
+
+def _action(button: CardButton, *, secondary: bool) -> Json:
+    if button.action in _FORMS:
+        return _FORMS[button.action](button)
+    style = _STYLE.get(button.style or "")
+    return execute(
+        button.action, button.label, _data(button), style=style, mode="secondary" if secondary else None
+    )
+
+
+def card_actions(card: Card) -> list[Json]:
+    """Buttons first, then the overflow menu; snooze options collapse into one "Snooze" form."""
+    actions: list[Json] = [_action(b, secondary=False) for b in card.buttons]
+    seen = {b.action for b in card.buttons}
+    snoozes = [b for b in card.menu if b.action is ActionId.SNOOZE]
+    for button in card.menu:
+        if button.action is ActionId.SNOOZE or button.action in seen:
+            continue
+        seen.add(button.action)
+        actions.append(_action(button, secondary=button.action not in _INPUT_ACTIONS))
+    if snoozes:
+        actions.append(_snooze_form(snoozes))
+    return actions
+
+
+def _envelope(body: list[Json], fallback_text: str) -> Json:
+    card: Json = {
+        "type": "AdaptiveCard",
+        "version": CARD_VERSION,
+        "$schema": CARD_SCHEMA,
+        "body": body,
+        "msteams": {"width": "Full"},
+    }
+    if fallback_text:
+        card["fallbackText"] = fallback_text
+    return card
+
+
+def card_attachment_content(card: Card) -> Json:
+    """The Adaptive Card for an alert card (the `content` of an attachment)."""
+    body = [*_header(card), *_facts(card), *_sla(card), *_answers(card), *_comment(card), *_reasons(card)]
+    actions = card_actions(card)
+    if actions:
+        body.append({"type": "ActionSet", "actions": actions})
+    return _envelope(body, card.fallback_text)
+
+
+def _digest_item(item: DigestItem, *, claim: bool) -> Json:
+    emoji = SEVERITY_EMOJI.get(item.severity.value, "")
+    text = (
+        f"{emoji} **{escape_markdown(item.alert_key)}** · {item.severity.value} · "
+        f"{escape_markdown(item.summary)} ({item.status.value})"
+    )
+    items: list[Json] = [_text(text)]
+    actions: list[Json] = []
+    if claim and item.status is AlertStatus.OPEN:
+        actions.append(
+            execute(
+                ActionId.CLAIM,
+                f"Claim {item.alert_key}",
+                {"alert": item.alert_key, "option": ""},
+                style="positive",
+            )
+        )
+    if item.link and item.link.startswith(("https://", "http://")):
+        actions.append({"type": "Action.OpenUrl", "title": "Open", "url": item.link})
+    if actions:
+        items.append({"type": "ActionSet", "actions": actions})
+    return {"type": "Container", "separator": True, "items": items}
+
+
+def digest_attachment_content(digest: DigestCard) -> Json:
+    """One card listing several alerts, each with a Claim button while it is open."""
+    body: list[Json] = [_text(escape_markdown(digest.title), size="Medium", weight="Bolder")]
+    if digest.figures:
+        body.append(
+            {
+                "type": "FactSet",
+                "facts": [
+                    {"title": escape_markdown(k), "value": escape_markdown(v)} for k, v in digest.figures
+                ],
+            }
+        )
+    body.extend(_digest_item(item, claim=digest.with_claim_buttons) for item in digest.items)
+    if digest.more:
+        body.append(_text(f"… and {digest.more} more", isSubtle=True))
+    return _envelope(body, digest.fallback_text or digest.title)
+
+
+def attachment(content: Json) -> Json:
+    return {"contentType": CONTENT_TYPE, "content": content}
+
+
+def message_text(text: str, mention: str | None = None, *, mention_name: str | None = None) -> Json:
+    """A thread-reply activity. A user `mention` becomes an `<at>` mention entity; not "channel"."""
+    body = escape_markdown(text)
+    activity: Json = {"type": "message", "textFormat": "markdown", "text": body}
+    if mention and mention != "channel":
+        name = escape_markdown(mention_name or "you")
+        tag = f"<at>{name}</at>"
+        activity["text"] = f"{tag} {body}"
+        activity["entities"] = [{"type": "mention", "text": tag, "mentioned": {"id": mention, "name": name}}]
+    return activity

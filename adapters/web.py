@@ -1,0 +1,115 @@
+"""`create_app()`: the ASGI composition root. Mounts every route; the lifespan opens the database and
+starts the workers for roles `worker`/`all`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adapters import webhook_routes
+from adapters.chats import build_chats
+from bot.chat import Chat
+from bot.context import Context
+from bot.settings import Role, Settings
+from bot.telemetry import OUTBOX_DEPTH
+from jobs.runner import Workers
+from storage import queries
+
+log = structlog.get_logger("hotloop.web")
+
+ChatFactory = Callable[[Settings, Context], Mapping[str, Chat]]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    role: Role = Role.ALL,
+    chats: ChatFactory = build_chats,
+    prepare_schema: Callable[[Settings], Any] | None = None,
+) -> FastAPI:
+    """`prepare_schema` (e.g. run migrations) runs before anything touches the database."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if prepare_schema is not None:
+            await prepare_schema(settings)
+        ctx = await Context.open(settings)
+        app.state.ctx = ctx
+        app.state.chats = chats(settings, ctx)
+        workers = Workers(ctx, app.state.chats)
+        app.state.workers = workers
+        if role in (Role.WORKER, Role.ALL):
+            workers.start()
+        log.info("hotloop.started", role=role.value, database=ctx.engine.dialect.name,
+                 chats=sorted(app.state.chats), mode=settings.mode.value)
+        try:
+            yield
+        finally:
+            await workers.stop()
+            await ctx.close()
+
+    app = FastAPI(title="hotloop", version="0.1.0", lifespan=lifespan,
+                  description="Survey webhooks in; hot alerts out to Slack and Microsoft Teams.")
+    app.include_router(webhook_routes.router)
+    _mount_ops(app)
+    _mount_chat_routes(app, settings)
+    _install_error_handlers(app)
+    return app
+
+
+def _mount_chat_routes(app: FastAPI, settings: Settings) -> None:
+    try:
+        from adapters.slack.routes import mount_slack
+    except ImportError:  # the Slack adapter is optional at this layer
+        pass
+    else:
+        mount_slack(app, settings)
+    try:
+        from adapters.teams.routes import mount_teams
+    except ImportError:
+        pass
+    else:
+        mount_teams(app, settings)
+
+
+def _mount_ops(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["ops"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="The database answers")
+    async def readyz(request: Request) -> JSONResponse:
+        ctx: Context = request.app.state.ctx
+        try:
+            async with ctx.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "not ready", with the reason
+            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics(request: Request) -> PlainTextResponse:
+        ctx: Context = request.app.state.ctx
+        async with ctx.sessions() as session:
+            OUTBOX_DEPTH.set(await queries.outbox_depth(session))
+        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
+        return JSONResponse({"error": str(first.get("msg"))}, status_code=422)

@@ -1,0 +1,118 @@
+"""`POST /webhooks/{source}`: verify → parse → ingest (one transaction) → 202 only after the commit.
+
+Every refusal is a clear 4xx with a reason and writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from adapters.sources.base import FetchNeeded, IgnoredEvent, SourceError
+from adapters.sources.generic import GenericFeedback
+from adapters.sources.registry import adapter_for
+from bot.context import Context
+from bot.domain import FeedbackIn, utcnow
+from bot.ingest import ingest
+from bot.telemetry import ALERTS_CREATED, FEEDBACK_RECEIVED, INGEST_SECONDS, WEBHOOKS_REJECTED
+
+log = structlog.get_logger("hotloop.webhooks")
+router = APIRouter(tags=["webhooks"])
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than `limit` bytes without reading the rest."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def refuse(status: int, reason: str) -> JSONResponse:
+    WEBHOOKS_REJECTED.labels(status=str(status)).inc()
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A repeat of a known response: no second alert", "content": {"application/json": {}}},
+    202: {"description": "Accepted and committed: `alert` is the hot alert key, or null when none is needed"},
+    400: {"description": "Malformed body (not JSON, nested too deep)"},
+    401: {"description": "Missing, wrong or stale signature"},
+    404: {"description": "Unknown source"},
+    413: {"description": "Body larger than 256 KiB"},
+    422: {"description": "Body does not fit the schema"},
+}
+_OPENAPI_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": GenericFeedback.model_json_schema(ref_template="#/components/schemas/{model}")}},
+    },
+    "parameters": [
+        {"name": "X-Hotloop-Signature", "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>"}
+    ],
+}
+
+
+@router.post("/webhooks/{source}", status_code=202, responses=_RESPONSES, openapi_extra=_OPENAPI_BODY,
+             summary="Receive one survey response")
+async def receive_feedback(source: str, request: Request) -> JSONResponse:
+    """The generic body is documented here; other kinds accept their platform's own webhook as sent."""
+    ctx: Context = request.app.state.ctx
+    started = time.perf_counter()
+    try:
+        body = await read_limited(request, ctx.settings.max_body_bytes)
+    except BodyTooLargeError:
+        return refuse(413, f"body larger than {ctx.settings.max_body_bytes} bytes")
+    runtime = await ctx.source(source)
+    if runtime is None:
+        return refuse(404, f"unknown source {source!r}")
+    adapter = adapter_for(runtime.kind)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        adapter.verify(headers, body, secret=runtime.secret, now=time.time())
+        parsed = adapter.parse(headers, body, mapping=runtime.mapping)
+    except IgnoredEvent as ignored:
+        return JSONResponse({"alert": None, "ignored": ignored.reason}, status_code=202)
+    except SourceError as error:
+        return refuse(error.status, error.reason)
+    if isinstance(parsed, FetchNeeded):
+        return await _queue_fetch(ctx, runtime.id, parsed)
+    response = await _ingest(ctx, runtime.id, runtime.name, parsed)
+    INGEST_SECONDS.observe(time.perf_counter() - started)
+    return response
+
+
+async def _ingest(ctx: Context, source_id: int, source_name: str, item: FeedbackIn) -> JSONResponse:
+    config = await ctx.config.get()
+    result = await ingest(ctx.sessions, source_id=source_id, source_name=source_name, item=item, config=config,
+                          alarming_words=ctx.settings.alarming_words, now=utcnow())
+    ctx.signal.notify()
+    FEEDBACK_RECEIVED.labels(source=source_name, result="duplicate" if result.duplicate else "new").inc()
+    if result.alert_key and not result.duplicate and result.severity:
+        ALERTS_CREATED.labels(severity=result.severity).inc()
+    body = {"alert": result.alert_key}
+    return JSONResponse(body, status_code=200 if result.duplicate else 202)
+
+
+async def _queue_fetch(ctx: Context, source_id: int, needed: FetchNeeded) -> JSONResponse:
+    from jobs.fetch import queue_fetch
+
+    created = await queue_fetch(ctx.sessions, source_id=source_id, needed=needed, now=utcnow())
+    ctx.signal.notify()
+    return JSONResponse({"alert": None, "queued": needed.external_id}, status_code=202 if created else 200)

@@ -1,0 +1,306 @@
+"""The alert lifecycle: claim, unclaim, escalate, reassign, snooze, note, resolve, reopen.
+
+Every transition is one compare-and-set (`UPDATE alert … WHERE id = :id AND version = :v`) plus one
+`AlertEvent` and its outbox rows, in one transaction. A transition that loses a race re-reads the
+alert and re-checks: the loser of two simultaneous claims is told who won; nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cards import OUTCOME_LABELS
+from bot.config_snapshot import ConfigSnapshot
+from bot.domain import AlertStatus, Outcome, Severity
+from bot.outbox import (
+    LOG_PLATFORM,
+    enqueue_card_posts,
+    enqueue_card_update,
+    enqueue_direct,
+    enqueue_thread_line,
+)
+from bot.sla import due_times
+from storage import queries
+from storage.db import SessionFactory, transaction
+from storage.models import Alert, AlertEvent
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str
+    name: str
+    platform: str  # slack | teams | cli | hotloop
+
+
+SYSTEM = Actor(id="hotloop", name="hotloop", platform="hotloop")
+
+
+class AlertNotFoundError(LookupError):
+    pass
+
+
+class Refused(Exception):  # noqa: N818 (a verdict, not a failure)
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Change:
+    """What one transition does: new column values, the event, and the chat work it causes."""
+
+    values: dict[str, Any]
+    event: str
+    message: str
+    thread_text: str | None = None
+    thread_mention: str | None = None
+    event_data: dict[str, Any] = field(default_factory=dict)
+    posts: list[tuple[str, str]] = field(default_factory=list)  # (platform, channel) for a managers' card
+    directs: list[tuple[str, str, str]] = field(default_factory=list)  # (platform, user, text)
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    ok: bool
+    message: str
+    alert: Alert | None
+
+
+Plan = Callable[[Alert], Change]
+
+
+def can_manage(alert: Alert, actor: Actor, config: ConfigSnapshot) -> bool:
+    """Owner, the team's managers and admins may unclaim, resolve, reassign and reopen."""
+    team = config.team(alert.team_id)
+    return actor.id in (alert.owner_id, *team.managers, *config.admins) or actor is SYSTEM
+
+
+def next_due(values: dict[str, Any]) -> datetime | None:
+    """The one indexed deadline the SLA sweep reads: the earliest thing due for this alert."""
+    status = AlertStatus(values["status"])
+    if status is AlertStatus.RESOLVED:
+        return None
+    if status is AlertStatus.SNOOZED:
+        return values.get("snoozed_until")
+    due = values.get("claim_due_at") if status is AlertStatus.OPEN else values.get("resolve_due_at")
+    candidates = [t for t in (due, values.get("next_nag_at")) if t is not None]
+    return min(candidates) if candidates else None
+
+
+def _clock(now: datetime) -> str:
+    return f"{now:%H:%M} UTC"
+
+
+async def apply(
+    sessions: SessionFactory, *, key: str, actor: Actor, now: datetime, plan: Plan, attempts: int = 5
+) -> TransitionResult:
+    """Run `plan` against the current alert and commit it with compare-and-set, re-reading on a lost race."""
+    for _ in range(attempts):
+        async with transaction(sessions) as session:
+            alert = await queries.get_alert(session, key=key)
+            if alert is None:
+                raise AlertNotFoundError(f"no alert {key}")
+            try:
+                change = plan(alert)
+            except Refused as refused:
+                return TransitionResult(False, refused.message, alert)
+            if await _compare_and_set(session, alert=alert, change=change, actor=actor, now=now):
+                return TransitionResult(True, change.message, alert)
+    return TransitionResult(False, f"{key} is changing fast; try again", None)
+
+
+def _current_values(alert: Alert) -> dict[str, Any]:
+    return {name: getattr(alert, name) for name in Alert.model_fields}
+
+
+async def _compare_and_set(
+    session: AsyncSession, *, alert: Alert, change: Change, actor: Actor, now: datetime
+) -> bool:
+    assert alert.id is not None
+    merged = {**_current_values(alert), **change.values}
+    values = {**change.values, "version": alert.version + 1, "updated_at": now, "next_due_at": next_due(merged)}
+    stmt = update(Alert).where(Alert.id == alert.id, Alert.version == alert.version).values(**values)  # type: ignore[arg-type]
+    result = await session.execute(stmt.execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for name, value in values.items():
+        setattr(alert, name, value)
+    data = {**change.event_data, "version": alert.version}
+    session.add(AlertEvent(alert_id=alert.id, kind=change.event, actor_id=actor.id, actor_name=actor.name,
+                           platform=actor.platform, at=now, data=data))
+    await enqueue_card_update(session, alert_id=alert.id, now=now)
+    if change.thread_text:
+        enqueue_thread_line(session, alert_id=alert.id, text=change.thread_text, mention=change.thread_mention, now=now)
+    if change.posts:
+        enqueue_card_posts(session, alert_id=alert.id, places=change.posts, audience="managers", now=now)
+    for platform, user, text in change.directs:
+        enqueue_direct(session, platform=platform, user=user, text=text, alert_id=alert.id, now=now)
+    return True
+
+
+def _require_active(alert: Alert) -> None:
+    if alert.status == AlertStatus.RESOLVED:
+        raise Refused(f"{alert.key} was already resolved by {alert.resolved_by or 'someone'}")
+
+
+def _require_manager(alert: Alert, actor: Actor, config: ConfigSnapshot, what: str) -> None:
+    if not can_manage(alert, actor, config):
+        owner = f" ({alert.owner_name} owns it)" if alert.owner_name else ""
+        raise Refused(f"Only the owner, the team's managers or an admin can {what} {alert.key}{owner}")
+
+
+# ---- the transitions -------------------------------------------------------------------------
+
+
+def plan_claim(actor: Actor, now: datetime) -> Plan:
+    def plan(alert: Alert) -> Change:
+        _require_active(alert)
+        if alert.owner_id == actor.id:
+            raise Refused(f"You already own {alert.key}")
+        if alert.owner_id:
+            raise Refused(f"{alert.key} was already claimed by {alert.owner_name or alert.owner_id}")
+        values = {"status": AlertStatus.CLAIMED.value, "owner_id": actor.id, "owner_name": actor.name,
+                  "owner_platform": actor.platform, "claimed_at": alert.claimed_at or now,
+                  "snoozed_until": None, "snooze_reason": None}
+        return Change(values, "claimed", f"You claimed {alert.key}", f"{actor.name} claimed · {_clock(now)}")
+
+    return plan
+
+
+def plan_unclaim(actor: Actor, now: datetime, config: ConfigSnapshot) -> Plan:
+    def plan(alert: Alert) -> Change:
+        _require_active(alert)
+        if not alert.owner_id:
+            raise Refused(f"{alert.key} is not claimed")
+        _require_manager(alert, actor, config, "unclaim")
+        values = {"status": AlertStatus.OPEN.value, "owner_id": None, "owner_name": None, "owner_platform": None}
+        return Change(values, "unclaimed", f"{alert.key} is back in the queue",
+                      f"{actor.name} unclaimed · {_clock(now)}", event_data={"previous_owner": alert.owner_id})
+
+    return plan
+
+
+def escalation_places(alert: Alert, level: int, config: ConfigSnapshot) -> list[tuple[str, str]]:
+    """Where escalation `level` goes: the team's chain step, else its managers' channels, else the log."""
+    steps = [s for s in config.escalation_steps(alert.team_id) if s.level == level]
+    if not steps and level > 1:  # past the end of the chain: stay with the last step
+        chain = config.escalation_steps(alert.team_id)
+        steps = [chain[-1]] if chain else []
+    places = [(s.platform, s.destination) for s in steps if s.platform != "user"]
+    team = config.team(alert.team_id)
+    return places or team.manager_destinations or [(LOG_PLATFORM, "managers")]
+
+
+def plan_escalate(actor: Actor, now: datetime, config: ConfigSnapshot, reason: str | None) -> Plan:
+    def plan(alert: Alert) -> Change:
+        _require_active(alert)
+        level = alert.escalation_level + 1
+        because = f": {reason}" if reason else ""
+        return Change(
+            {"escalation_level": level},
+            "escalated",
+            f"{alert.key} escalated to level {level}",
+            f"{actor.name} escalated to level {level}{because} · {_clock(now)}",
+            event_data={"level": level, "reason": reason},
+            posts=escalation_places(alert, level, config),
+        )
+
+    return plan
+
+
+def plan_reassign(actor: Actor, now: datetime, config: ConfigSnapshot, to_id: str, to_name: str) -> Plan:
+    def plan(alert: Alert) -> Change:
+        _require_active(alert)
+        if alert.owner_id == to_id:
+            raise Refused(f"{to_name} already owns {alert.key}")
+        if alert.owner_id:
+            _require_manager(alert, actor, config, "reassign")
+        values = {"status": AlertStatus.CLAIMED.value, "owner_id": to_id, "owner_name": to_name,
+                  "owner_platform": actor.platform, "claimed_at": alert.claimed_at or now}
+        dm = f"{actor.name} assigned hot alert {alert.key} ({alert.severity}) to you."
+        return Change(values, "reassigned", f"{alert.key} reassigned to {to_name}",
+                      f"{actor.name} reassigned to {to_name} · {_clock(now)}",
+                      event_data={"from": alert.owner_id, "to": to_id}, directs=[(actor.platform, to_id, dm)])
+
+    return plan
+
+
+def snooze_until(choice: str, *, now: datetime, timezone: str = "UTC") -> datetime:
+    """30m / 1h / 4h / tomorrow (09:00 in the team's time zone) → an instant."""
+    from bot.durations import DurationError, parse_duration
+
+    if choice == "tomorrow":
+        local = now.astimezone(ZoneInfo(timezone))
+        morning = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+        return morning.astimezone(now.tzinfo)
+    try:
+        seconds = parse_duration(choice)
+    except DurationError as exc:
+        raise Refused(str(exc)) from exc
+    if not 60 <= seconds <= 14 * 86400:
+        raise Refused("snooze for between 1 minute and 14 days")
+    return now + timedelta(seconds=seconds)
+
+
+def plan_snooze(actor: Actor, now: datetime, until: datetime, reason: str | None) -> Plan:
+    def plan(alert: Alert) -> Change:
+        _require_active(alert)
+        values = {"status": AlertStatus.SNOOZED.value, "snoozed_until": until, "snooze_reason": reason}
+        why = f" ({reason})" if reason else ""
+        return Change(values, "snoozed", f"{alert.key} snoozed until {until:%Y-%m-%d %H:%M} UTC",
+                      f"{actor.name} snoozed until {until:%a %H:%M} UTC{why}",
+                      event_data={"until": until.isoformat(), "reason": reason,
+                                  "resume_status": "claimed" if alert.owner_id else "open"})
+
+    return plan
+
+
+def plan_note(actor: Actor, now: datetime, text: str) -> Plan:
+    def plan(alert: Alert) -> Change:
+        if not text.strip():
+            raise Refused("A note needs some text")
+        return Change({}, "note", f"Note added to {alert.key}", f"{actor.name} added a note: {text.strip()[:2000]}",
+                      event_data={"text": text.strip()[:3000]})
+
+    return plan
+
+
+def plan_resolve(actor: Actor, now: datetime, config: ConfigSnapshot, outcome: Outcome,
+                 root_cause: str | None, note: str | None, follow_up: bool = False) -> Plan:
+    def plan(alert: Alert) -> Change:
+        _require_active(alert)
+        if alert.owner_id and alert.owner_id != actor.id:
+            _require_manager(alert, actor, config, "resolve")
+        values = {"status": AlertStatus.RESOLVED.value, "outcome": outcome.value, "root_cause": root_cause,
+                  "resolution_note": (note or "")[:3000] or None, "resolved_at": now, "resolved_by": actor.name,
+                  "snoozed_until": None, "next_nag_at": None}
+        label = OUTCOME_LABELS[outcome]
+        return Change(values, "resolved", f"{alert.key} resolved: {label}",
+                      f"{actor.name} resolved: {label}" + (f" ({root_cause})" if root_cause else "") + f" · {_clock(now)}",
+                      event_data={"outcome": outcome.value, "root_cause": root_cause, "note": note,
+                                  "follow_up_survey": follow_up})
+
+    return plan
+
+
+def plan_reopen(actor: Actor, now: datetime, config: ConfigSnapshot) -> Plan:
+    def plan(alert: Alert) -> Change:
+        if alert.status != AlertStatus.RESOLVED:
+            raise Refused(f"{alert.key} is not resolved")
+        if actor.name != alert.resolved_by:
+            _require_manager(alert, actor, config, "reopen")
+        claim_due, resolve_due = due_times(config, team=config.team(alert.team_id),
+                                           severity=Severity(alert.severity), start=now)
+        values = {"status": (AlertStatus.CLAIMED if alert.owner_id else AlertStatus.OPEN).value, "outcome": None,
+                  "root_cause": None, "resolution_note": None, "resolved_at": None, "resolved_by": None,
+                  "claim_due_at": claim_due, "resolve_due_at": resolve_due, "nag_count": 0}
+        return Change(values, "reopened", f"{alert.key} reopened", f"{actor.name} reopened · {_clock(now)}")
+
+    return plan

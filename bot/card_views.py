@@ -1,0 +1,46 @@
+"""Build cards and digests from what the database says *now* (used by delivery and chat replies)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cards import SEVERITY_EMOJI, Card, DigestCard, DigestItem, build_card
+from bot.domain import AlertStatus, Severity
+from storage.models import Alert, Feedback, Source, Team
+
+
+async def load_card(session: AsyncSession, *, alert_id: int, audience: str, now: datetime) -> Card | None:
+    row = (
+        await session.execute(
+            select(Alert, Feedback, Team, Source.name)
+            .join(Feedback, Feedback.id == Alert.feedback_id)  # type: ignore[arg-type]
+            .join(Team, Team.id == Alert.team_id)  # type: ignore[arg-type]
+            .join(Source, Source.id == Feedback.source_id)  # type: ignore[arg-type]
+            .where(Alert.id == alert_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    alert, feedback, team, source_name = row
+    return build_card(alert, feedback, team, source_name=source_name, now=now, audience=audience)
+
+
+def digest_item(card: Card) -> DigestItem:
+    owner = f" · {card.owner_name}" if card.owner_name else ""
+    summary = f"{card.title}{owner}" + (f" · {card.sla_text}" if card.sla_text else "")
+    return DigestItem(alert_key=card.alert_key, severity=card.severity, summary=summary, status=card.status)
+
+
+def burst_digest(cards: Sequence[Card], *, team_name: str | None = None) -> DigestCard:
+    """One message for a burst of alerts to one channel: every alert listed, each with its Claim button."""
+    items = tuple(digest_item(c) for c in cards)
+    worst = max((c.severity for c in cards), key=lambda s: s.rank, default=Severity.NORMAL)
+    open_count = sum(1 for c in cards if c.status is AlertStatus.OPEN)
+    where = f" for {team_name}" if team_name else ""
+    title = f"{SEVERITY_EMOJI[worst]} {len(cards)} hot alerts arrived together{where} ({open_count} open)"
+    keys = ", ".join(c.alert_key for c in cards)
+    return DigestCard(title=title, items=items, fallback_text=f"{len(cards)} hot alerts: {keys}")

@@ -1,0 +1,39 @@
+"""Source secrets are encrypted at rest with a key derived from HOTLOOP_SECRET_KEY (Fernet)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from bot.settings import Mode, Settings
+
+_DEMO_KEY = "hotloop-demo-key-not-secret"
+
+
+class SecretBox:
+    def __init__(self, key_material: str) -> None:
+        digest = hashlib.sha256(key_material.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SecretBox:
+        key = settings.secret_key.get_secret_value()
+        if not key and settings.mode is not Mode.PRODUCTION:
+            key = _DEMO_KEY
+        return cls(key)
+
+    def seal(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def open(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError("cannot decrypt a stored secret: was HOTLOOP_SECRET_KEY changed?") from exc
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,179 @@
+"""Accept one parsed response: dedupe → rules → routing → alert + event + outbox, in ONE transaction.
+
+The webhook answers 2xx only after this commits, so an accepted response is never lost. The same
+response sent again (platform retry, or a later part of it) never makes a second alert: a repeat
+is a no-op, and a richer part updates the feedback, re-runs the rules and may raise the severity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config_snapshot import ConfigSnapshot
+from bot.domain import FeedbackIn, Severity
+from bot.outbox import card_destinations, enqueue_card_posts, enqueue_card_update, enqueue_thread_line
+from bot.routing import choose_team
+from bot.rules import Decision, evaluate
+from bot.sla import due_times
+from storage import queries
+from storage.db import SessionFactory, transaction
+from storage.models import Alert, AlertEvent, Feedback
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    alert_key: str | None
+    duplicate: bool  # the response was already known
+    changed: bool = True  # False for an exact repeat
+    severity: str | None = None
+
+
+def _feedback_values(item: FeedbackIn) -> dict[str, object]:
+    return {
+        "submitted_at": item.submitted_at,
+        "customer_id": item.customer.id,
+        "customer_name": item.customer.name,
+        "customer_email": item.customer.email,
+        "customer_phone": item.customer.phone,
+        "nps": item.nps,
+        "contact_requested": item.contact_requested,
+        "comment": item.comment,
+        "answers": [a.model_dump(exclude_none=True) for a in item.answers],
+        "attributes": dict(item.attributes),
+        "partial": item.partial,
+    }
+
+
+async def _create_alert(
+    session: AsyncSession,
+    *,
+    feedback: Feedback,
+    item: FeedbackIn,
+    decision: Decision,
+    severity: Severity,
+    config: ConfigSnapshot,
+    source_name: str,
+    now: datetime,
+) -> Alert:
+    assert feedback.id is not None
+    routing = choose_team(
+        routes=config.routes, default_team_id=config.default_team_id, feedback=item, severity=severity, source=source_name
+    )
+    team = config.team(routing.team_id)
+    claim_due, resolve_due = due_times(config, team=team, severity=severity, start=now)
+    alert = Alert(
+        feedback_id=feedback.id,
+        severity=severity.value,
+        team_id=team.id,
+        routed_by_default=routing.by_default,
+        reasons=list(decision.reasons),
+        created_at=now,
+        updated_at=now,
+        claim_due_at=claim_due,
+        resolve_due_at=resolve_due,
+        next_due_at=claim_due,
+    )
+    session.add(alert)
+    await session.flush()
+    assert alert.id is not None
+    alert.key = f"HA-{1000 + alert.id}"
+    data = {"severity": severity.value, "rule": decision.rule, "team": team.name, "default_route": routing.by_default}
+    session.add(AlertEvent(alert_id=alert.id, kind="created", platform="hotloop", at=now, data=data))
+    places = card_destinations(team, config.team(config.default_team_id))
+    enqueue_card_posts(session, alert_id=alert.id, places=places, audience="team", now=now)
+    return alert
+
+
+async def _update_existing(
+    session: AsyncSession,
+    *,
+    feedback: Feedback,
+    item: FeedbackIn,
+    config: ConfigSnapshot,
+    source_name: str,
+    alarming_words: list[str],
+    now: datetime,
+) -> IngestResult:
+    alert = await queries.alert_for_feedback(session, feedback_id=feedback.id or 0)
+    values = _feedback_values(item)
+    if all(getattr(feedback, k) == v for k, v in values.items() if k != "partial") or (item.partial and not feedback.partial):
+        # an exact repeat, or an earlier part arriving after the finished response: nothing to do
+        return IngestResult(alert.key if alert else None, duplicate=True, changed=False,
+                            severity=alert.severity if alert else None)
+    for name, value in values.items():
+        setattr(feedback, name, value)
+    decision = evaluate(item, rules=config.rules, alarming_words=alarming_words, source=source_name)
+    if alert is None:
+        if decision.severity is None:
+            return IngestResult(None, duplicate=True)
+        alert = await _create_alert(session, feedback=feedback, item=item, decision=decision,
+                                    severity=decision.severity, config=config, source_name=source_name, now=now)
+        return IngestResult(alert.key, duplicate=True, severity=alert.severity)
+    return await _raise_severity(session, alert=alert, decision=decision, now=now)
+
+
+async def _raise_severity(session: AsyncSession, *, alert: Alert, decision: Decision, now: datetime) -> IngestResult:
+    """A later part of the response: the card gains it; severity may rise, never fall."""
+    assert alert.id is not None
+    old = Severity(alert.severity)
+    new = Severity.max(old, decision.severity) or old
+    alert.reasons = sorted(set(alert.reasons) | set(decision.reasons))
+    alert.severity = new.value
+    alert.version += 1
+    alert.updated_at = now
+    session.add(AlertEvent(alert_id=alert.id, kind="updated", platform="hotloop", at=now,
+                           data={"severity_from": old.value, "severity_to": new.value}))
+    await enqueue_card_update(session, alert_id=alert.id, now=now)
+    if new is not old:
+        enqueue_thread_line(session, alert_id=alert.id, now=now,
+                            text=f"Severity raised {old.value} → {new.value}: the customer added to their response")
+    return IngestResult(alert.key, duplicate=True, severity=new.value)
+
+
+async def ingest(
+    sessions: SessionFactory,
+    *,
+    source_id: int,
+    source_name: str,
+    item: FeedbackIn,
+    config: ConfigSnapshot,
+    alarming_words: list[str],
+    now: datetime,
+) -> IngestResult:
+    try:
+        return await _ingest_once(sessions, source_id=source_id, source_name=source_name, item=item,
+                                  config=config, alarming_words=alarming_words, now=now)
+    except IntegrityError:
+        # a concurrent delivery of the same response won the unique (source, external id) race
+        return await _ingest_once(sessions, source_id=source_id, source_name=source_name, item=item,
+                                  config=config, alarming_words=alarming_words, now=now)
+
+
+async def _ingest_once(
+    sessions: SessionFactory,
+    *,
+    source_id: int,
+    source_name: str,
+    item: FeedbackIn,
+    config: ConfigSnapshot,
+    alarming_words: list[str],
+    now: datetime,
+) -> IngestResult:
+    async with transaction(sessions) as session:
+        existing = await queries.find_feedback(session, source_id=source_id, external_id=item.external_id)
+        if existing is not None:
+            return await _update_existing(session, feedback=existing, item=item, config=config,
+                                          source_name=source_name, alarming_words=alarming_words, now=now)
+        feedback = Feedback(source_id=source_id, external_id=item.external_id, received_at=now, **_feedback_values(item))
+        session.add(feedback)
+        await session.flush()
+        decision = evaluate(item, rules=config.rules, alarming_words=alarming_words, source=source_name)
+        if decision.severity is None:
+            return IngestResult(None, duplicate=False)
+        alert = await _create_alert(session, feedback=feedback, item=item, decision=decision,
+                                    severity=decision.severity, config=config, source_name=source_name, now=now)
+        return IngestResult(alert.key, duplicate=False, severity=alert.severity)

@@ -1,0 +1,115 @@
+"""Writing chat work into the outbox, inside the caller's transaction.
+
+Rows are executed later by `jobs/delivery.py`. A card update row carries only the alert id: the
+worker renders whatever the alert looks like when it sends, so the latest state always wins, and
+a pending update for the same alert makes a new one unnecessary (coalescing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config_snapshot import TeamInfo
+from storage.models import Outbox
+
+LOG_PLATFORM = "log"  # where cards go when a team has no chat destination at all: never a black hole
+
+
+class OutboxSignal:
+    """Wakes the in-process delivery worker right after a commit (no polling delay)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._event.clear()
+
+
+def card_destinations(team: TeamInfo, default: TeamInfo) -> list[tuple[str, str]]:
+    return team.destinations or default.destinations or [(LOG_PLATFORM, "console")]
+
+
+def enqueue(
+    session: AsyncSession,
+    *,
+    kind: str,
+    platform: str,
+    destination: str = "",
+    alert_id: int | None,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+) -> Outbox:
+    row = Outbox(
+        kind=kind,
+        platform=platform,
+        destination=destination,
+        alert_id=alert_id,
+        payload=payload or {},
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def enqueue_card_posts(
+    session: AsyncSession, *, alert_id: int, places: list[tuple[str, str]], audience: str, now: datetime
+) -> None:
+    for platform, channel in places:
+        enqueue(
+            session,
+            kind="card.post",
+            platform=platform,
+            destination=channel,
+            alert_id=alert_id,
+            now=now,
+            payload={"audience": audience},
+        )
+
+
+async def enqueue_card_update(session: AsyncSession, *, alert_id: int, now: datetime) -> None:
+    """One pending update per alert is enough: it renders the state at send time."""
+    pending = await session.execute(
+        select(Outbox.id).where(Outbox.alert_id == alert_id, Outbox.kind == "card.update", Outbox.status == "pending")
+    )
+    if pending.first() is None:
+        enqueue(session, kind="card.update", platform="*", alert_id=alert_id, now=now)
+
+
+def enqueue_thread_line(
+    session: AsyncSession, *, alert_id: int, text: str, now: datetime, mention: str | None = None
+) -> None:
+    enqueue(
+        session,
+        kind="thread.reply",
+        platform="*",
+        alert_id=alert_id,
+        now=now,
+        payload={"text": text, "mention": mention},
+    )
+
+
+def enqueue_direct(
+    session: AsyncSession, *, platform: str, user: str, text: str, alert_id: int | None, now: datetime
+) -> None:
+    enqueue(
+        session,
+        kind="dm",
+        platform=platform,
+        destination=user,
+        alert_id=alert_id,
+        now=now,
+        payload={"text": text},
+    )

@@ -1,0 +1,201 @@
+"""The outbox worker: takes due rows, renders from the alert's *current* state, calls the `Chat` port.
+
+- Rows are leased by pushing `next_attempt_at` forward (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so a
+  crashed worker's rows come back by themselves and two workers never take the same row.
+- Work is grouped in lanes (one per channel, or per alert for updates): a lane runs in order and is
+  paced for its platform; lanes run concurrently, so one slow or rate-limited channel stalls no other.
+- A burst of new cards for one channel becomes one digest message (each alert with its own button).
+- A 429 pushes back only that channel's rows by `Retry-After`; permanent errors are marked failed,
+  recorded on the alert's history and counted — never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.chat import Chat, ChatError
+from bot.domain import utcnow
+from bot.outbox import OutboxSignal
+from bot.telemetry import DELIVERIES
+from jobs.delivery_ops import Job, JobHandler, LaneOps, Verdict
+from storage.db import SessionFactory, transaction
+from storage.models import AlertEvent, Outbox
+
+log = structlog.get_logger("hotloop.delivery")
+
+Clock = Callable[[], datetime]
+
+
+def backoff_seconds(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> float:
+    """Exponential backoff with full jitter (AWS style), so retries of many rows don't align."""
+    return random.uniform(base, min(cap, base * 2 ** min(attempts, 16)))  # noqa: S311
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        chats: Mapping[str, Chat],
+        *,
+        signal: OutboxSignal | None = None,
+        batch: int = 100,
+        max_attempts: int = 12,
+        lease_seconds: float = 120.0,
+        group_threshold: int = 4,
+        poll_seconds: float = 1.0,
+        clock: Clock = utcnow,
+        handlers: Mapping[str, JobHandler] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.chats = chats
+        self.signal = signal or OutboxSignal()
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self.lease = timedelta(seconds=lease_seconds)
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self.ops = LaneOps(sessions, chats, clock=clock, group_threshold=group_threshold, handlers=handlers)
+        self._lane_limit = asyncio.Semaphore(32)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                taken = await self.run_once()
+            except Exception:  # the worker must outlive any one bad moment (db restart…)
+                log.exception("delivery.loop_error")
+                taken = 0
+            if taken == 0:
+                await self.signal.wait(self.poll_seconds)
+
+    async def run_once(self) -> int:
+        jobs = await self._take()
+        if not jobs:
+            return 0
+        lanes: dict[tuple[str, str], list[Job]] = defaultdict(list)
+        for job in jobs:
+            lanes[job.lane].append(job)
+        await asyncio.gather(*(self._run_lane(lane, items) for lane, items in lanes.items()))
+        return len(jobs)
+
+    async def drain(self, *, timeout: float = 30.0) -> None:
+        """Run until nothing is due (tests, `hotloop demo`)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while await self.run_once() and loop.time() < deadline:
+            pass
+
+    async def _take(self) -> list[Job]:
+        now = self.clock()
+        async with transaction(self.sessions) as session:
+            query = (
+                select(Outbox)
+                .where(Outbox.status == "pending", Outbox.next_attempt_at <= now)  # type: ignore[arg-type]
+                .order_by(Outbox.id)  # type: ignore[arg-type]
+                .limit(self.batch)
+            )
+            if session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = (await session.execute(query)).scalars().all()
+            jobs = []
+            for row in rows:
+                assert row.id is not None
+                row.next_attempt_at = now + self.lease
+                row.attempts += 1
+                jobs.append(Job(row.id, row.kind, row.platform, row.destination, row.alert_id,
+                                dict(row.payload), row.attempts))
+            return jobs
+
+    async def _run_lane(self, lane: tuple[str, str], jobs: list[Job]) -> None:
+        async with self._lane_limit:
+            chat = self.chats.get(lane[0])
+            pace = float(getattr(chat, "pace_seconds", 0.0)) if chat else 0.0
+            handled: set[int] = set()
+            for batch in self.ops.plan_lane(jobs):
+                verdicts = await self._attempt(batch)
+                await self._record(batch, verdicts)
+                handled.update(job.id for job in batch)
+                retry_after = max((v.retry_after or 0.0 for v in verdicts.values()), default=0.0)
+                if retry_after:
+                    until = self.clock() + timedelta(seconds=retry_after)
+                    await self._push_back_lane(lane, until)
+                    await self._release([j for j in jobs if j.id not in handled], at=until)
+                    return
+                if pace:
+                    await asyncio.sleep(pace)
+
+    async def _attempt(self, batch: list[Job]) -> dict[int, Verdict]:
+        try:
+            return await self.ops.execute(batch)
+        except ChatError as error:
+            status = "failed" if error.permanent else "retry"
+            return {j.id: Verdict(status, error.reason, error.retry_after) for j in batch}
+        except Exception as error:  # never let one bad row kill the lane
+            log.exception("delivery.unexpected_error", kind=batch[0].kind)
+            return {j.id: Verdict("retry", f"{type(error).__name__}: {error}"[:500]) for j in batch}
+
+    async def _record(self, batch: list[Job], verdicts: dict[int, Verdict]) -> None:
+        now = self.clock()
+        async with transaction(self.sessions) as session:
+            for job in batch:
+                verdict = verdicts.get(job.id, Verdict("retry", "no verdict"))
+                await self._record_one(session, job, verdict, now)
+
+    async def _record_one(self, session: AsyncSession, job: Job, verdict: Verdict, now: datetime) -> None:
+        values: dict[str, Any] = {"last_error": verdict.error}
+        if verdict.payload is not None:
+            values["payload"] = verdict.payload
+        status = verdict.status
+        if status == "retry" and job.attempts >= self.max_attempts:
+            status = "failed"
+        if status in ("done", "failed"):
+            values |= {"status": status, "done_at": now}
+        elif status == "defer":  # waiting for an earlier row (the card post) — not a failed attempt
+            values |= {"next_attempt_at": now + timedelta(seconds=1), "attempts": job.attempts - 1}
+        else:
+            delay = verdict.retry_after or backoff_seconds(job.attempts)
+            values["next_attempt_at"] = now + timedelta(seconds=delay)
+        await session.execute(update(Outbox).where(Outbox.id == job.id).values(**values))  # type: ignore[arg-type]
+        DELIVERIES.labels(platform=job.platform, kind=job.kind, result=status).inc()
+        if status == "failed":
+            await self._report_failure(session, job, verdict, now)
+
+    async def _report_failure(self, session: AsyncSession, job: Job, verdict: Verdict, now: datetime) -> None:
+        log.error("delivery.failed", kind=job.kind, platform=job.platform, destination=job.destination,
+                  alert_id=job.alert_id, error=verdict.error, attempts=job.attempts)
+        if job.alert_id is not None:
+            data = {"kind": job.kind, "platform": job.platform, "destination": job.destination, "error": verdict.error}
+            session.add(AlertEvent(alert_id=job.alert_id, kind="delivery_failed", platform="hotloop", at=now, data=data))
+
+    async def _push_back_lane(self, lane: tuple[str, str], until: datetime) -> None:
+        """A 429 for this channel: every pending row for it waits; other channels are untouched."""
+        if lane[0] == "alert":
+            return
+        async with transaction(self.sessions) as session:
+            await session.execute(
+                update(Outbox)
+                .where(Outbox.status == "pending", Outbox.platform == lane[0], Outbox.destination == lane[1],  # type: ignore[arg-type]
+                       Outbox.next_attempt_at < until)  # type: ignore[arg-type]
+                .values(next_attempt_at=until)
+            )
+
+    async def _release(self, jobs: list[Job], *, at: datetime) -> None:
+        """Give back leased rows we did not get to: due again at `at`, and not counted as an attempt."""
+        if not jobs:
+            return
+        async with transaction(self.sessions) as session:
+            for job in jobs:
+                await session.execute(
+                    update(Outbox)
+                    .where(Outbox.id == job.id)  # type: ignore[arg-type]
+                    .values(attempts=job.attempts - 1, next_attempt_at=at)
+                )

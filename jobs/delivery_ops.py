@@ -1,0 +1,208 @@
+"""What the delivery worker does with each kind of outbox row (one lane's batch at a time)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.card_views import burst_digest, load_card
+from bot.cards import Card
+from bot.chat import CardPlace, Chat, ChatError
+from storage import queries
+from storage.db import SessionFactory, transaction
+from storage.models import CardRef, Outbox
+
+DIGEST_MAX_ITEMS = 50
+
+
+@dataclass(eq=False)
+class Job:
+    id: int
+    kind: str
+    platform: str
+    destination: str
+    alert_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+
+    @property
+    def lane(self) -> tuple[str, str]:
+        if self.platform == "*":
+            return ("alert", str(self.alert_id))
+        return (self.platform, self.destination)
+
+
+@dataclass
+class Verdict:
+    """What happened to one job: done, retry later, failed for good, or defer (wait for the card post)."""
+
+    status: str
+    error: str | None = None
+    retry_after: float | None = None
+    payload: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _place(ref: CardRef) -> CardPlace:
+    return CardPlace(ref.channel, ref.message_id, ref.thread_id, ref.conversation_ref)
+
+
+JobHandler = Callable[["Job"], Awaitable["Verdict"]]
+
+
+class LaneOps:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        chats: Mapping[str, Chat],
+        *,
+        clock: Callable[[], datetime],
+        group_threshold: int,
+        handlers: Mapping[str, JobHandler] | None = None,
+    ) -> None:
+        self.handlers = dict(handlers or {})
+        self.sessions = sessions
+        self.chats = chats
+        self.clock = clock
+        self.group_threshold = group_threshold
+
+    def plan_lane(self, jobs: list[Job]) -> list[list[Job]]:
+        """Batches in order: a burst of card posts becomes digests; repeated updates of one alert, one call."""
+        posts = [j for j in jobs if j.kind == "card.post"]
+        batches: list[list[Job]] = []
+        if len(posts) >= self.group_threshold:
+            batches += [posts[i : i + DIGEST_MAX_ITEMS] for i in range(0, len(posts), DIGEST_MAX_ITEMS)]
+            jobs = [j for j in jobs if j.kind != "card.post"]
+        updates = [j for j in jobs if j.kind == "card.update"]
+        if updates:
+            batches.append(updates)
+        batches += [[j] for j in jobs if j.kind != "card.update"]
+        return batches
+
+    def _chat(self, platform: str) -> Chat:
+        chat = self.chats.get(platform)
+        if chat is None:
+            raise ChatError(f"{platform} is not configured on this server", retry_after=None)
+        return chat
+
+    async def execute(self, batch: list[Job]) -> dict[int, Verdict]:
+        first = batch[0]
+        if first.kind == "card.post" and len(batch) > 1:
+            return await self._post_digest(batch)
+        if first.kind == "card.update":
+            verdict = await self._update_cards(first)
+            return {j.id: verdict for j in batch}
+        builtin = {"card.post": self._post_card, "thread.reply": self._reply, "dm": self._direct}
+        handler = self.handlers.get(first.kind) or builtin.get(first.kind)
+        if handler is None:
+            return {first.id: Verdict("failed", f"unknown outbox kind {first.kind}")}
+        return {first.id: await handler(first)}
+
+    async def _post_card(self, job: Job) -> Verdict:
+        chat = self._chat(job.platform)
+        assert job.alert_id is not None
+        async with self.sessions() as session:
+            existing = await _ref_at(session, job.alert_id, job.platform, job.destination)
+            card = await load_card(session, alert_id=job.alert_id, audience=job.payload.get("audience", "team"),
+                                   now=self.clock())
+        if card is None:
+            return Verdict("failed", "the alert no longer exists")
+        if existing is not None:  # posted before a crash: refresh it instead of posting twice
+            await chat.update_card(place=_place(existing), card=card)
+            return Verdict("done")
+        posted = await chat.post_card(channel=job.destination, card=card)
+        async with transaction(self.sessions) as session:
+            session.add(CardRef(alert_id=job.alert_id, platform=job.platform, channel=posted.channel,
+                                message_id=posted.message_id, thread_id=posted.thread_id,
+                                conversation_ref=posted.conversation_ref, audience=card.audience))
+        return Verdict("done")
+
+    async def _post_digest(self, batch: list[Job]) -> dict[int, Verdict]:
+        first = batch[0]
+        chat = self._chat(first.platform)
+        now = self.clock()
+        async with self.sessions() as session:
+            cards = [await load_card(session, alert_id=j.alert_id or 0, audience="digest", now=now) for j in batch]
+        present = [c for c in cards if c is not None]
+        posted = await chat.post_digest(channel=first.destination, digest=burst_digest(present))
+        async with transaction(self.sessions) as session:
+            for job in batch:
+                session.add(CardRef(alert_id=job.alert_id or 0, platform=first.platform, channel=posted.channel,
+                                    message_id=posted.message_id, thread_id=posted.thread_id,
+                                    conversation_ref=posted.conversation_ref, audience="digest"))
+        return {j.id: Verdict("done") for j in batch}
+
+    async def _render_for(self, session: AsyncSession, ref: CardRef) -> Card | list[Card] | None:
+        now = self.clock()
+        if ref.audience != "digest":
+            return await load_card(session, alert_id=ref.alert_id, audience=ref.audience, now=now)
+        siblings = await session.execute(
+            select(CardRef.alert_id).where(CardRef.platform == ref.platform, CardRef.channel == ref.channel,
+                                           CardRef.message_id == ref.message_id).order_by(CardRef.id)  # type: ignore[arg-type]
+        )
+        cards = [await load_card(session, alert_id=a, audience="digest", now=now) for a in siblings.scalars()]
+        return [c for c in cards if c is not None]
+
+    async def _update_cards(self, job: Job) -> Verdict:
+        return await self._each_ref(job, self._update_one, include_digests=True)
+
+    async def _update_one(self, session: AsyncSession, ref: CardRef, job: Job) -> None:
+        rendered = await self._render_for(session, ref)
+        chat = self._chat(ref.platform)
+        if isinstance(rendered, list):
+            await chat.update_digest(place=_place(ref), digest=burst_digest(rendered))
+        elif rendered is not None:
+            await chat.update_card(place=_place(ref), card=rendered)
+
+    async def _reply(self, job: Job) -> Verdict:
+        return await self._each_ref(job, self._reply_one, include_digests=False)
+
+    async def _reply_one(self, session: AsyncSession, ref: CardRef, job: Job) -> None:
+        await self._chat(ref.platform).post_reply(place=_place(ref), text=job.payload.get("text", ""),
+                                                  mention=job.payload.get("mention"))
+
+    async def _each_ref(
+        self, job: Job, one: Callable[[AsyncSession, CardRef, Job], Any], *, include_digests: bool
+    ) -> Verdict:
+        """Apply `one` to every place the alert's card lives; remember progress so a retry skips the done ones."""
+        assert job.alert_id is not None
+        done: list[int] = list(job.payload.get("done", []))
+        failures: list[str] = []
+        async with self.sessions() as session:
+            refs = [r for r in await queries.card_refs(session, alert_id=job.alert_id)
+                    if include_digests or r.audience != "digest"]
+            if not refs and await _post_pending(session, job.alert_id):
+                return Verdict("defer")
+            for ref in refs:
+                if ref.id in done:
+                    continue
+                try:
+                    await one(session, ref, job)
+                except ChatError as error:
+                    if not error.permanent:
+                        return Verdict("retry", error.reason, error.retry_after, payload={**job.payload, "done": done})
+                    failures.append(f"{ref.platform}:{ref.channel}: {error.reason}")
+                done.append(ref.id or 0)
+        if failures:
+            return Verdict("failed", "; ".join(failures), payload={**job.payload, "done": done})
+        return Verdict("done", payload={**job.payload, "done": done})
+
+    async def _direct(self, job: Job) -> Verdict:
+        chat = self._chat(job.platform)
+        await chat.send_direct(user=job.destination, text=job.payload.get("text", ""))
+        return Verdict("done")
+
+
+async def _ref_at(session: AsyncSession, alert_id: int, platform: str, channel: str) -> CardRef | None:
+    query = select(CardRef).where(CardRef.alert_id == alert_id, CardRef.platform == platform, CardRef.channel == channel)
+    return (await session.execute(query)).scalars().first()
+
+
+async def _post_pending(session: AsyncSession, alert_id: int) -> bool:
+    query = select(Outbox.id).where(Outbox.alert_id == alert_id, Outbox.kind == "card.post", Outbox.status == "pending")
+    return (await session.execute(query.limit(1))).first() is not None

@@ -1,0 +1,78 @@
+"""The background work of a `worker`/`all` process.
+
+- Outbox delivery runs as its own loop, woken by the outbox signal right after each commit (an
+  interval job could not be woken early without skipping runs).
+- Everything periodic is one static APScheduler job table: explicit ids, `coalesce=True`,
+  `max_instances=1`, in-memory job store. Per-alert timers are columns the jobs poll, never pickled
+  jobs, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.chat import Chat
+from bot.context import Context
+from jobs.delivery import DeliveryWorker
+from jobs.fetch import FETCH_KIND, Fetcher
+from jobs.retention import purge_finished_outbox
+
+log = structlog.get_logger("hotloop.jobs")
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    id: str
+    seconds: float
+    run: Callable[[], Awaitable[object]]
+
+
+def job_table(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
+    """THE list of periodic jobs. Add one here; nothing else schedules work."""
+    jobs = [PeriodicJob("retention", 3600, lambda: purge_finished_outbox(ctx.sessions))]
+    try:
+        from jobs.sla import sla_jobs
+    except ImportError:  # SLA sweeps arrive with the SLA module
+        return jobs
+    return jobs + sla_jobs(ctx, chats)
+
+
+class Workers:
+    def __init__(self, ctx: Context, chats: Mapping[str, Chat]) -> None:
+        self.ctx = ctx
+        self.fetcher = Fetcher(ctx)
+        self.delivery = DeliveryWorker(
+            ctx.sessions,
+            chats,
+            signal=ctx.signal,
+            batch=ctx.settings.delivery_batch,
+            max_attempts=ctx.settings.delivery_max_attempts,
+            poll_seconds=ctx.settings.delivery_poll_seconds,
+            handlers={FETCH_KIND: self.fetcher},
+        )
+        self.scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
+        for job in job_table(ctx, chats):
+            self.scheduler.add_job(job.run, "interval", seconds=job.seconds, id=job.id, replace_existing=True)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.delivery.run(self._stop), name="hotloop-delivery")
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self.ctx.signal.notify()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except TimeoutError:
+                self._task.cancel()
+        await self.fetcher.aclose()

@@ -1,0 +1,130 @@
+"""Keyword-only query functions. Callers own the session and the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Admin,
+    Alert,
+    AlertEvent,
+    CardRef,
+    EscalationStep,
+    Feedback,
+    Outbox,
+    Route,
+    Rule,
+    SlaPolicy,
+    Source,
+    Team,
+)
+
+
+async def get_source(session: AsyncSession, *, name: str) -> Source | None:
+    return (await session.execute(select(Source).where(Source.name == name))).scalar_one_or_none()
+
+
+async def list_sources(session: AsyncSession) -> Sequence[Source]:
+    return (await session.execute(select(Source).order_by(Source.name))).scalars().all()
+
+
+async def find_feedback(session: AsyncSession, *, source_id: int, external_id: str) -> Feedback | None:
+    query = select(Feedback).where(Feedback.source_id == source_id, Feedback.external_id == external_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_alert(session: AsyncSession, *, key: str) -> Alert | None:
+    return (await session.execute(select(Alert).where(Alert.key == key))).scalar_one_or_none()
+
+
+async def get_alert_by_id(session: AsyncSession, *, alert_id: int) -> Alert | None:
+    return await session.get(Alert, alert_id)
+
+
+async def alert_for_feedback(session: AsyncSession, *, feedback_id: int) -> Alert | None:
+    return (await session.execute(select(Alert).where(Alert.feedback_id == feedback_id))).scalar_one_or_none()
+
+
+async def get_team(session: AsyncSession, *, team_id: int) -> Team | None:
+    return await session.get(Team, team_id)
+
+
+async def get_team_by_name(session: AsyncSession, *, name: str) -> Team | None:
+    return (await session.execute(select(Team).where(Team.name == name))).scalar_one_or_none()
+
+
+async def default_team(session: AsyncSession) -> Team | None:
+    query = select(Team).where(Team.is_default.is_(True)).order_by(Team.id).limit(1)  # type: ignore[attr-defined]
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def list_teams(session: AsyncSession) -> Sequence[Team]:
+    return (await session.execute(select(Team).order_by(Team.name))).scalars().all()
+
+
+async def list_routes(session: AsyncSession) -> Sequence[Route]:
+    return (await session.execute(select(Route).order_by(Route.priority, Route.id))).scalars().all()
+
+
+async def list_rules(session: AsyncSession) -> Sequence[Rule]:
+    return (await session.execute(select(Rule).order_by(Rule.priority, Rule.name))).scalars().all()
+
+
+async def list_sla_policies(session: AsyncSession) -> Sequence[SlaPolicy]:
+    return (await session.execute(select(SlaPolicy))).scalars().all()
+
+
+async def list_escalation_steps(session: AsyncSession) -> Sequence[EscalationStep]:
+    query = select(EscalationStep).order_by(EscalationStep.team_id, EscalationStep.level)
+    return (await session.execute(query)).scalars().all()
+
+
+async def admin_ids(session: AsyncSession) -> set[str]:
+    return set((await session.execute(select(Admin.user_id))).scalars().all())
+
+
+async def card_refs(session: AsyncSession, *, alert_id: int) -> Sequence[CardRef]:
+    query = select(CardRef).where(CardRef.alert_id == alert_id).order_by(CardRef.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def alert_events(session: AsyncSession, *, alert_id: int) -> Sequence[AlertEvent]:
+    query = select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def list_alerts(
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    team_id: int | None = None,
+    owner_id: str | None = None,
+    active_only: bool = False,
+    limit: int = 100,
+) -> Sequence[Alert]:
+    query = select(Alert).order_by(Alert.id.desc()).limit(limit)  # type: ignore[union-attr]
+    if status:
+        query = query.where(Alert.status == status)
+    if active_only:
+        query = query.where(Alert.status != "resolved")
+    if team_id is not None:
+        query = query.where(Alert.team_id == team_id)
+    if owner_id is not None:
+        query = query.where(Alert.owner_id == owner_id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def outbox_depth(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(Outbox).where(Outbox.status == "pending")
+    return int((await session.execute(query)).scalar_one())
+
+
+async def failed_outbox(session: AsyncSession, *, since: datetime | None = None) -> Sequence[Outbox]:
+    query = select(Outbox).where(Outbox.status == "failed").order_by(Outbox.id.desc()).limit(50)
+    if since is not None:
+        query = query.where(Outbox.created_at >= since)
+    return (await session.execute(query)).scalars().all()

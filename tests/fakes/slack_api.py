@@ -1,0 +1,328 @@
+"""A loopback fake of the Slack Web API, modelled on bolt-python's `tests/mock_web_api_server`.
+
+    with FakeSlackApi() as slack:
+        client = AsyncWebClient(token=slack.token, base_url=slack.url)
+        ...
+        assert slack.messages_in("C1")[0]["text"] == "hi"
+
+A real `ThreadingHTTPServer` on 127.0.0.1 (port 0) in a daemon thread. Paths have no `/api` prefix.
+Bodies may be JSON or form-encoded (query parameters are merged in). Every call is recorded with
+its parsed arguments; the fake checks the bearer token, can rate-limit a method per channel
+(HTTP 429 + `Retry-After`) and can fail the next calls with a Slack error, an HTTP status or a delay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
+AUTH_TEST = {
+    "ok": True,
+    "url": "https://hotloop-test.slack.com/",
+    "team": "Hotloop Test",
+    "user": "hotloop",
+    "team_id": "T0000TEST",
+    "user_id": "U0000BOT",
+    "bot_id": "B0000BOT",
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    args: dict[str, Any]
+    at: float  # time.monotonic()
+    status: int  # the HTTP status answered
+    error: str | None  # the Slack error answered, if any
+
+
+@dataclass(frozen=True)
+class Failure:
+    error: str | None = None  # a Slack error code, answered as HTTP `status` with ok=false
+    status: int = 200
+    delay: float = 0.0  # seconds to wait before answering (longer than the client timeout → timeout)
+    method: str | None = None  # only calls to this method consume the failure
+    retry_after: int | None = None
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeSlackApi:
+    def __init__(self, token: str = "xoxb-test-token") -> None:
+        self.token = token
+        self._lock = threading.Condition()
+        self._calls: list[Call] = []
+        self._failures: deque[Failure] = deque()
+        self._limits: dict[str, tuple[float, int | None]] = {}
+        self._last_post: dict[tuple[str, str], float] = {}
+        self._messages: dict[str, list[dict[str, Any]]] = {}
+        self._users: dict[str, dict[str, Any]] = {}
+        self._last_ts = 0.0
+        self._counter = 0
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> FakeSlackApi:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeSlackApi:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() the fake first"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    # ---- configuration -------------------------------------------------------------------------
+
+    def rate_limit(self, method: str = "chat.postMessage", *, per_seconds: float = 1.0,
+                   retry_after: int | None = None) -> None:
+        """At most one successful `method` call per channel per `per_seconds`; others get 429."""
+        with self._lock:
+            self._limits[method] = (per_seconds, retry_after)
+
+    def fail_next(self, count: int = 1, *, error: str | None = None, status: int = 200,
+                  delay: float = 0.0, method: str | None = None, retry_after: int | None = None) -> None:
+        """The next `count` calls (to `method`, if given) fail as described."""
+        with self._lock:
+            self._failures.extend([Failure(error, status, delay, method, retry_after)] * count)
+
+    def add_user(self, user_id: str, **profile: Any) -> None:
+        with self._lock:
+            self._users[user_id] = {"id": user_id, "name": user_id.lower(), "tz": "UTC", **profile}
+
+    # ---- inspection ----------------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self._calls if method is None or c.method == method]
+
+    def messages_in(self, channel: str) -> list[dict[str, Any]]:
+        """Messages currently in `channel` (chat.update applied), oldest first, replies included."""
+        with self._lock:
+            return [dict(m) for m in self._messages.get(channel, [])]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(min(remaining, 0.05))
+        return True
+
+    # ---- request handling (server threads) -----------------------------------------------------
+
+    def handle(self, method: str, args: dict[str, Any], token: str | None) -> Reply:
+        with self._lock:
+            failure = self._take_failure(method)
+        if failure is not None and failure.delay:
+            self._stopping.wait(failure.delay)
+        with self._lock:
+            reply = self._reply(method, args, token, failure)
+            self._calls.append(Call(method, args, time.monotonic(), reply.status, reply.body.get("error")))
+            self._lock.notify_all()
+        return reply
+
+    def _take_failure(self, method: str) -> Failure | None:
+        for failure in self._failures:
+            if failure.method in (None, method):
+                self._failures.remove(failure)
+                return failure
+        return None
+
+    def _reply(self, method: str, args: dict[str, Any], token: str | None, failure: Failure | None) -> Reply:
+        if token != self.token:
+            return Reply(200, {"ok": False, "error": "not_authed" if token is None else "invalid_auth"})
+        if failure is not None and (failure.error or failure.status != 200):
+            return _failure_reply(failure)
+        if limited := self._rate_limited(method, args):
+            return limited
+        route = _ROUTES.get(method)
+        if route is None:
+            return Reply(404, {"ok": False, "error": "unknown_method"})
+        return Reply(200, route(self, args))
+
+    def _rate_limited(self, method: str, args: dict[str, Any]) -> Reply | None:
+        if method not in self._limits:
+            return None
+        interval, retry_after = self._limits[method]
+        key, now = (method, str(args.get("channel", ""))), time.monotonic()
+        last = self._last_post.get(key)
+        if last is not None and now - last < interval:
+            wait = retry_after if retry_after is not None else max(1, math.ceil(interval - (now - last)))
+            return Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
+        self._last_post[key] = now
+        return None
+
+    def _next_ts(self) -> str:
+        ts = max(round(time.time(), 6), round(self._last_ts + 0.000001, 6))
+        self._last_ts = ts
+        return f"{ts:.6f}"
+
+    def _dm_channel(self, user: str) -> str:
+        return "D" + user.lstrip("UW")
+
+    # ---- methods -------------------------------------------------------------------------------
+
+    def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel[0] in "UW":
+            channel = self._dm_channel(channel)
+        ts = self._next_ts()
+        message = {"type": "message", "ts": ts, "bot_id": AUTH_TEST["bot_id"], **_message_fields(args)}
+        self._messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _update(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        for message in self._messages.get(channel, []):
+            if message["ts"] == ts:
+                message.update(_message_fields(args), edited={"user": AUTH_TEST["user_id"]})
+                return {"ok": True, "channel": channel, "ts": ts, "text": message.get("text", ""),
+                        "message": dict(message)}
+        return {"ok": False, "error": "message_not_found"}
+
+    def _ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("channel") or not args.get("user"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _open(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = str(args.get("users", "")).split(",")
+        if not users[0]:
+            return {"ok": False, "error": "users_list_not_supplied"}
+        return {"ok": True, "channel": {"id": self._dm_channel(users[0]), "is_im": True}}
+
+    def _view(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        if not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        self._counter += 1
+        view_id = str(args.get("view_id") or f"V{self._counter:08d}")
+        return {"ok": True, "view": {"id": view_id, "hash": f"h{self._counter}", **view}}
+
+    def _user_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self._users.get(str(args.get("user", "")))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+
+_Route = Callable[[FakeSlackApi, dict[str, Any]], dict[str, Any]]
+_ROUTES: dict[str, _Route] = {
+    "auth.test": lambda fake, args: dict(AUTH_TEST),
+    "chat.postMessage": FakeSlackApi._post_message,
+    "chat.update": FakeSlackApi._update,
+    "chat.postEphemeral": FakeSlackApi._ephemeral,
+    "conversations.open": FakeSlackApi._open,
+    "views.open": FakeSlackApi._view,
+    "views.update": FakeSlackApi._view,
+    "views.publish": FakeSlackApi._view,
+    "users.info": FakeSlackApi._user_info,
+}
+
+
+def _message_fields(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: args[k] for k in ("text", "blocks", "thread_ts", "attachments", "metadata") if k in args}
+
+
+def _failure_reply(failure: Failure) -> Reply:
+    headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+    error = failure.error or ("ratelimited" if failure.status == 429 else "internal_error")
+    return Reply(failure.status, {"ok": False, "error": error}, headers)
+
+
+def parse_args(query: str, body: bytes, content_type: str) -> dict[str, Any]:
+    """Query parameters + JSON or form body; JSON-typed form fields (blocks, view…) decoded."""
+    args: dict[str, Any] = dict(parse_qsl(query))
+    if body and "application/json" in content_type:
+        args.update(json.loads(body))
+    elif body:
+        args.update(parse_qsl(body.decode()))
+    for name in JSON_FIELDS:
+        if isinstance(args.get(name), str):
+            with contextlib.suppress(ValueError):
+                args[name] = json.loads(args[name])
+    return args
+
+
+def _handler_for(fake: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def do_POST(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            args = parse_args(parts.query, self.rfile.read(length), self.headers.get("Content-Type", ""))
+            token = self._token(args)
+            reply = fake.handle(parts.path.strip("/").removeprefix("api/"), args, token)
+            self._send(reply)
+
+        do_GET = do_POST
+
+        def _token(self, args: dict[str, Any]) -> str | None:
+            auth = self.headers.get("Authorization", "")
+            if auth.startswith("Bearer "):
+                return auth.removeprefix("Bearer ")
+            token = args.pop("token", None)
+            return str(token) if token else None
+
+        def _send(self, reply: Reply) -> None:
+            body = json.dumps(reply.body).encode()
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+                pass
+
+    return Handler

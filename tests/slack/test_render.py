@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
+from adapters.slack.render import (
+    card_blocks,
+    card_message,
+    digest_blocks,
+    digest_message,
+    escape_mrkdwn,
+    thread_line,
+    truncate,
+)
+from bot.action_ids import ActionId
+from bot.cards import AnswerLine, Card, CardButton, DigestCard, DigestItem
+from bot.domain import AlertStatus, Severity
+from tests.factories import NOW, sample_card
+from tests.slack.blockkit import BARE_AMPERSAND, all_strings, assert_valid_blocks, mrkdwn_texts
+
+EVIL = "Tom & Jerry <!channel> <!here> <@U123> <#C999|general> <https://evil.example|click> <!date^1|x>"
+STATES: dict[str, dict[str, Any]] = {
+    "open": {},
+    "snoozed": {"status": "snoozed", "snoozed_until": NOW + timedelta(hours=1), "snooze_reason": "call back"},
+    "claimed": {"status": "claimed", "owner_name": "Fox Mulder"},
+    "resolved": {"status": "resolved", "outcome": "recovered", "root_cause": "staff", "resolved_by": "Fox"},
+}
+
+
+def evil_card() -> Card:
+    card = sample_card(status="claimed", owner_name=EVIL)
+    return replace(
+        card,
+        customer_name=EVIL,
+        contact=(EVIL,),
+        comment=f"{EVIL}\nsecond line {EVIL}",
+        answers=(AnswerLine(EVIL, EVIL, True), AnswerLine("Fine", EVIL, False)),
+        reasons=(EVIL,),
+        facts=(("Location", EVIL), (EVIL, "x")),
+        sla_text=EVIL,
+        resolution=EVIL,
+        fallback_text=EVIL,
+    )
+
+
+def actions_block(card: Card) -> dict[str, Any]:
+    return next(b for b in card_blocks(card) if b["type"] == "actions")
+
+
+def test_escape_mrkdwn_neutralises_control_characters() -> None:
+    assert escape_mrkdwn("a & b <!channel> <@U1> x > y") == "a &amp; b &lt;!channel&gt; &lt;@U1&gt; x &gt; y"
+    assert escape_mrkdwn("&amp;") == "&amp;amp;"  # already-escaped text is shown literally
+
+
+def test_customer_text_never_becomes_a_mention_or_link() -> None:
+    message = card_message(evil_card())
+    texts = [message["text"], *mrkdwn_texts(message["blocks"])]
+    assert len(texts) > 8
+    for text in texts:
+        assert "<" not in text and ">" not in text.replace("\n> ", "\n").removeprefix("> "), text
+        assert not BARE_AMPERSAND.search(text), text
+    joined = "\n".join(texts)
+    assert "&lt;!channel&gt;" in joined and "&lt;@U123&gt;" in joined and "&amp;" in joined
+    assert_valid_blocks(message["blocks"])
+
+
+def test_plain_text_fields_carry_no_customer_text() -> None:
+    blocks = card_blocks(evil_card())
+    plain = [s for b in blocks for s in all_strings(b) if "<!channel>" in s or "<@U123>" in s]
+    assert plain == []
+
+
+def test_comment_is_an_escaped_quote() -> None:
+    blocks = card_blocks(sample_card())
+    comment = next(b for b in blocks if b["block_id"].endswith(".comment"))
+    lines = comment["text"]["text"].splitlines()
+    assert lines[0] == "*Comment*"
+    assert lines[1].startswith("> Waited 40 minutes &amp; the manager was rude &lt;!channel&gt;")
+
+
+def test_open_card_buttons_and_menu() -> None:
+    block = actions_block(sample_card())
+    elements = block["elements"]
+    buttons = [(e["action_id"], e.get("style"), e["value"]) for e in elements if e["type"] == "button"]
+    assert buttons == [
+        ("alert.claim", "primary", "HA-1001"),
+        ("alert.escalate", "danger", "HA-1001"),
+        ("alert.resolve", None, "HA-1001"),
+    ]
+    menu = elements[-1]
+    assert menu["action_id"] == ActionId.MORE
+    assert menu["type"] == "static_select"  # 7 entries: more than overflow's 5
+    values = [o["value"] for o in menu["options"]]
+    assert values[0] == "alert.note|HA-1001"
+    assert "alert.snooze|HA-1001|30m" in values
+    assert values[-2:] == ["alert.reassign|HA-1001", "alert.not_actionable|HA-1001"]
+
+
+def test_small_menu_is_an_overflow() -> None:
+    card = sample_card()
+    small = replace(card, menu=card.menu[:5])
+    menu = actions_block(small)["elements"][-1]
+    assert menu["type"] == "overflow" and menu["action_id"] == "alert.more"
+    assert len(menu["options"]) == 5
+    assert_valid_blocks(card_blocks(small))
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("open", ["alert.claim", "alert.escalate", "alert.resolve", "alert.more"]),
+        ("snoozed", ["alert.claim", "alert.escalate", "alert.resolve", "alert.more"]),
+        ("claimed", ["alert.resolve", "alert.escalate", "alert.unclaim", "alert.note"]),
+        ("resolved", ["alert.reopen"]),
+    ],
+)
+def test_buttons_per_state(state: str, expected: list[str]) -> None:
+    card = sample_card(**STATES[state])
+    blocks = card_blocks(card)
+    assert [e["action_id"] for e in actions_block(card)["elements"]] == expected
+    assert all(e.get("value", "HA-1001").startswith("HA-1001") for e in actions_block(card)["elements"])
+    assert_valid_blocks(blocks)
+
+
+def test_owner_and_resolution_lines() -> None:
+    claimed = "\n".join(mrkdwn_texts(card_blocks(sample_card(**STATES["claimed"]))))
+    assert "Claimed by *Fox Mulder*" in claimed
+    resolved = "\n".join(mrkdwn_texts(card_blocks(sample_card(**STATES["resolved"]))))
+    assert "*Resolved* — Recovered · root cause: staff · by Fox" in resolved
+    open_ = "\n".join(mrkdwn_texts(card_blocks(sample_card())))
+    assert "Claimed by" not in open_ and "*Resolved*" not in open_
+
+
+def test_sla_context_due_and_overdue() -> None:
+    due = "\n".join(mrkdwn_texts(card_blocks(sample_card())))
+    assert ":stopwatch: Claim due in 10 min" in due
+    late = "\n".join(mrkdwn_texts(card_blocks(sample_card(claim_due_at=NOW - timedelta(minutes=12)))))
+    assert ":rotating_light: *Claim overdue 12 min*" in late
+
+
+def test_low_answers_are_marked() -> None:
+    answers = next(b for b in card_blocks(sample_card()) if b["block_id"].endswith(".answers"))
+    lines = answers["text"]["text"].splitlines()
+    assert lines[0].startswith(":warning: How likely")
+    assert lines[2] == "Cleanliness: *5 / 5*"
+
+
+def test_contact_lines_only_when_card_has_them() -> None:
+    team = "\n".join(mrkdwn_texts(card_blocks(sample_card())))
+    managers = "\n".join(mrkdwn_texts(card_blocks(sample_card(audience="managers"))))
+    assert "dana@example.com" in team and "+1 555 0100" in team
+    assert "dana@example.com" not in managers and "Dana Scully" in managers
+
+
+def test_block_ids_carry_the_version() -> None:
+    v3 = card_blocks(sample_card(version=3))
+    v4 = card_blocks(sample_card(version=4))
+    assert all(".v3." in b["block_id"] for b in v3)
+    assert not {b["block_id"] for b in v3} & {b["block_id"] for b in v4}
+
+
+def test_huge_comment_is_truncated_within_section_limit() -> None:
+    card = replace(sample_card(), comment=("&<>" * 2000 + "\n") * 5)
+    comment = next(b for b in card_blocks(card) if b["block_id"].endswith(".comment"))
+    text = comment["text"]["text"]
+    assert len(text) <= 3000 and text.endswith("…")
+    assert not BARE_AMPERSAND.search(text)  # no entity cut in half
+    assert_valid_blocks(card_blocks(card))
+
+
+def test_sixty_answers_and_long_everything_stay_within_limits() -> None:
+    answers = tuple(AnswerLine(f"Question number {i} " + "q" * 80, "1 / 5", True) for i in range(60))
+    card = replace(
+        sample_card(),
+        title="T" * 500,
+        answers=answers,
+        customer_name="N" * 255,
+        reasons=tuple("r" * 200 for _ in range(30)),
+        facts=tuple((f"F{i}", "v" * 100) for i in range(15)),
+        buttons=tuple(CardButton(ActionId.CLAIM, "L" * 200, "primary", "v" * 3000) for _ in range(2)),
+    )
+    blocks = card_blocks(card)
+    assert len(blocks) <= 50
+    assert len(blocks[0]["text"]["text"]) <= 150 and blocks[0]["text"]["text"].endswith("…")
+    answers_text = next(b for b in blocks if b["block_id"].endswith(".answers"))["text"]["text"]
+    assert len(answers_text) <= 3000 and "more" in answers_text.splitlines()[-1]
+    context = next(b for b in blocks if b["type"] == "context")
+    assert len(context["elements"]) <= 10
+    assert_valid_blocks(blocks)
+
+
+def test_sdk_validation_catches_what_we_guard_against() -> None:
+    header = Block.parse({"type": "header", "text": {"type": "plain_text", "text": "x" * 151}})
+    assert header is not None
+    with pytest.raises(SlackObjectFormationError):
+        header.to_dict()
+
+
+def test_fallback_text_is_escaped() -> None:
+    message = card_message(replace(sample_card(), fallback_text="<!channel> & co"))
+    assert message["text"] == "&lt;!channel&gt; &amp; co"
+    assert card_message(sample_card())["text"].startswith("🔴 HA-1001 critical hot alert")
+
+
+def test_truncate_never_splits_an_entity() -> None:
+    assert truncate("abcdef", 10) == "abcdef"
+    assert truncate("ab&amp;cd", 5) == "ab…"
+    assert len(truncate("x" * 200, 150)) == 150
+
+
+def digest(n: int, **kwargs: object) -> DigestCard:
+    statuses = (AlertStatus.CLAIMED, AlertStatus.OPEN)
+    items = tuple(DigestItem(f"HA-{i}", Severity.HIGH, f"sum {i} {EVIL}", statuses[i % 2]) for i in range(n))
+    return DigestCard(title="Burst: 3 alerts at store-042", items=items, **kwargs)  # type: ignore[arg-type]
+
+
+def test_digest_items_with_claim_buttons() -> None:
+    blocks = digest_blocks(digest(3, figures=(("Open", "2"), ("Overdue", "1"))))
+    assert blocks[0]["type"] == "header" and blocks[1]["type"] == "context"
+    items = blocks[2:]
+    assert len(items) == 3
+    assert "*HA-1*" in items[1]["text"]["text"] and "high" in items[1]["text"]["text"]
+    assert items[1]["accessory"] == {
+        "type": "button",
+        "action_id": "alert.claim",
+        "text": {"type": "plain_text", "text": "Claim", "emoji": True},
+        "value": "HA-1",
+        "style": "primary",
+    }
+    assert "accessory" not in items[0]  # already claimed
+    for text in mrkdwn_texts(blocks):
+        assert "<" not in text and not BARE_AMPERSAND.search(text)
+    assert_valid_blocks(blocks)
+
+
+def test_digest_without_claim_buttons_and_links() -> None:
+    card = DigestCard(
+        title="Daily",
+        items=(DigestItem("HA-7", Severity.LOW, "s", AlertStatus.OPEN, link="https://hotloop.example.com/a?x=1&y=2"),),
+        with_claim_buttons=False,
+    )
+    blocks = digest_blocks(card)
+    assert "accessory" not in blocks[1]
+    assert "<https://hotloop.example.com/a?x=1&amp;y=2|HA-7>" in blocks[1]["text"]["text"]
+    bad = replace(card, items=(replace(card.items[0], link="javascript:alert(1)|x"),))
+    assert "<" not in digest_blocks(bad)[1]["text"]["text"]
+
+
+def test_digest_is_capped_at_fifty_blocks_with_more_line() -> None:
+    blocks = digest_blocks(digest(80, more=5))
+    assert len(blocks) == 50
+    assert blocks[-1]["elements"][0]["text"] == f"+{80 - 48 + 5} more"
+    assert_valid_blocks(blocks)
+    assert digest_message(digest(2, fallback_text="<!here>"))["text"] == "&lt;!here&gt;"
+
+
+def test_digest_block_ids_change_with_content() -> None:
+    one, two = digest_blocks(digest(3)), digest_blocks(digest(4))
+    assert not {b["block_id"] for b in one} & {b["block_id"] for b in two}
+
+
+def test_thread_line() -> None:
+    assert thread_line("Claimed by <Fox> & co", "channel") == "<!channel> Claimed by &lt;Fox&gt; &amp; co"
+    assert thread_line("SLA breach", "U012AB3CD") == "<@U012AB3CD> SLA breach"
+    assert thread_line("x", None) == "x"
+    assert thread_line("x", "<!everyone>") == "x"  # not a user id: dropped, never pasted raw

@@ -1,0 +1,234 @@
+"""Adaptive Card rendering: every card state validates against the official 1.5 schema, no mocks."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from adapters.teams.render import (
+    card_attachment_content,
+    digest_attachment_content,
+    escape_markdown,
+    message_text,
+)
+from bot.action_ids import ActionId
+from bot.cards import SNOOZE_CHOICES, Card, DigestCard, DigestItem
+from bot.domain import AlertStatus, Outcome, Severity
+from tests.factories import NOW, sample_card
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+VERBS = {a.value for a in ActionId}
+
+STATES: dict[str, dict[str, Any]] = {
+    "open": {},
+    "claimed": {"status": "claimed", "owner_name": "Fox Mulder"},
+    "resolved": {"status": "resolved", "outcome": "recovered", "root_cause": "staff", "resolved_by": "Fox"},
+    "snoozed": {"status": "snoozed"},
+    "overdue": {"claim_due_at": NOW - timedelta(minutes=10)},
+    "escalated": {"status": "claimed", "owner_name": "Fox", "escalation_level": 2},
+}
+
+
+@cache
+def validator() -> jsonschema.protocols.Validator:
+    schema = json.loads((SHARED / "schemas" / "adaptive-card-1.5.schema.json").read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def assert_valid(card: dict[str, Any]) -> None:
+    stripped = {k: v for k, v in card.items() if k != "msteams"}
+    errors = sorted(validator().iter_errors(stripped), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message[:200]}" for e in errors]
+
+
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+def actions(card: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [n for n in walk(card) if n.get("type") == kind]
+
+
+def texts(card: dict[str, Any]) -> list[str]:
+    out = [n["text"] for n in walk(card) if n.get("type") == "TextBlock"]
+    out += [f["value"] for n in walk(card) if n.get("type") == "FactSet" for f in n["facts"]]
+    return out
+
+
+def all_cards() -> list[tuple[str, Card]]:
+    return [
+        (f"{state}-{audience}", sample_card(audience=audience, **overrides))
+        for state, overrides in STATES.items()
+        for audience in ("team", "managers")
+    ]
+
+
+def sample_digest(**overrides: Any) -> DigestCard:
+    items = (
+        DigestItem("HA-1", Severity.CRITICAL, "NPS 1 · *rude* [x](https://evil.example)", AlertStatus.OPEN),
+        DigestItem("HA-2", Severity.HIGH, "NPS 4", AlertStatus.CLAIMED, link="https://teams.example/msg/2"),
+        DigestItem("HA-3", Severity.NORMAL, "asks to be contacted", AlertStatus.OPEN),
+    )
+    values: dict[str, Any] = {
+        "title": "3 hot alerts in the last hour",
+        "items": items,
+        "figures": (("Open", "2"), ("Overdue", "1")),
+        "more": 4,
+    }
+    values.update(overrides)
+    return DigestCard(**values)
+
+
+@pytest.mark.parametrize(("name", "card"), all_cards(), ids=[n for n, _ in all_cards()])
+def test_every_card_state_validates(name: str, card: Card) -> None:
+    content = card_attachment_content(card)
+    assert content["type"] == "AdaptiveCard"
+    assert content["version"] == "1.5"
+    assert content["$schema"].startswith("http://adaptivecards.io/schemas/")
+    assert_valid(content)
+
+
+@pytest.mark.parametrize(("name", "card"), all_cards(), ids=[n for n, _ in all_cards()])
+def test_verbs_and_fallbacks(name: str, card: Card) -> None:
+    content = card_attachment_content(card)
+    executes = actions(content, "Action.Execute")
+    assert executes
+    for action in executes:
+        assert action["verb"] in VERBS
+        assert action["data"]["alert"] == card.alert_key
+        fallback = action["fallback"]
+        assert fallback["type"] == "Action.Submit"
+        assert fallback["data"] == {**action["data"], "verb": action["verb"]}
+    # every Action.Submit is a fallback, never a primary action
+    assert len(actions(content, "Action.Submit")) == len(executes)
+
+
+def test_open_card_buttons_and_forms() -> None:
+    content = card_attachment_content(sample_card())
+    verbs = {a["verb"] for a in actions(content, "Action.Execute")}
+    assert {"alert.claim", "alert.escalate", "alert.resolve", "alert.note", "alert.snooze"} <= verbs
+    snoozes = [a for a in actions(content, "Action.Execute") if a["verb"] == "alert.snooze"]
+    assert [a["data"]["option"] for a in snoozes] == [code for code, _ in SNOOZE_CHOICES]
+    show = {a["title"]: a["card"] for a in actions(content, "Action.ShowCard")}
+    assert {"Resolve", "Escalate", "Add note", "Snooze"} <= set(show)
+    resolve_inputs = {
+        n["id"]: n for n in walk(show["Resolve"]) if str(n.get("type", "")).startswith("Input.")
+    }
+    assert set(resolve_inputs) == {"outcome", "root_cause", "note", "survey"}
+    assert {c["value"] for c in resolve_inputs["outcome"]["choices"]} == {o.value for o in Outcome}
+    assert resolve_inputs["note"]["isMultiline"] is True
+    assert resolve_inputs["survey"]["type"] == "Input.Toggle"
+    assert [n["id"] for n in walk(show["Escalate"]) if n.get("type") == "Input.Text"] == ["reason"]
+
+
+def test_claimed_and_resolved_buttons() -> None:
+    claimed = card_attachment_content(sample_card(**STATES["claimed"]))
+    assert "alert.claim" not in {a["verb"] for a in actions(claimed, "Action.Execute")}
+    assert "alert.unclaim" in {a["verb"] for a in actions(claimed, "Action.Execute")}
+    assert any("Fox Mulder" in t for t in texts(claimed))
+    resolved = card_attachment_content(sample_card(**STATES["resolved"]))
+    assert [a["verb"] for a in actions(resolved, "Action.Execute")] == ["alert.reopen"]
+    assert any("Recovered" in t for t in texts(resolved))
+
+
+def test_overdue_sla_is_attention_colored() -> None:
+    overdue = sample_card(**STATES["overdue"])
+    blocks = [n for n in walk(card_attachment_content(overdue)) if "overdue" in str(n.get("text", ""))]
+    assert blocks and blocks[0]["color"] == "attention"
+    fine = [n for n in walk(card_attachment_content(sample_card())) if "due in" in str(n.get("text", ""))]
+    assert fine and "color" not in fine[0]
+
+
+def test_low_answers_marked() -> None:
+    blocks = [
+        n for n in walk(card_attachment_content(sample_card())) if "Staff friendliness" in str(n.get("text"))
+    ]
+    assert blocks[0]["color"] == "attention" and "low" in blocks[0]["text"]
+    good = [n for n in walk(card_attachment_content(sample_card())) if "Cleanliness" in str(n.get("text"))]
+    assert "color" not in good[0]
+
+
+def test_contact_details_only_for_team_audience() -> None:
+    team = json.dumps(card_attachment_content(sample_card(audience="team")))
+    managers = json.dumps(card_attachment_content(sample_card(audience="managers")))
+    assert "dana@example.com" in team and "555 0100" in team
+    assert "dana@example.com" not in managers and "555 0100" not in managers
+    assert '"Contact"' not in managers
+
+
+LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\((?!\s)")
+MENTION = re.compile(r"<at>|(?<!\\)<")
+
+
+def test_customer_text_cannot_inject_markup() -> None:
+    card = card_attachment_content(sample_card())
+    comment = next(t for t in texts(card) if "Waited 40 minutes" in t)
+    assert not LINK.search(comment) and not MENTION.search(comment)
+    assert "https://evil" not in comment  # no bare auto-link either
+    assert "rude" in comment and "40 minutes" in comment
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "[click me](https://evil.example)",
+        "<at>Everyone</at> hi",
+        "**bold** _it_ `code` ~~strike~~",
+        "# heading\n> quote\n- item\n+ item\n1. first",
+        "![img](https://evil.example/x.png) | table |",
+        "&lt;at&gt;x&lt;/at&gt; <b>html</b>",
+    ],
+)
+def test_escape_markdown_neutralises(evil: str) -> None:
+    out = escape_markdown(evil)
+    assert not LINK.search(out)
+    assert not MENTION.search(out)
+    for ch in "*_`[]()#>-+!|~<&":
+        assert re.search(rf"(?<!\\){re.escape(ch)}", out) is None, ch
+    assert not re.search(r"^\s*\d+\.", out, re.MULTILINE)
+    readable = re.sub(r"\\(.)", r"\1", out).replace("\u200b", "").replace("\n\n", "\n")
+    assert readable == evil
+
+
+def test_digest_validates_and_has_claim_buttons() -> None:
+    content = digest_attachment_content(sample_digest())
+    assert_valid(content)
+    claims = actions(content, "Action.Execute")
+    assert [a["data"]["alert"] for a in claims] == ["HA-1", "HA-3"]  # open items only
+    assert all(a["verb"] == ActionId.CLAIM.value and a["fallback"]["type"] == "Action.Submit" for a in claims)
+    assert not any(LINK.search(t) for t in texts(content))
+    assert any("4 more" in t for t in texts(content))
+    assert actions(content, "Action.OpenUrl")[0]["url"] == "https://teams.example/msg/2"
+
+
+def test_digest_without_claim_buttons_validates() -> None:
+    content = digest_attachment_content(sample_digest(with_claim_buttons=False, figures=(), more=0))
+    assert_valid(content)
+    assert not actions(content, "Action.Execute")
+
+
+def test_message_text_plain_and_mention() -> None:
+    plain = message_text("Claimed by <b>Fox</b> [x](y)")
+    assert plain["type"] == "message" and "entities" not in plain
+    assert not LINK.search(plain["text"]) and not MENTION.search(plain["text"])
+    assert "entities" not in message_text("heads up", "channel")
+    mentioned = message_text("over to you", "29:abc", mention_name="Fox Mulder")
+    entity = mentioned["entities"][0]
+    assert entity["type"] == "mention" and entity["mentioned"]["id"] == "29:abc"
+    assert mentioned["text"].startswith(entity["text"]) and entity["text"] == "<at>Fox Mulder</at>"
