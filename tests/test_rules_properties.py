@@ -106,6 +106,18 @@ syntax_pieces = st.sampled_from([
 syntax_like = st.lists(syntax_pieces, max_size=12).map(" ".join)
 
 
+@st.composite
+def damaged_conditions(draw: st.DrawFn) -> str:
+    """A valid condition's text with one slice replaced: errors in every corner of the grammar."""
+    text = format_condition(draw(trees))
+    start = draw(st.integers(min_value=0, max_value=len(text)))
+    end = draw(st.integers(min_value=start, max_value=len(text)))
+    return text[:start] + draw(st.one_of(syntax_pieces, st.text(max_size=3))) + text[end:]
+
+
+parser_inputs = st.one_of(st.text(max_size=60), syntax_like, damaged_conditions())
+
+
 def rank(severity: Severity | None) -> int:
     return -1 if severity is None else severity.rank
 
@@ -123,7 +135,7 @@ def test_format_then_parse_round_trips(tree: dict[str, Any]) -> None:
     assert format_condition(canonical) == text
 
 
-@given(st.one_of(st.text(max_size=60), syntax_like))
+@given(parser_inputs)
 @settings(max_examples=500)
 def test_parse_condition_fails_only_with_rule_error(text: str) -> None:
     try:
@@ -133,7 +145,7 @@ def test_parse_condition_fails_only_with_rule_error(text: str) -> None:
     assert parse_condition(format_condition(tree)) == tree
 
 
-@given(st.one_of(st.text(max_size=60), syntax_like))
+@given(st.one_of(parser_inputs, parser_inputs.map(lambda text: f"{text} then high")))
 def test_parse_rule_text_fails_only_with_rule_error(text: str) -> None:
     try:
         parse_rule_text(text)

@@ -75,7 +75,7 @@ def verify(headers: Mapping[str, str], body: bytes, *, secret: str, now: float) 
     header = headers.get("webhook-signature")
     if not msg_id or not ts or not header:
         raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature header")
-    if not ts.isdigit() or len(ts) > 12:
+    if not (ts.isascii() and ts.isdigit()) or len(ts) > 12:  # "²".isdigit() is True
         raise SignatureError("webhook-timestamp must be unix seconds")
     if abs(now - int(ts)) > TOLERANCE_SECONDS:
         raise SignatureError("webhook-timestamp outside the 300-second window (replay or clock skew)")

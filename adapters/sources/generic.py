@@ -82,7 +82,7 @@ def verify(headers: Mapping[str, str], body: bytes, *, secret: str, now: float) 
     candidates: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and value.isascii() and value.isdigit():  # "²".isdigit() is True
             timestamp = int(value)
         elif name == "v1":
             candidates.append(value)

@@ -24,7 +24,9 @@ def _body(event_type: str | None = None, **event_data: Any) -> bytes:
 
 def test_verify_accepts_good_signature_in_any_hex_case() -> None:
     body = payload_bytes(REAL)
-    delighted.verify({"x-delighted-webhook-signature": delighted.sign(SECRET, body)}, body, secret=SECRET, now=NOW)
+    delighted.verify(
+        {"x-delighted-webhook-signature": delighted.sign(SECRET, body)}, body, secret=SECRET, now=NOW
+    )
     upper = "sha256=" + delighted.sign(SECRET, body).split("=", 1)[1].upper()
     delighted.verify({"x-delighted-webhook-signature": upper}, body, secret=SECRET, now=NOW)
 
@@ -43,7 +45,9 @@ def test_verify_rejects_missing_malformed_and_wrong(header: str | None, reason: 
 def test_verify_rejects_other_secret_and_tampered_body() -> None:
     body = payload_bytes(REAL)
     with pytest.raises(SignatureError):
-        delighted.verify({"x-delighted-webhook-signature": delighted.sign("other", body)}, body, secret=SECRET, now=NOW)
+        delighted.verify(
+            {"x-delighted-webhook-signature": delighted.sign("other", body)}, body, secret=SECRET, now=NOW
+        )
     signed = {"x-delighted-webhook-signature": delighted.sign(SECRET, body)}
     with pytest.raises(SignatureError):
         delighted.verify(signed, body.replace(b'"score": 9', b'"score": 0'), secret=SECRET, now=NOW)
@@ -60,7 +64,9 @@ def test_parse_real_payload() -> None:
         "charlie_gravis@example.com",
     )
     assert feedback.attributes == {"permalink": "https://delighted.com/r/5pFDpmlyC8GUc5oxU6USto5VonSKAqOa"}
-    assert feedback.submitted_at is not None and feedback.submitted_at.isoformat() == "2016-12-24T14:23:29+00:00"
+    assert (
+        feedback.submitted_at is not None and feedback.submitted_at.isoformat() == "2016-12-24T14:23:29+00:00"
+    )
     assert feedback.partial is False
 
 

@@ -93,9 +93,12 @@ def test_verify_rejects_other_secret_tampering_and_garbage() -> None:
 
 @pytest.mark.parametrize(
     ("name", "partial"),
-    [("formbricks_responseCreated.json", True), ("formbricks_responseUpdated.json", True),
-     ("formbricks_responseFinished.json", False)],
-)  # fmt: skip
+    [
+        ("formbricks_responseCreated.json", True),
+        ("formbricks_responseUpdated.json", True),
+        ("formbricks_responseFinished.json", False),
+    ],
+)
 def test_parse_real_payloads(name: str, partial: bool) -> None:
     feedback = formbricks.parse({}, payload_bytes(name), mapping={})
     assert feedback.external_id == "responseId"
@@ -113,7 +116,9 @@ def test_parse_finished_answers_and_time() -> None:
         "newsletter_consent": "accepted",
         "welcome_card_cta": "clicked",
     }
-    assert feedback.submitted_at is not None and feedback.submitted_at.isoformat().startswith("2025-07-24T07:47:56")
+    assert feedback.submitted_at is not None and feedback.submitted_at.isoformat().startswith(
+        "2025-07-24T07:47:56"
+    )
 
 
 def test_nps_contact_comment_and_customer_are_detected() -> None:
@@ -127,8 +132,11 @@ def test_nps_contact_comment_and_customer_are_detected() -> None:
     assert feedback.nps == 2
     assert feedback.contact_requested is True
     assert feedback.comment == "Rude staff"
-    assert (feedback.customer.id, feedback.customer.email, feedback.customer.name) == ("user-77", "ann@example.com",
-                                                                                        "Ann Lee")  # fmt: skip
+    assert (feedback.customer.id, feedback.customer.email, feedback.customer.name) == (
+        "user-77",
+        "ann@example.com",
+        "Ann Lee",
+    )
     assert feedback.attributes["plan"] == "gold"
     assert feedback.attributes["store"] == "042"
     nps_answer = next(a for a in feedback.answers if a.ref == "nps")
@@ -151,8 +159,12 @@ def test_other_events_are_ignored_and_bad_shapes_are_422() -> None:
     doc = payload("formbricks_responseFinished.json")
     with pytest.raises(IgnoredEvent):
         formbricks.parse({}, dumps({**doc, "event": "testEndpoint"}), mapping={})
-    for bad in ({**doc, "event": None}, {**doc, "data": "x"}, {**doc, "data": {**doc["data"], "data": [1]}},
-                {**doc, "data": {**doc["data"], "id": None}}):  # fmt: skip
+    for bad in (
+        {**doc, "event": None},
+        {**doc, "data": "x"},
+        {**doc, "data": {**doc["data"], "data": [1]}},
+        {**doc, "data": {**doc["data"], "id": None}},
+    ):
         with pytest.raises(PayloadError) as info:
             formbricks.parse({}, dumps(bad), mapping={})
         assert info.value.status == 422

@@ -9,7 +9,14 @@ import httpx
 import pytest
 
 from adapters.sources import qualtrics
-from adapters.sources.base import FetchNeeded, IgnoredEvent, PayloadError, SignatureError, SourceConfig, SourceError
+from adapters.sources.base import (
+    FetchNeeded,
+    IgnoredEvent,
+    PayloadError,
+    SignatureError,
+    SourceConfig,
+    SourceError,
+)
 from tests.sources.conftest import FakeApi
 
 SECRET = "qualtrics-shared-key"
@@ -80,7 +87,9 @@ def test_verify_rejects_missing_wrong_and_tampered() -> None:
         qualtrics.verify({}, qualtrics.form_body(TOPIC, MSG, None), secret=SECRET, now=NOW)
     with pytest.raises(SignatureError, match="does not match"):
         qualtrics.verify({}, qualtrics.form_body(TOPIC, MSG, "other-key"), secret=SECRET, now=NOW)
-    tampered = urlencode({"Topic": TOPIC, "MSG": MSG.replace("R_1xyz", "R_2"), "HMAC": qualtrics.sign(SECRET, MSG)})
+    tampered = urlencode(
+        {"Topic": TOPIC, "MSG": MSG.replace("R_1xyz", "R_2"), "HMAC": qualtrics.sign(SECRET, MSG)}
+    )
     with pytest.raises(SignatureError, match="does not match"):
         qualtrics.verify({}, tampered.encode(), secret=SECRET, now=NOW)
     with pytest.raises(SignatureError, match="MSG"):
@@ -94,7 +103,9 @@ def test_verify_rejects_missing_wrong_and_tampered() -> None:
 
 def test_parse_returns_fetch_needed_with_ids() -> None:
     needed = qualtrics.parse({}, qualtrics.form_body(TOPIC, MSG, SECRET), mapping={})
-    assert needed == FetchNeeded(external_id="R_1xyz", ref={"survey_id": "SV_abc123", "response_id": "R_1xyz"})
+    assert needed == FetchNeeded(
+        external_id="R_1xyz", ref={"survey_id": "SV_abc123", "response_id": "R_1xyz"}
+    )
 
 
 def test_parse_ignores_other_topics_and_rejects_bad_bodies() -> None:
@@ -148,7 +159,9 @@ async def test_fetch_maps_values_with_the_source_mapping(api: FakeApi) -> None:
         "Dana Scully",
         "c-77",
     )
-    assert feedback.submitted_at is not None and feedback.submitted_at.isoformat().startswith("2026-11-20T09:55:01")
+    assert feedback.submitted_at is not None and feedback.submitted_at.isoformat().startswith(
+        "2026-11-20T09:55:01"
+    )
     answers = {a.ref: a for a in feedback.answers}
     assert answers["QID2"].value == "Dissatisfied"
     assert answers["QID5"].value == "Yes"

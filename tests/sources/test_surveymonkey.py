@@ -128,15 +128,21 @@ def test_verify_rejects_missing_wrong_other_secret_and_tampered() -> None:
 
 def test_parse_returns_fetch_needed() -> None:
     needed = surveymonkey.parse({}, BODY, mapping={})
-    assert needed == FetchNeeded(external_id="11223344", ref={"survey_id": "405060", "response_id": "11223344"})
+    assert needed == FetchNeeded(
+        external_id="11223344", ref={"survey_id": "405060", "response_id": "11223344"}
+    )
 
 
 def test_parse_ignores_other_events_and_rejects_bad_shapes() -> None:
     for event in ("collector_created", "response_deleted", "app_uninstalled"):
         with pytest.raises(IgnoredEvent):
             surveymonkey.parse({}, dumps({**EVENT, "event_type": event}), mapping={})
-    bad = [{**EVENT, "resources": None}, {**EVENT, "object_id": "../1"}, {**EVENT, "event_type": None},
-           {**EVENT, "resources": {"survey_id": "1/2"}}]  # fmt: skip
+    bad = [
+        {**EVENT, "resources": None},
+        {**EVENT, "object_id": "../1"},
+        {**EVENT, "event_type": None},
+        {**EVENT, "resources": {"survey_id": "1/2"}},
+    ]
     for body in bad:
         with pytest.raises(PayloadError) as info:
             surveymonkey.parse({}, dumps(body), mapping={})
@@ -176,8 +182,12 @@ async def test_fetch_detects_nps_contact_comment_and_customer(api: FakeApi) -> N
         "Fox Mulder",
         "fox@example.com",
     )
-    assert feedback.attributes == {"survey": "Store visit", "survey_id": "405060", "collector_id": "5566",
-                                   "store": "042"}  # fmt: skip
+    assert feedback.attributes == {
+        "survey": "Store visit",
+        "survey_id": "405060",
+        "collector_id": "5566",
+        "store": "042",
+    }
     assert feedback.partial is False
     nps = next(a for a in feedback.answers if a.ref == "q_nps")
     assert nps.question == "How likely are you to recommend our store?"  # HTML stripped
@@ -192,7 +202,12 @@ async def test_survey_details_are_cached(api: FakeApi) -> None:
 
 
 async def test_mapping_overrides_detection(api: FakeApi) -> None:
-    mapping = {"contact": "q_why", "comment": "q_mail", "customer_email": "q_mail", "attributes": {"loc": "store"}}
+    mapping = {
+        "contact": "q_why",
+        "comment": "q_mail",
+        "customer_email": "q_mail",
+        "attributes": {"loc": "store"},
+    }
     feedback = await _fetch(_config(api, mapping))
     assert feedback.contact_requested is False
     assert feedback.comment == "fox@example.com"

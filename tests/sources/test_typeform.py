@@ -62,7 +62,9 @@ def test_verify_rejects_another_secret_and_a_tampered_body() -> None:
 def test_parse_real_payload() -> None:
     feedback = typeform.parse({}, payload_bytes("typeform_form_response.json"), mapping={})
     assert feedback.external_id == "a3a12ec67a1365927098a606107fac15"
-    assert feedback.submitted_at is not None and feedback.submitted_at.isoformat() == "2018-01-18T18:17:02+00:00"
+    assert (
+        feedback.submitted_at is not None and feedback.submitted_at.isoformat() == "2018-01-18T18:17:02+00:00"
+    )
     assert feedback.customer.email == "laura@example.com"
     assert feedback.comment is not None and feedback.comment.startswith("It's cold right now!")
     assert feedback.nps is None  # no recommend question in this form
@@ -87,7 +89,9 @@ def test_parse_real_payload() -> None:
 def test_answers_are_matched_by_field_id_not_position() -> None:
     data = payload("typeform_form_response.json")
     data["form_response"]["answers"].reverse()
-    data["form_response"]["definition"]["fields"].insert(0, data["form_response"]["definition"]["fields"].pop())
+    data["form_response"]["definition"]["fields"].insert(
+        0, data["form_response"]["definition"]["fields"].pop()
+    )
     feedback = typeform.parse({}, dumps(data), mapping={})
     by_ref = {a.ref: a for a in feedback.answers}
     assert by_ref["NRsxU591jIW9"].question.startswith("How important is the weather")
@@ -126,8 +130,15 @@ def test_recommend_opinion_scale_is_nps_and_yes_to_contact_requests_contact() ->
 
 
 def test_opinion_scale_scale_comes_from_the_definition() -> None:
-    field = {**NPS_FIELD, "id": "fiveQ", "title": "How was the food?", "properties": {"steps": 5, "start_at_one": True}}
-    body = _with([field], [{"type": "number", "number": 2, "field": {"id": "fiveQ", "type": "opinion_scale"}}])
+    field = {
+        **NPS_FIELD,
+        "id": "fiveQ",
+        "title": "How was the food?",
+        "properties": {"steps": 5, "start_at_one": True},
+    }
+    body = _with(
+        [field], [{"type": "number", "number": 2, "field": {"id": "fiveQ", "type": "opinion_scale"}}]
+    )
     answer = next(a for a in typeform.parse({}, body, mapping={}).answers if a.ref == "fiveQ")
     assert (answer.scale_min, answer.scale_max, answer.position) == (1, 5, 0.25)
 

@@ -1,0 +1,176 @@
+"""Outbox delivery against a loopback fake Slack: posts, updates, threads, 429s, failures, bursts, crashes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from adapters.slack.chat import SlackChat
+from bot.actions import ActionId, ActionRequest, dispatch
+from bot.alerts import Actor
+from bot.domain import utcnow
+from jobs.delivery import DeliveryWorker
+from storage.db import SessionFactory
+from storage.models import AlertEvent, CardRef, Outbox, Team
+from storage.db import transaction
+from tests.core.helpers import prepared_config, raise_alert
+from tests.fakes.slack_api import FakeSlackApi
+
+ANA = Actor("U0ANA", "Ana", "slack")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlackApi]:
+    with FakeSlackApi() as fake:
+        yield fake
+
+
+def worker_for(sessions: SessionFactory, slack: FakeSlackApi, clock: Clock | None = None, **kwargs: object) -> DeliveryWorker:
+    chat = SlackChat(slack.token, base_url=slack.url, timeout=1.0)
+    chat.pace_seconds = 0.0
+    return DeliveryWorker(sessions, {"slack": chat}, clock=clock or utcnow, **kwargs)  # type: ignore[arg-type]
+
+
+async def rows(sessions: SessionFactory, model: type) -> list:  # type: ignore[type-arg]
+    async with sessions() as session:
+        return list((await session.execute(select(model))).scalars().all())
+
+
+async def test_new_alert_posts_a_card_and_records_where_it_lives(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+    config = await prepared_config(sessions, slack_channel="C0TEAM")
+    key = await raise_alert(sessions, config)
+    await worker_for(sessions, slack).drain()
+    posts = slack.calls("chat.postMessage")
+    assert len(posts) == 1 and posts[0].args["channel"] == "C0TEAM"
+    assert key in posts[0].args["text"]
+    refs = await rows(sessions, CardRef)
+    assert [(r.channel, r.audience) for r in refs] == [("C0TEAM", "team")]
+    assert all(o.status == "done" for o in await rows(sessions, Outbox))
+
+
+async def test_actions_update_the_card_in_place_and_write_history_in_its_thread(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
+    config = await prepared_config(sessions, slack_channel="C0TEAM")
+    key = await raise_alert(sessions, config)
+    worker = worker_for(sessions, slack)
+    await worker.drain()
+    card_ts = slack.calls("chat.postMessage")[0].args
+    for note in ("one", "two", "three"):
+        await dispatch(ActionRequest(ActionId.NOTE, key, ANA, {"note": note}), sessions=sessions, config=config, now=utcnow())
+    await dispatch(ActionRequest(ActionId.CLAIM, key, ANA), sessions=sessions, config=config, now=utcnow())
+    await worker.drain()
+    updates = slack.calls("chat.update")
+    assert len(updates) == 1, "pending updates of one alert coalesce into one call"
+    assert "Ana" in str(updates[0].args["blocks"])
+    replies = [c.args for c in slack.calls("chat.postMessage") if c.args.get("thread_ts")]
+    assert len(replies) == 4
+    assert all(r["channel"] == "C0TEAM" for r in replies)
+    assert card_ts["channel"] == "C0TEAM"
+
+
+async def test_rate_limited_channel_waits_while_other_channels_proceed(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+    config = await prepared_config(sessions, slack_channel="C0SLOW")
+    async with transaction(sessions) as session:
+        session.add(Team(name="fast", slack_channel="C0FAST"))
+    slack.fail_next(1, status=429, error="ratelimited", retry_after=30, method="chat.postMessage")
+    slow = await raise_alert(sessions, config, external_id="slow")
+    from bot.config_snapshot import ConfigCache
+    from storage.models import Route
+
+    async with transaction(sessions) as session:
+        team = (await session.execute(select(Team).where(Team.name == "fast"))).scalar_one()
+        session.add(Route(priority=1, match={"location": "9"}, team_id=team.id or 0))
+    config = await ConfigCache(sessions).get()
+    fast = await raise_alert(sessions, config, external_id="fast", attributes={"location": "9"})
+    clock = Clock()
+    worker = worker_for(sessions, slack, clock)
+    await worker.drain()
+    delivered = {c.args["channel"] for c in slack.calls("chat.postMessage") if c.status == 200}
+    assert delivered == {"C0FAST"}
+    outbox = {o.alert_id: o for o in await rows(sessions, Outbox)}
+    waiting = [o for o in outbox.values() if o.destination == "C0SLOW"][0]
+    assert waiting.status == "pending"
+    assert waiting.next_attempt_at >= clock.now + timedelta(seconds=29)
+    clock.advance(31)
+    await worker.drain()
+    delivered = [c.args["channel"] for c in slack.calls("chat.postMessage") if c.status == 200]
+    assert sorted(delivered) == ["C0FAST", "C0SLOW"]
+    assert slow != fast
+
+
+async def test_permanent_error_is_marked_failed_and_recorded_on_the_alert(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+    config = await prepared_config(sessions, slack_channel="C0GONE")
+    slack.fail_next(1, error="channel_not_found", method="chat.postMessage")
+    await raise_alert(sessions, config)
+    await worker_for(sessions, slack).drain()
+    [row] = [o for o in await rows(sessions, Outbox) if o.kind == "card.post"]
+    assert row.status == "failed" and "channel_not_found" in (row.last_error or "")
+    events = [e for e in await rows(sessions, AlertEvent) if e.kind == "delivery_failed"]
+    assert len(events) == 1 and events[0].data["destination"] == "C0GONE"
+
+
+async def test_server_errors_are_retried_with_backoff_then_delivered(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+    config = await prepared_config(sessions, slack_channel="C0TEAM")
+    slack.fail_next(2, status=500, method="chat.postMessage")
+    await raise_alert(sessions, config)
+    clock = Clock()
+    worker = worker_for(sessions, slack, clock)
+    await worker.drain()
+    [row] = await rows(sessions, Outbox)
+    assert row.status == "pending" and row.attempts == 1 and row.next_attempt_at > clock.now
+    for _ in range(2):
+        clock.advance(600)
+        await worker.drain()
+    [row] = await rows(sessions, Outbox)
+    assert row.status == "done" and row.attempts == 3
+    assert len([c for c in slack.calls("chat.postMessage") if c.status == 200]) == 1
+
+
+async def test_a_burst_to_one_channel_becomes_one_digest_kept_in_sync(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+    config = await prepared_config(sessions, slack_channel="C0BUSY")
+    keys = [await raise_alert(sessions, config, external_id=f"b{i}") for i in range(12)]
+    worker = worker_for(sessions, slack)
+    await worker.drain()
+    posts = slack.calls("chat.postMessage")
+    assert len(posts) == 1, "twelve alerts at once are grouped, not flooded"
+    assert all(k in str(posts[0].args["blocks"]) for k in keys)
+    refs = await rows(sessions, CardRef)
+    assert len(refs) == 12 and {r.audience for r in refs} == {"digest"}
+    await dispatch(ActionRequest(ActionId.CLAIM, keys[3], ANA), sessions=sessions, config=config, now=utcnow())
+    await worker.drain()
+    [update] = slack.calls("chat.update")
+    assert update.args["ts"] == refs[0].message_id
+    assert "Ana" in str(update.args["blocks"])
+
+
+async def test_crash_after_post_is_repaired_without_a_second_card(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+    config = await prepared_config(sessions, slack_channel="C0TEAM")
+    await raise_alert(sessions, config)
+    clock = Clock()
+    first = worker_for(sessions, slack, clock)
+    jobs = await first._take()  # the worker leased the row, posted, saved the CardRef … then died
+    await first.ops.execute(jobs)
+    assert len(slack.calls("chat.postMessage")) == 1
+    clock.advance(5)
+    second = worker_for(sessions, slack, clock)
+    assert await second.run_once() == 0, "a leased row is not taken by another worker"
+    clock.advance(300)
+    await second.drain()
+    assert len(slack.calls("chat.postMessage")) == 1, "the retaken row refreshes the card instead of posting again"
+    assert len(slack.calls("chat.update")) == 1
+    assert all(o.status == "done" for o in await rows(sessions, Outbox))

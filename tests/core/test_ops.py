@@ -1,0 +1,35 @@
+"""Health, readiness and Prometheus metrics on the real app."""
+
+from __future__ import annotations
+
+from tests.appserver import AppServer
+from tests.core.test_webhook import DETRACTOR
+
+
+async def test_health_ready_and_metrics(app_server: AppServer) -> None:
+    assert (await app_server.client.get("/healthz")).json() == {"status": "ok"}
+    assert (await app_server.client.get("/readyz")).json() == {"status": "ready"}
+    await app_server.post_feedback(DETRACTOR)
+    await app_server.post_feedback({"id": "bad"}, secret="wrong-secret-123456789")
+    text = (await app_server.client.get("/metrics")).text
+    assert 'hotloop_feedback_received_total{result="new",source="web"}' in text
+    assert 'hotloop_webhooks_rejected_total{status="401"}' in text
+    assert "hotloop_outbox_depth" in text
+    assert 'hotloop_alerts_created_total{severity="critical"}' in text
+
+
+async def test_delivery_worker_is_woken_by_the_commit(app_server: AppServer) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from storage.models import CardRef
+
+    await app_server.post_feedback(DETRACTOR)
+    for _ in range(100):  # the log chat gets the card within a moment, not after a poll interval
+        async with app_server.ctx.sessions() as session:
+            refs = (await session.execute(select(CardRef))).scalars().all()
+        if refs:
+            break
+        await asyncio.sleep(0.02)
+    assert [r.platform for r in refs] == ["log"]
