@@ -126,13 +126,14 @@ def int_arg(word: str, *, what: str, low: int = 0, high: int = MAX_PRIORITY) -> 
     return value
 
 
-def duration_arg(word: str, *, what: str) -> int:
+def duration_arg(word: str, *, what: str, allow_zero: bool = False) -> int:
     try:
         seconds = parse_duration(word)
     except DurationError as exc:
         raise UsageError(f"{what}: {exc}") from None
-    if not 0 < seconds <= MAX_DURATION:
-        raise UsageError(f"{what} must be more than 0s and at most 365d, got {word!r}")
+    if not (0 if allow_zero else 1) <= seconds <= MAX_DURATION:
+        least = "0s" if allow_zero else "more than 0s"
+        raise UsageError(f"{what} must be {least} and at most 365d, got {word!r}")
     return seconds
 
 

@@ -1,0 +1,165 @@
+"""Teams activity → neutral values (pure functions over plain dicts and botbuilder models, no I/O).
+
+    Action.Execute invoke / Action.Submit value  →  `ActionRequest`
+    channel or chat                              →  the conversation key hotloop stores and links
+    "<at>hotloop</at> link team north"           →  "link team north"
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.schema import Activity
+
+from bot.action_ids import ActionId
+from bot.actions import ActionRequest
+from bot.alerts import Actor
+
+PLATFORM = "teams"
+INVOKE_NAME = "adaptiveCard/action"
+# card input ids (adapters/teams/render.py) → ActionRequest.args names (bot/actions.py)
+INPUT_ARGS: Mapping[str, str] = {
+    "note": "note",
+    "outcome": "outcome",
+    "root_cause": "root_cause",
+    "reason": "reason",
+    "survey": "follow_up",
+    "follow_up": "follow_up",
+    "user": "user",
+    "user_name": "user_name",
+}
+MAX_ARG_CHARS = 3000
+_LEADING_MENTIONS = re.compile(r"^\s*(?:<at\b[^>]*>.*?</at>\s*)+", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]{0,200}>")
+
+
+class BadAction(ValueError):  # noqa: N818 (a verdict about the input)
+    """The click does not name a known action and alert."""
+
+
+@dataclass(frozen=True)
+class Click:
+    verb: ActionId
+    alert_key: str
+    args: dict[str, str]
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)[:MAX_ARG_CHARS]
+
+
+def parse_click(verb: object, data: object) -> Click:
+    """`verb` is an `ActionId` value; `data` is `{"alert", "option", <inputs>…}` (inputs merged by Teams)."""
+    try:
+        action = ActionId(str(verb))
+    except ValueError:
+        raise BadAction(f"Unknown action {str(verb)[:60]!r}") from None
+    if action is ActionId.MORE:
+        raise BadAction("Unknown action 'alert.more'")
+    if not isinstance(data, Mapping):
+        raise BadAction("The button carries no data")
+    key = _text(data.get("alert")).strip()
+    if not key or len(key) > 32:
+        raise BadAction("The button does not name an alert")
+    args: dict[str, str] = {}
+    for source, name in INPUT_ARGS.items():
+        value = _text(data.get(source)).strip()
+        if value:
+            args[name] = value
+    option = _text(data.get("option")).strip()
+    if option and action is ActionId.SNOOZE:
+        args["until"] = option
+    return Click(action, key, args)
+
+
+def click_from_invoke(value: object) -> Click:
+    """An `adaptiveCard/action` invoke's `value`: `{"action": {"type", "verb", "data"}, "trigger"}`."""
+    action = value.get("action") if isinstance(value, Mapping) else None
+    if not isinstance(action, Mapping):
+        raise BadAction("Missing action")
+    if action.get("type") != "Action.Execute":
+        raise BadAction(f"The action type {str(action.get('type'))[:40]!r} is not supported")
+    return parse_click(action.get("verb"), action.get("data") or {})
+
+
+def click_from_submit(value: object) -> Click | None:
+    """An `Action.Submit` fallback arrives as a message whose `value` has `verb`; None for other messages."""
+    if not isinstance(value, Mapping) or "verb" not in value:
+        return None
+    return parse_click(value.get("verb"), value)
+
+
+def request_for(click: Click, actor: Actor) -> ActionRequest:
+    return ActionRequest(action=click.verb, alert_key=click.alert_key, actor=actor, args=dict(click.args))
+
+
+def actor_of(activity: Activity) -> Actor:
+    """Admins and managers are stored by Entra object id: prefer `aadObjectId` over the Teams user id."""
+    sender = activity.from_property
+    aad = getattr(sender, "aad_object_id", None) if sender else None
+    user_id = aad or (sender.id if sender else None) or "unknown"
+    name = (sender.name if sender else None) or user_id
+    return Actor(id=str(user_id), name=str(name)[:255], platform=PLATFORM)
+
+
+def _channel_data(activity: Activity) -> Mapping[str, Any]:
+    data = activity.channel_data
+    return data if isinstance(data, Mapping) else {}
+
+
+def conversation_type(activity: Activity) -> str:
+    conversation = activity.conversation
+    kind = getattr(conversation, "conversation_type", None) if conversation else None
+    return str(kind or "personal")
+
+
+def is_personal(activity: Activity) -> bool:
+    return conversation_type(activity) == "personal"
+
+
+def conversation_key(activity: Activity) -> str | None:
+    """What `link team` binds and `Team.teams_channel` holds: the channel id (no `;messageid=`) in a
+    channel, else the chat's conversation id. New card threads are started in this channel."""
+    channel = _channel_data(activity).get("channel")
+    if conversation_type(activity) == "channel" and isinstance(channel, Mapping) and channel.get("id"):
+        return str(channel["id"])
+    conversation = activity.conversation
+    if conversation is None or not conversation.id:
+        return None
+    return str(conversation.id).split(";", 1)[0]
+
+
+def conversation_name(activity: Activity) -> str | None:
+    data = _channel_data(activity)
+    channel, team = data.get("channel"), data.get("team")
+    parts = []
+    if isinstance(team, Mapping) and team.get("name"):
+        parts.append(str(team["name"]))
+    if isinstance(channel, Mapping) and channel.get("name"):
+        parts.append(str(channel["name"]))
+    if not parts and activity.conversation is not None and activity.conversation.name:
+        parts.append(str(activity.conversation.name))
+    return " / ".join(parts)[:255] or None
+
+
+def tenant_id(activity: Activity) -> str | None:
+    tenant = _channel_data(activity).get("tenant")
+    if isinstance(tenant, Mapping) and tenant.get("id"):
+        return str(tenant["id"])
+    conversation = activity.conversation
+    return str(conversation.tenant_id) if conversation is not None and conversation.tenant_id else None
+
+
+def command_text(activity: Activity) -> str:
+    """The words after the bot's @mention, as plain text."""
+    text = html.unescape(_LEADING_MENTIONS.sub("", activity.text or ""))
+    text = _TAGS.sub(" ", text).replace("\u00a0", " ")
+    return " ".join(text.split()) if "\n" not in text else text.strip()

@@ -1,0 +1,290 @@
+"""Command handlers for how alerts are judged and chased: SLAs, rules, escalation steps."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.command_handlers_base import (
+    CHAT_PLATFORMS,
+    EVERY_TEAM,
+    Caller,
+    CommandError,
+    CommandReply,
+    UsageError,
+    changed,
+    destination_arg,
+    duration_arg,
+    expect_words,
+    int_arg,
+    name_arg,
+    split_words,
+    take_option,
+    team_named,
+    team_names,
+    team_scope,
+)
+from bot.context import Context
+from bot.domain import Severity
+from bot.durations import format_duration
+from bot.rules import RuleError, evaluate, explain, format_condition, parse_rule_text
+from bot.sla_clock import DEFAULT_SLA
+from storage import queries
+from storage.db import transaction
+from storage.models import EscalationStep, Rule, SlaPolicy
+
+DEFAULT_RULE_PRIORITY = 100
+MAX_LEVEL = 20
+SEVERITIES = tuple(s.value for s in Severity)
+_RULE_PRIORITY = re.compile(r"^(?P<body>.*\bthen\s+\S+)\s+priority\s+(?P<priority>\S+)\s*$", re.I | re.S)
+_RULE_TEST_SOURCE = re.compile(r"^source\s+(?P<source>[^\s{]+)\s+(?P<body>.*)$", re.I | re.S)
+
+
+def _scope_name(team_id: int | None, names: dict[int, str]) -> str:
+    return EVERY_TEAM if team_id is None else names.get(team_id, "?")
+
+
+# ---------------------------------------------------------------------------------------------
+# sla
+
+
+async def _sla_row(session: AsyncSession, *, team_id: int | None, severity: str) -> SlaPolicy | None:
+    team_match = col(SlaPolicy.team_id).is_(None) if team_id is None else col(SlaPolicy.team_id) == team_id
+    query = select(SlaPolicy).where(team_match, col(SlaPolicy.severity) == severity)
+    return (await session.execute(query)).scalars().first()
+
+
+async def sla_set(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    words, team = take_option(split_words(args), "team")
+    if len(words) != 5 or words[1].lower() != "claim" or words[3].lower() != "resolve":
+        raise UsageError("expected a severity, then 'claim <duration> resolve <duration>'")
+    severity = words[0].lower()
+    if severity not in SEVERITIES:
+        raise UsageError(f"unknown severity {words[0]!r} (one of {', '.join(SEVERITIES)})")
+    claim, resolve = duration_arg(words[2], what="claim"), duration_arg(words[4], what="resolve")
+    if claim > resolve:
+        raise UsageError("the claim deadline must not come after the resolve deadline")
+    async with transaction(ctx.sessions) as session:
+        team_id = await team_scope(session, name=team) if team is not None else None
+        row = await _sla_row(session, team_id=team_id, severity=severity)
+        if row is None:
+            row = SlaPolicy(team_id=team_id, severity=severity, claim_seconds=claim, resolve_seconds=resolve)
+            session.add(row)
+        row.claim_seconds, row.resolve_seconds = claim, resolve
+    scope = f"team {team}" if team_id is not None else "every team"
+    return changed(
+        f"SLA for {severity} alerts ({scope}): claim within {format_duration(claim)}, "
+        f"resolve within {format_duration(resolve)}."
+    )
+
+
+def _sla_text(claim: int, resolve: int) -> str:
+    return f"claim {format_duration(claim)}, resolve {format_duration(resolve)}"
+
+
+async def sla_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    expect_words(args, 0)
+    async with ctx.sessions() as session:
+        policies = await queries.list_sla_policies(session)
+        names = await team_names(session)
+    glob = {p.severity: p for p in policies if p.team_id is None}
+    lines = ["SLAs for every team:"]
+    for severity in Severity:
+        policy = glob.get(severity.value)
+        if policy is not None:
+            lines.append(f"  {severity.value}: {_sla_text(policy.claim_seconds, policy.resolve_seconds)}")
+        else:
+            lines.append(f"  {severity.value}: {_sla_text(*DEFAULT_SLA[severity])} (built-in default)")
+    team_rows = sorted((p for p in policies if p.team_id is not None), key=lambda p: (names.get(p.team_id or 0, ""),
+                       SEVERITIES.index(p.severity) if p.severity in SEVERITIES else 9))
+    if team_rows:
+        lines.append("Team overrides:")
+        lines += [
+            f"  {_scope_name(p.team_id, names)} {p.severity}: {_sla_text(p.claim_seconds, p.resolve_seconds)}"
+            for p in team_rows
+        ]
+    return CommandReply("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+# rule
+
+
+async def rule_add(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    parts = args.strip().split(maxsplit=1)
+    if len(parts) != 2:
+        raise UsageError("expected a rule name, a condition, 'then' and a severity")
+    name, text = name_arg(parts[0], what="rule name"), parts[1]
+    priority = DEFAULT_RULE_PRIORITY
+    found = _RULE_PRIORITY.match(text)
+    if found:
+        text, priority = found["body"], int_arg(found["priority"], what="priority")
+    try:
+        condition, severity = parse_rule_text(text)
+    except RuleError as exc:
+        raise UsageError(str(exc)) from None
+    async with transaction(ctx.sessions) as session:
+        exists = (await session.execute(select(Rule).where(col(Rule.name) == name))).scalars().first()
+        if exists is not None:
+            raise CommandError(f"a rule named {name!r} already exists: 'rule remove {name}' first")
+        session.add(Rule(name=name, priority=priority, condition=condition,
+                         severity=severity.value if severity else None, created_by=caller.actor.id[:64]))
+    outcome = severity.value if severity else "none (no alert)"
+    return changed(f"Rule {name!r} added (priority {priority}): {format_condition(condition)} → {outcome}")
+
+
+def _condition_text(condition: dict[str, Any]) -> str:
+    try:
+        return format_condition(condition)
+    except RuleError:
+        return json.dumps(condition, ensure_ascii=False)
+
+
+async def rule_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    expect_words(args, 0)
+    async with ctx.sessions() as session:
+        rules = await queries.list_rules(session)
+    lines = ["Rules (lowest priority number first; the first match decides, then the built-in defaults):"]
+    for r in rules:
+        off = " (disabled)" if not r.enabled else ""
+        lines.append(f"  {r.name}  priority {r.priority}{off}: {_condition_text(r.condition)} → {r.severity or 'none'}")
+    if not rules:
+        lines.append("  (no custom rules: the built-in defaults decide)")
+    return CommandReply("\n".join(lines))
+
+
+async def rule_remove(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    (name,) = expect_words(args, 1)
+    async with transaction(ctx.sessions) as session:
+        rule = (await session.execute(select(Rule).where(col(Rule.name) == name))).scalars().first()
+        if rule is None:
+            raise CommandError(f"no rule named {name!r} (see 'rule list')")
+        await session.delete(rule)
+    return changed(f"Rule {name!r} removed.")
+
+
+def _test_body(text: str) -> bytes:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError("the response must be a JSON object, e.g. {\"nps\": 3, \"comment\": \"…\"}")
+    data.setdefault("id", "rule-test")
+    return json.dumps(data).encode()
+
+
+async def rule_test(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    from adapters.sources.base import SourceError  # bot → adapters only here, as in `hotloop rules test`
+    from adapters.sources.generic import parse
+
+    text, source = args.strip(), "generic"
+    found = _RULE_TEST_SOURCE.match(text)
+    if found:
+        text, source = found["body"], found["source"]
+    if not text:
+        raise UsageError("expected a generic webhook JSON body")
+    try:
+        item = parse({}, _test_body(text), mapping={})
+    except SourceError as exc:
+        raise UsageError(f"not a generic webhook body: {exc.reason}") from None
+    config = await ctx.config.get()
+    try:
+        decision = evaluate(item, rules=config.rules, alarming_words=ctx.settings.alarming_words, source=source)
+    except RuleError as exc:
+        raise CommandError(f"a stored rule is broken: {exc}") from None
+    return CommandReply(explain(decision))
+
+
+# ---------------------------------------------------------------------------------------------
+# escalation
+
+
+async def _steps(session: AsyncSession, *, team_id: int | None, level: int | None = None) -> Sequence[EscalationStep]:
+    team_match = (
+        col(EscalationStep.team_id).is_(None) if team_id is None else col(EscalationStep.team_id) == team_id
+    )
+    query = select(EscalationStep).where(team_match).order_by(col(EscalationStep.level))
+    if level is not None:
+        query = query.where(col(EscalationStep.level) == level)
+    return (await session.execute(query)).scalars().all()
+
+
+def _target(word: str) -> tuple[str, str]:
+    platform, sep, rest = word.partition(":")
+    platform = platform.lower()
+    if not sep or platform not in CHAT_PLATFORMS or not rest:
+        raise UsageError(f"expected slack:<channel or user> or teams:<conversation or user>, got {word!r}")
+    return platform, destination_arg(rest)
+
+
+async def escalation_set(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    words = split_words(args)
+    if len(words) != 6 or words[2].lower() != "after" or words[4].lower() != "to":
+        raise UsageError("expected '<team|*> <level> after <duration> to <platform>:<destination>'")
+    scope = words[0]
+    level = int_arg(words[1], what="level", low=1, high=MAX_LEVEL)
+    after = duration_arg(words[3], what="after", allow_zero=True)
+    platform, destination = _target(words[5])
+    async with transaction(ctx.sessions) as session:
+        team_id = await team_scope(session, name=scope)
+        existing = await _steps(session, team_id=team_id, level=level)
+        step = existing[0] if existing else EscalationStep(team_id=team_id, level=level, platform=platform,
+                                                           destination=destination)
+        step.after_seconds, step.platform, step.destination = after, platform, destination
+        session.add(step)
+    who = "every team" if team_id is None else f"team {scope}"
+    return changed(
+        f"Escalation level {level} for {who}: {format_duration(after)} after a breach, notify {platform}:{destination}."
+    )
+
+
+def _step_line(step: EscalationStep) -> str:
+    note = f" ({step.description})" if step.description else ""
+    return f"    level {step.level}: after {format_duration(step.after_seconds)} → {step.platform}:{step.destination}{note}"
+
+
+async def escalation_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    words = split_words(args)
+    if len(words) > 1:
+        raise UsageError("expected at most one team name")
+    async with ctx.sessions() as session:
+        names = await team_names(session)
+        wanted = await team_scope(session, name=words[0]) if words else None
+        steps = await queries.list_escalation_steps(session)
+    if words and wanted is not None:
+        steps = [s for s in steps if s.team_id in (wanted, None)]
+    scopes: dict[str, list[EscalationStep]] = {}
+    for step in steps:
+        scopes.setdefault(_scope_name(step.team_id, names), []).append(step)
+    if not scopes:
+        return CommandReply("No escalation steps: breaches are only nagged in the alert's thread.")
+    lines = ["Escalation steps (a team's own steps replace the '*' steps):"]
+    for scope in sorted(scopes, key=lambda s: (s != EVERY_TEAM, s)):
+        lines.append(f"  {'every team (*)' if scope == EVERY_TEAM else scope}:")
+        lines += [_step_line(step) for step in scopes[scope]]
+    return CommandReply("\n".join(lines))
+
+
+async def escalation_clear(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    (scope,) = expect_words(args, 1)
+    async with transaction(ctx.sessions) as session:
+        team_id = await team_scope(session, name=scope)
+        count = len(await _steps(session, team_id=team_id))
+        team_match = (
+            col(EscalationStep.team_id).is_(None) if team_id is None else col(EscalationStep.team_id) == team_id
+        )
+        await session.execute(delete(EscalationStep).where(team_match))
+    who = "every team (*)" if team_id is None else f"team {scope}"
+    if not count:
+        return CommandReply(f"No escalation steps to clear for {who}.")
+    return changed(f"Cleared {count} escalation step{'s' if count != 1 else ''} for {who}.")
+
+
+__all__ = ["team_named"]
