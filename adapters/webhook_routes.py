@@ -98,6 +98,13 @@ async def receive_feedback(source: str, request: Request) -> JSONResponse:
     return response
 
 
+@router.head("/webhooks/{source}", summary="Check a webhook URL (SurveyMonkey does this when a webhook is created)")
+async def check_webhook(source: str, request: Request) -> JSONResponse:
+    ctx: Context = request.app.state.ctx
+    found = await ctx.source(source) is not None
+    return JSONResponse(None, status_code=200 if found else 404)
+
+
 async def _ingest(ctx: Context, source_id: int, source_name: str, item: FeedbackIn) -> JSONResponse:
     config = await ctx.config.get()
     result = await ingest(ctx.sessions, source_id=source_id, source_name=source_name, item=item, config=config,

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.cards import SEVERITY_EMOJI, Card, DigestCard, DigestItem, build_card
 from bot.domain import AlertStatus, Severity
@@ -16,11 +17,11 @@ from storage.models import Alert, Feedback, Source, Team
 async def load_card(session: AsyncSession, *, alert_id: int, audience: str, now: datetime) -> Card | None:
     row = (
         await session.execute(
-            select(Alert, Feedback, Team, Source.name)
-            .join(Feedback, Feedback.id == Alert.feedback_id)  # type: ignore[arg-type]
-            .join(Team, Team.id == Alert.team_id)  # type: ignore[arg-type]
-            .join(Source, Source.id == Feedback.source_id)  # type: ignore[arg-type]
-            .where(Alert.id == alert_id)
+            select(Alert, Feedback, Team, col(Source.name))
+            .join(Feedback, col(Feedback.id) == col(Alert.feedback_id))
+            .join(Team, col(Team.id) == col(Alert.team_id))
+            .join(Source, col(Source.id) == col(Feedback.source_id))
+            .where(col(Alert.id) == alert_id)
         )
     ).first()
     if row is None:

@@ -101,7 +101,8 @@ async def route_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply
         default = await queries.default_team(session)
     lines = ["Routes (lowest priority number first; the first match wins):"]
     lines += [
-        f"  #{r.id}  priority {r.priority}  {format_match(r.match)} → {names.get(r.team_id, '?')}" for r in routes
+        f"  #{r.id}  priority {r.priority}  {format_match(r.match)} → {names.get(r.team_id, '?')}"
+        for r in routes
     ]
     if not routes:
         lines.append("  (none yet: add one with 'route add location=042 team store-042')")

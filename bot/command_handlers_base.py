@@ -138,7 +138,13 @@ def duration_arg(word: str, *, what: str, allow_zero: bool = False) -> int:
 
 
 def name_arg(word: str, *, what: str = "team name") -> str:
-    if not word or word != word.strip() or len(word) > 100 or word == EVERY_TEAM or any(c.isspace() for c in word):
+    if (
+        not word
+        or word != word.strip()
+        or len(word) > 100
+        or word == EVERY_TEAM
+        or any(c.isspace() for c in word)
+    ):
         raise UsageError(f"not a usable {what}: {word!r} (1–100 characters, no spaces, not '*')")
     if word.startswith("<"):
         raise UsageError(f"not a usable {what}: {word!r} (write the name, not a mention)")

@@ -101,8 +101,13 @@ async def sla_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
             lines.append(f"  {severity.value}: {_sla_text(policy.claim_seconds, policy.resolve_seconds)}")
         else:
             lines.append(f"  {severity.value}: {_sla_text(*DEFAULT_SLA[severity])} (built-in default)")
-    team_rows = sorted((p for p in policies if p.team_id is not None), key=lambda p: (names.get(p.team_id or 0, ""),
-                       SEVERITIES.index(p.severity) if p.severity in SEVERITIES else 9))
+    team_rows = sorted(
+        (p for p in policies if p.team_id is not None),
+        key=lambda p: (
+            names.get(p.team_id or 0, ""),
+            SEVERITIES.index(p.severity) if p.severity in SEVERITIES else 9,
+        ),
+    )
     if team_rows:
         lines.append("Team overrides:")
         lines += [
@@ -133,8 +138,15 @@ async def rule_add(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
         exists = (await session.execute(select(Rule).where(col(Rule.name) == name))).scalars().first()
         if exists is not None:
             raise CommandError(f"a rule named {name!r} already exists: 'rule remove {name}' first")
-        session.add(Rule(name=name, priority=priority, condition=condition,
-                         severity=severity.value if severity else None, created_by=caller.actor.id[:64]))
+        session.add(
+            Rule(
+                name=name,
+                priority=priority,
+                condition=condition,
+                severity=severity.value if severity else None,
+                created_by=caller.actor.id[:64],
+            )
+        )
     outcome = severity.value if severity else "none (no alert)"
     return changed(f"Rule {name!r} added (priority {priority}): {format_condition(condition)} → {outcome}")
 
@@ -153,7 +165,9 @@ async def rule_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     lines = ["Rules (lowest priority number first; the first match decides, then the built-in defaults):"]
     for r in rules:
         off = " (disabled)" if not r.enabled else ""
-        lines.append(f"  {r.name}  priority {r.priority}{off}: {_condition_text(r.condition)} → {r.severity or 'none'}")
+        lines.append(
+            f"  {r.name}  priority {r.priority}{off}: {_condition_text(r.condition)} → {r.severity or 'none'}"
+        )
     if not rules:
         lines.append("  (no custom rules: the built-in defaults decide)")
     return CommandReply("\n".join(lines))
@@ -175,7 +189,7 @@ def _test_body(text: str) -> bytes:
     except (ValueError, RecursionError) as exc:
         raise UsageError(f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise UsageError("the response must be a JSON object, e.g. {\"nps\": 3, \"comment\": \"…\"}")
+        raise UsageError('the response must be a JSON object, e.g. {"nps": 3, "comment": "…"}')
     data.setdefault("id", "rule-test")
     return json.dumps(data).encode()
 
@@ -196,7 +210,9 @@ async def rule_test(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
         raise UsageError(f"not a generic webhook body: {exc.reason}") from None
     config = await ctx.config.get()
     try:
-        decision = evaluate(item, rules=config.rules, alarming_words=ctx.settings.alarming_words, source=source)
+        decision = evaluate(
+            item, rules=config.rules, alarming_words=ctx.settings.alarming_words, source=source
+        )
     except RuleError as exc:
         raise CommandError(f"a stored rule is broken: {exc}") from None
     return CommandReply(explain(decision))
@@ -206,7 +222,9 @@ async def rule_test(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
 # escalation
 
 
-async def _steps(session: AsyncSession, *, team_id: int | None, level: int | None = None) -> Sequence[EscalationStep]:
+async def _steps(
+    session: AsyncSession, *, team_id: int | None, level: int | None = None
+) -> Sequence[EscalationStep]:
     team_match = (
         col(EscalationStep.team_id).is_(None) if team_id is None else col(EscalationStep.team_id) == team_id
     )
@@ -235,8 +253,11 @@ async def escalation_set(args: str, *, caller: Caller, ctx: Context) -> CommandR
     async with transaction(ctx.sessions) as session:
         team_id = await team_scope(session, name=scope)
         existing = await _steps(session, team_id=team_id, level=level)
-        step = existing[0] if existing else EscalationStep(team_id=team_id, level=level, platform=platform,
-                                                           destination=destination)
+        step = (
+            existing[0]
+            if existing
+            else EscalationStep(team_id=team_id, level=level, platform=platform, destination=destination)
+        )
         step.after_seconds, step.platform, step.destination = after, platform, destination
         session.add(step)
     who = "every team" if team_id is None else f"team {scope}"
@@ -278,7 +299,9 @@ async def escalation_clear(args: str, *, caller: Caller, ctx: Context) -> Comman
         team_id = await team_scope(session, name=scope)
         count = len(await _steps(session, team_id=team_id))
         team_match = (
-            col(EscalationStep.team_id).is_(None) if team_id is None else col(EscalationStep.team_id) == team_id
+            col(EscalationStep.team_id).is_(None)
+            if team_id is None
+            else col(EscalationStep.team_id) == team_id
         )
         await session.execute(delete(EscalationStep).where(team_match))
     who = "every team (*)" if team_id is None else f"team {scope}"

@@ -93,9 +93,13 @@ async def loop_figures(
     sessions: SessionFactory, *, now: datetime, window: timedelta, team: str | None = None
 ) -> list[LoopFigures]:
     """Per-team figures for alerts raised in the window, plus an "all teams" row first."""
-    query = select(Alert, Team.name).join(Team, Team.id == Alert.team_id).where(Alert.created_at >= now - window)  # type: ignore[arg-type]
+    query = (
+        select(Alert, col(Team.name))
+        .join(Team, col(Team.id) == col(Alert.team_id))
+        .where(col(Alert.created_at) >= now - window)
+    )
     if team:
-        query = query.where(Team.name == team)
+        query = query.where(col(Team.name) == team)
     async with sessions() as session:
         rows: Sequence[tuple[Alert, str]] = (await session.execute(query)).tuples().all()
     total = LoopFigures(team="all teams")

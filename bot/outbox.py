@@ -82,7 +82,11 @@ def enqueue_card_posts(
 async def enqueue_card_update(session: AsyncSession, *, alert_id: int, now: datetime) -> None:
     """One pending update per alert is enough: it renders the state at send time."""
     pending = await session.execute(
-        select(Outbox.id).where(Outbox.alert_id == alert_id, Outbox.kind == "card.update", Outbox.status == "pending")
+        select(col(Outbox.id)).where(
+            col(Outbox.alert_id) == alert_id,
+            col(Outbox.kind) == "card.update",
+            col(Outbox.status) == "pending",
+        )
     )
     if pending.first() is None:
         enqueue(session, kind="card.update", platform="*", alert_id=alert_id, now=now)

@@ -63,7 +63,8 @@ class Fetcher:
             item = await adapter.fetch(self.client, config, needed)
         except httpx.HTTPStatusError as error:
             code = error.response.status_code
-            retry = code == 429 or code >= 500
+            # Qualtrics answers 404 for a few seconds after its event fires: retry it (attempts are capped)
+            retry = code in (404, 408, 429) or code >= 500
             return Verdict("retry" if retry else "failed", f"{runtime.kind} API answered {code}")
         except (httpx.TransportError, httpx.TimeoutException) as error:
             return Verdict("retry", f"{runtime.kind} API unreachable: {type(error).__name__}")

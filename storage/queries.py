@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.models import (
     Admin,
@@ -25,20 +26,22 @@ from storage.models import (
 
 
 async def get_source(session: AsyncSession, *, name: str) -> Source | None:
-    return (await session.execute(select(Source).where(Source.name == name))).scalar_one_or_none()
+    return (await session.execute(select(Source).where(col(Source.name) == name))).scalar_one_or_none()
 
 
 async def list_sources(session: AsyncSession) -> Sequence[Source]:
-    return (await session.execute(select(Source).order_by(Source.name))).scalars().all()
+    return (await session.execute(select(Source).order_by(col(Source.name)))).scalars().all()
 
 
 async def find_feedback(session: AsyncSession, *, source_id: int, external_id: str) -> Feedback | None:
-    query = select(Feedback).where(Feedback.source_id == source_id, Feedback.external_id == external_id)
+    query = select(Feedback).where(
+        col(Feedback.source_id) == source_id, col(Feedback.external_id) == external_id
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 
 async def get_alert(session: AsyncSession, *, key: str) -> Alert | None:
-    return (await session.execute(select(Alert).where(Alert.key == key))).scalar_one_or_none()
+    return (await session.execute(select(Alert).where(col(Alert.key) == key))).scalar_one_or_none()
 
 
 async def get_alert_by_id(session: AsyncSession, *, alert_id: int) -> Alert | None:
@@ -46,7 +49,7 @@ async def get_alert_by_id(session: AsyncSession, *, alert_id: int) -> Alert | No
 
 
 async def alert_for_feedback(session: AsyncSession, *, feedback_id: int) -> Alert | None:
-    return (await session.execute(select(Alert).where(Alert.feedback_id == feedback_id))).scalar_one_or_none()
+    return (await session.execute(select(Alert).where(col(Alert.feedback_id) == feedback_id))).scalar_one_or_none()
 
 
 async def get_team(session: AsyncSession, *, team_id: int) -> Team | None:
@@ -54,24 +57,24 @@ async def get_team(session: AsyncSession, *, team_id: int) -> Team | None:
 
 
 async def get_team_by_name(session: AsyncSession, *, name: str) -> Team | None:
-    return (await session.execute(select(Team).where(Team.name == name))).scalar_one_or_none()
+    return (await session.execute(select(Team).where(col(Team.name) == name))).scalar_one_or_none()
 
 
 async def default_team(session: AsyncSession) -> Team | None:
-    query = select(Team).where(Team.is_default.is_(True)).order_by(Team.id).limit(1)  # type: ignore[attr-defined]
+    query = select(Team).where(col(Team.is_default).is_(True)).order_by(col(Team.id)).limit(1)
     return (await session.execute(query)).scalar_one_or_none()
 
 
 async def list_teams(session: AsyncSession) -> Sequence[Team]:
-    return (await session.execute(select(Team).order_by(Team.name))).scalars().all()
+    return (await session.execute(select(Team).order_by(col(Team.name)))).scalars().all()
 
 
 async def list_routes(session: AsyncSession) -> Sequence[Route]:
-    return (await session.execute(select(Route).order_by(Route.priority, Route.id))).scalars().all()
+    return (await session.execute(select(Route).order_by(col(Route.priority), col(Route.id)))).scalars().all()
 
 
 async def list_rules(session: AsyncSession) -> Sequence[Rule]:
-    return (await session.execute(select(Rule).order_by(Rule.priority, Rule.name))).scalars().all()
+    return (await session.execute(select(Rule).order_by(col(Rule.priority), col(Rule.name)))).scalars().all()
 
 
 async def list_sla_policies(session: AsyncSession) -> Sequence[SlaPolicy]:
@@ -79,21 +82,21 @@ async def list_sla_policies(session: AsyncSession) -> Sequence[SlaPolicy]:
 
 
 async def list_escalation_steps(session: AsyncSession) -> Sequence[EscalationStep]:
-    query = select(EscalationStep).order_by(EscalationStep.team_id, EscalationStep.level)
+    query = select(EscalationStep).order_by(col(EscalationStep.team_id), col(EscalationStep.level))
     return (await session.execute(query)).scalars().all()
 
 
 async def admin_ids(session: AsyncSession) -> set[str]:
-    return set((await session.execute(select(Admin.user_id))).scalars().all())
+    return set((await session.execute(select(col(Admin.user_id)))).scalars().all())
 
 
 async def card_refs(session: AsyncSession, *, alert_id: int) -> Sequence[CardRef]:
-    query = select(CardRef).where(CardRef.alert_id == alert_id).order_by(CardRef.id)
+    query = select(CardRef).where(col(CardRef.alert_id) == alert_id).order_by(col(CardRef.id))
     return (await session.execute(query)).scalars().all()
 
 
 async def alert_events(session: AsyncSession, *, alert_id: int) -> Sequence[AlertEvent]:
-    query = select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
+    query = select(AlertEvent).where(col(AlertEvent.alert_id) == alert_id).order_by(col(AlertEvent.id))
     return (await session.execute(query)).scalars().all()
 
 
@@ -106,25 +109,25 @@ async def list_alerts(
     active_only: bool = False,
     limit: int = 100,
 ) -> Sequence[Alert]:
-    query = select(Alert).order_by(Alert.id.desc()).limit(limit)  # type: ignore[union-attr]
+    query = select(Alert).order_by(col(Alert.id).desc()).limit(limit)
     if status:
-        query = query.where(Alert.status == status)
+        query = query.where(col(Alert.status) == status)
     if active_only:
-        query = query.where(Alert.status != "resolved")
+        query = query.where(col(Alert.status) != "resolved")
     if team_id is not None:
-        query = query.where(Alert.team_id == team_id)
+        query = query.where(col(Alert.team_id) == team_id)
     if owner_id is not None:
-        query = query.where(Alert.owner_id == owner_id)
+        query = query.where(col(Alert.owner_id) == owner_id)
     return (await session.execute(query)).scalars().all()
 
 
 async def outbox_depth(session: AsyncSession) -> int:
-    query = select(func.count()).select_from(Outbox).where(Outbox.status == "pending")
+    query = select(func.count()).select_from(Outbox).where(col(Outbox.status) == "pending")
     return int((await session.execute(query)).scalar_one())
 
 
 async def failed_outbox(session: AsyncSession, *, since: datetime | None = None) -> Sequence[Outbox]:
-    query = select(Outbox).where(Outbox.status == "failed").order_by(Outbox.id.desc()).limit(50)
+    query = select(Outbox).where(col(Outbox.status) == "failed").order_by(col(Outbox.id).desc()).limit(50)
     if since is not None:
-        query = query.where(Outbox.created_at >= since)
+        query = query.where(col(Outbox.created_at) >= since)
     return (await session.execute(query)).scalars().all()

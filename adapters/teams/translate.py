@@ -34,7 +34,6 @@ INPUT_ARGS: Mapping[str, str] = {
 }
 MAX_ARG_CHARS = 3000
 _LEADING_MENTIONS = re.compile(r"^\s*(?:<at\b[^>]*>.*?</at>\s*)+", re.IGNORECASE | re.DOTALL)
-_TAGS = re.compile(r"<[^>]{0,200}>")
 
 
 class BadAction(ValueError):  # noqa: N818 (a verdict about the input)
@@ -160,6 +159,5 @@ def tenant_id(activity: Activity) -> str | None:
 
 def command_text(activity: Activity) -> str:
     """The words after the bot's @mention, as plain text."""
-    text = html.unescape(_LEADING_MENTIONS.sub("", activity.text or ""))
-    text = _TAGS.sub(" ", text).replace("\u00a0", " ")
-    return " ".join(text.split()) if "\n" not in text else text.strip()
+    text = html.unescape(_LEADING_MENTIONS.sub("", activity.text or "")).replace("\u00a0", " ")
+    return "\n".join(" ".join(line.split()) for line in text.splitlines()).strip()

@@ -153,3 +153,9 @@ async def test_openapi_documents_the_generic_body(app_server: AppServer) -> None
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert "id" in schema["required"]
     assert {"202", "401", "404", "413", "422"} <= set(operation["responses"])
+
+
+async def test_head_checks_a_webhook_url_without_writing(app_server: AppServer) -> None:
+    assert (await app_server.client.head("/webhooks/web")).status_code == 200
+    assert (await app_server.client.head("/webhooks/none")).status_code == 404
+    assert sum((await row_counts(app_server)).values()) == 0

@@ -1,0 +1,152 @@
+"""`mount_slack(app, settings)`: Slack's HTTP endpoint and, with an app token, Socket Mode.
+
+`POST /slack/events` takes everything Slack sends over HTTP (Events API, interactivity, slash
+commands) and hands it to one Bolt `AsyncApp`; Bolt verifies the signature (401 when missing, wrong
+or older than 5 minutes — nothing runs), answers `url_verification`, and returns the HTTP response
+as soon as a listener calls `ack()` while the listener carries on (`process_before_response=False`).
+
+The Bolt app is built when the server starts: `mount_slack` wraps the app's lifespan, so that once
+`create_app`'s own lifespan has opened the Context (`app.state.ctx`), the Bolt app is built and,
+when HOTLOOP_SLACK_APP_TOKEN is set, Socket Mode connects (retrying in the background); it
+disconnects before the Context closes. `app.state.slack` is the `SlackRuntime`.
+
+Without a bot token the endpoint answers 503 with what to configure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.listeners import register
+from adapters.webhook_routes import BodyTooLargeError, read_limited
+from bot.context import Context
+from bot.settings import Settings
+
+log = structlog.get_logger("hotloop.slack")
+
+NOT_CONFIGURED = "Slack is not configured: set HOTLOOP_SLACK_BOT_TOKEN and HOTLOOP_SLACK_SIGNING_SECRET"
+NOT_STARTED = "Slack is starting; try again in a moment"
+SOCKET_RETRY_MAX = 60.0
+
+
+class SlackRuntime:
+    """Holds the Bolt app (built at startup) and the optional Socket Mode connection."""
+
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.bolt: AsyncApp | None = None
+        self.socket: Any = None  # AsyncSocketModeHandler, when HOTLOOP_SLACK_APP_TOKEN is set
+        self._socket_task: asyncio.Task[None] | None = None
+
+    def context(self) -> Context:
+        """The running Context, resolved when a listener needs it."""
+        ctx: Context = self.app.state.ctx
+        return ctx
+
+    def build(self) -> AsyncApp:
+        token = self.settings.slack_bot_token.get_secret_value()
+        client = AsyncWebClient(token=token, base_url=self.settings.slack_api_url)
+        # no `token=` next to `client=`: Bolt takes the client's token (and warns when both are given);
+        # AsyncApp has no token_verification_enabled: auth.test runs once, on the first request.
+        bolt = AsyncApp(
+            client=client,
+            signing_secret=self.settings.slack_signing_secret.get_secret_value(),
+            process_before_response=False,
+            name="hotloop",
+        )
+        register(bolt, self.context)
+        return bolt
+
+    async def start(self) -> None:
+        if self.bolt is None:
+            self.bolt = self.build()
+        app_token = self.settings.slack_app_token.get_secret_value()
+        if app_token and self.socket is None:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self.socket = AsyncSocketModeHandler(self.bolt, app_token)
+            self._socket_task = asyncio.create_task(self._connect(), name="slack-socket-mode")
+
+    async def _connect(self) -> None:
+        """Connect Socket Mode, retrying with backoff: a Slack outage must not stop the web server."""
+        delay = 1.0
+        while True:
+            try:
+                await self.socket.connect_async()
+            except Exception as exc:  # any failure (network, bad token): log, wait, retry
+                log.warning("slack.socket_mode_connect_failed", error=type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, SOCKET_RETRY_MAX)
+            else:
+                log.info("slack.socket_mode_connected")
+                return
+
+    async def stop(self) -> None:
+        if self._socket_task is not None:
+            self._socket_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._socket_task
+            self._socket_task = None
+        if self.socket is not None:
+            try:
+                await self.socket.close_async()
+            except Exception as exc:  # closing must never block shutdown
+                log.warning("slack.socket_mode_close_failed", error=type(exc).__name__)
+            self.socket = None
+
+    async def handle(self, request: Request) -> Response:
+        if self.bolt is None:
+            return JSONResponse({"error": NOT_STARTED}, status_code=503)
+        limit = self.settings.max_body_bytes
+        try:
+            body = await read_limited(request, limit)
+        except BodyTooLargeError:
+            return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
+        response = await self.bolt.async_dispatch(to_async_bolt_request(request, body))
+        return to_starlette_response(response)
+
+
+def _wrap_lifespan(app: FastAPI, runtime: SlackRuntime) -> None:
+    """Run `runtime.start()` after the app's own lifespan has started, and `stop()` before it ends."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(asgi_app: Any) -> AsyncIterator[Any]:
+        async with inner(asgi_app) as state:
+            await runtime.start()
+            try:
+                yield state
+            finally:
+                await runtime.stop()
+
+    app.router.lifespan_context = lifespan
+
+
+def mount_slack(app: FastAPI, settings: Settings) -> None:
+    if not settings.slack_enabled:
+
+        @app.post("/slack/events", include_in_schema=False)
+        async def slack_not_configured() -> JSONResponse:
+            return JSONResponse({"error": NOT_CONFIGURED}, status_code=503)
+
+        return
+
+    runtime = SlackRuntime(app, settings)
+    app.state.slack = runtime
+    _wrap_lifespan(app, runtime)
+
+    @app.post("/slack/events", tags=["slack"], summary="Slack Events API, interactivity and slash commands")
+    async def slack_events(request: Request) -> Response:
+        return await runtime.handle(request)

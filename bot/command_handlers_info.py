@@ -1,0 +1,198 @@
+"""Command handlers for sources, admins, and what people read: mine, stats, config export."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from bot.cards import sla_line
+from bot.command_handlers_base import (
+    Caller,
+    CommandError,
+    CommandReply,
+    UsageError,
+    changed,
+    duration_arg,
+    expect_words,
+    split_words,
+    team_named,
+    user_arg,
+)
+from bot.context import Context
+from bot.domain import utcnow
+from bot.metrics import LoopFigures, format_rate, format_seconds, loop_figures
+from bot.sources import SourceConfigError, add_source, list_sources, rotate_secret
+from storage import queries
+from storage.db import transaction
+from storage.models import Admin
+
+MIN_SECRET_LENGTH = 8
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_WINDOW = re.compile(r"^\d+[smhdw]$", re.IGNORECASE)
+MINE_LIMIT = 50
+
+
+# ---------------------------------------------------------------------------------------------
+# source
+
+
+def _webhook_url(ctx: Context, path: str) -> str:
+    return ctx.settings.public_url.rstrip("/") + path
+
+
+async def source_add(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    words = split_words(args)
+    if len(words) not in (2, 3):
+        raise UsageError("expected a source name and a kind (and optionally its signing secret)")
+    name, kind = words[0], words[1].lower()
+    secret = words[2] if len(words) == 3 else None
+    if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+        raise UsageError(f"a signing secret needs at least {MIN_SECRET_LENGTH} characters")
+    try:
+        created = await add_source(ctx.sessions, ctx.secrets, name=name, kind=kind, secret=secret)
+    except SourceConfigError as exc:
+        raise UsageError(str(exc)) from None
+    ctx.forget_source(name)
+    return changed(
+        f"Source {created.name} ({created.kind}) added.\n"
+        f"Webhook URL: {_webhook_url(ctx, created.path)}\n"
+        f"Signing secret: {created.secret}\n"
+        "Keep the secret private; 'source rotate-secret' replaces it.",
+        secret=True,
+    )
+
+
+async def source_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    expect_words(args, 0)
+    sources = await list_sources(ctx.sessions)
+    if not sources:
+        return CommandReply("No sources yet: add one with 'source add <name> <kind>'.")
+    lines = ["Sources:"]
+    lines += [f"  {s.name} ({s.kind}): {_webhook_url(ctx, '/webhooks/' + s.name)}" for s in sources]
+    return CommandReply("\n".join(lines))
+
+
+async def source_rotate_secret(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    (name,) = expect_words(args, 1)
+    try:
+        secret = await rotate_secret(ctx.sessions, ctx.secrets, name=name)
+    except SourceConfigError as exc:
+        raise CommandError(f"{exc} (see 'source list')") from None
+    ctx.forget_source(name)
+    return changed(
+        f"New signing secret for source {name}: {secret}\n"
+        "The old secret stops working now: update the sender's webhook settings.",
+        secret=True,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# admin
+
+
+def _admin_platform(word: str, user: str, caller: Caller) -> str:
+    if word.startswith("<@"):
+        return "slack"
+    if _GUID.match(user) or user.startswith("29:"):
+        return "teams"
+    return caller.actor.platform if caller.actor.platform in ("slack", "teams") else "slack"
+
+
+async def admin_add(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    (word,) = expect_words(args, 1)
+    user = user_arg(word)
+    async with transaction(ctx.sessions) as session:
+        if user in await queries.admin_ids(session):
+            raise CommandError(f"{user} is already an admin")
+        session.add(
+            Admin(user_id=user, platform=_admin_platform(word, user, caller), added_by=caller.actor.id)
+        )
+    return changed(f"{user} is now a hotloop admin.")
+
+
+async def admin_remove(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    (word,) = expect_words(args, 1)
+    user = user_arg(word)
+    async with transaction(ctx.sessions) as session:
+        rows = (await session.execute(select(Admin).order_by(col(Admin.id)))).scalars().all()
+        row = next((admin for admin in rows if admin.user_id == user), None)
+        if row is None:
+            raise CommandError(f"{user} is not an admin (see 'admin list')")
+        if len(rows) == 1:
+            raise CommandError(f"{user} is the last admin: add another admin before removing them")
+        await session.delete(row)
+    return changed(f"{user} is no longer a hotloop admin.")
+
+
+async def admin_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    expect_words(args, 0)
+    async with ctx.sessions() as session:
+        rows = (await session.execute(select(Admin).order_by(col(Admin.user_id)))).scalars().all()
+    if not rows:
+        return CommandReply("No admins: set HOTLOOP_ADMINS and restart hotloop.")
+    lines = ["Admins:", *(f"  {a.user_id} ({a.platform}, added by {a.added_by or '?'})" for a in rows)]
+    return CommandReply("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+# mine, stats, config export
+
+
+async def mine(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    expect_words(args, 0)
+    async with ctx.sessions() as session:
+        alerts = await queries.list_alerts(
+            session, owner_id=caller.actor.id, active_only=True, limit=MINE_LIMIT
+        )
+    if not alerts:
+        return CommandReply("You have no open alerts.")
+    now = utcnow()
+    lines = [f"Your open alerts ({len(alerts)}{'+' if len(alerts) == MINE_LIMIT else ''}):"]
+    for alert in sorted(alerts, key=lambda a: a.id or 0):
+        sla, overdue = sla_line(alert, now=now)
+        flag = " (!)" if overdue else ""
+        lines.append(f"  {alert.key}  {alert.severity}  {alert.status}  {sla or 'no deadline'}{flag}")
+    return CommandReply("\n".join(lines))
+
+
+def _figures_line(figures: LoopFigures) -> str:
+    return (
+        f"  {figures.team}: {figures.raised} alerts ({figures.open} open, {figures.claimed} claimed, "
+        f"{figures.resolved} resolved); responded {format_rate(figures.response_rate)}; "
+        f"median claim {format_seconds(figures.median_claim)}, median resolve "
+        f"{format_seconds(figures.median_resolve)}; SLA breached {format_rate(figures.breach_rate)}; "
+        f"recovered {format_rate(figures.recovery_rate)}"
+    )
+
+
+async def stats(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    words = split_words(args)
+    window_text = "7d"
+    if words and _WINDOW.match(words[0]):
+        window_text = words.pop(0).lower()
+    if len(words) > 1:
+        raise UsageError("expected an optional window (7d, 30d…) and an optional team name")
+    window = duration_arg(window_text, what="window")
+    team = words[0] if words else None
+    if team is not None:
+        async with ctx.sessions() as session:
+            await team_named(session, name=team)
+    rows = await loop_figures(ctx.sessions, now=utcnow(), window=timedelta(seconds=window), team=team)
+    if team is not None:
+        rows = rows[1:] or [LoopFigures(team=team)]
+    lines = [f"Closed-loop figures, last {window_text}:", *(_figures_line(f) for f in rows)]
+    return CommandReply("\n".join(lines))
+
+
+async def config_export(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    expect_words(args, 0)
+    from bot.config_io import ConfigError, dump_yaml, export_config  # lazily: config_io is still moving
+
+    try:
+        document = await export_config(ctx.sessions)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    return CommandReply(dump_yaml(document).rstrip("\n"), secret=True)
