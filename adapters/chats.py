@@ -18,7 +18,7 @@ def build_chats(settings: Settings, ctx: Context) -> Mapping[str, Chat]:
         chats["slack"] = SlackChat(settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
     if settings.teams_enabled:
         try:
-            from adapters.teams.wiring import build_teams_chat
+            from adapters.teams.wiring import build_teams_chat  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
             pass
         else:

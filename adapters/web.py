@@ -68,13 +68,13 @@ def create_app(
 
 def _mount_chat_routes(app: FastAPI, settings: Settings) -> None:
     try:
-        from adapters.slack.routes import mount_slack
+        from adapters.slack.routes import mount_slack  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # the Slack adapter is optional at this layer
         pass
     else:
         mount_slack(app, settings)
     try:
-        from adapters.teams.routes import mount_teams
+        from adapters.teams.routes import mount_teams  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         pass
     else:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.cards import OUTCOME_LABELS
 from bot.config_snapshot import ConfigSnapshot
@@ -126,9 +127,15 @@ async def _compare_and_set(
     assert alert.id is not None
     merged = {**_current_values(alert), **change.values}
     values = {**change.values, "version": alert.version + 1, "updated_at": now, "next_due_at": next_due(merged)}
-    stmt = update(Alert).where(Alert.id == alert.id, Alert.version == alert.version).values(**values)  # type: ignore[arg-type]
-    result = await session.execute(stmt.execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    stmt = (
+        update(Alert)
+        .where(col(Alert.id) == alert.id, col(Alert.version) == alert.version)
+        .values(**values)
+    )
+    result = cast(
+        "CursorResult[Any]", await session.execute(stmt.execution_options(synchronize_session=False))
+    )
+    if result.rowcount != 1:
         return False
     for name, value in values.items():
         setattr(alert, name, value)

@@ -73,9 +73,8 @@ async def _add_route(
 
 
 def _route_added(route: Route, team: Team, *, extra: str = "") -> CommandReply:
-    return changed(
-        f"Route #{route.id} added: {format_match(route.match)} → {team.name} (priority {route.priority}){extra}"
-    )
+    where = f"{format_match(route.match)} → {team.name}"
+    return changed(f"Route #{route.id} added: {where} (priority {route.priority}){extra}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,7 +146,7 @@ async def _team_here(session: AsyncSession, *, caller: Caller) -> tuple[Team, st
         session.add(team)
     setattr(team, column, channel)
     await session.flush()
-    return team, f"; this channel is now team {team.name!r}'s alert channel"
+    return team, f"; this channel is now team {team.name}'s alert channel"
 
 
 async def route_here(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
@@ -186,6 +185,8 @@ async def team_add(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
         where = ""
         if channel_word is not None and channel is not None:
             platform = _channel_platform(channel_word, caller)
+            if platform == "slack" and len(channel) > 64:
+                raise UsageError(f"not a Slack channel id: {channel[:64]!r}…")
             setattr(team, team_column(platform), channel)
             where = f", posting to {platform} channel {channel}"
         session.add(team)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -26,7 +26,6 @@ from bot.command_handlers_base import (
     name_arg,
     split_words,
     take_option,
-    team_named,
     team_names,
     team_scope,
 )
@@ -222,15 +221,13 @@ async def rule_test(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
 # escalation
 
 
-async def _steps(
-    session: AsyncSession, *, team_id: int | None, level: int | None = None
-) -> Sequence[EscalationStep]:
-    team_match = (
-        col(EscalationStep.team_id).is_(None) if team_id is None else col(EscalationStep.team_id) == team_id
-    )
-    query = select(EscalationStep).where(team_match).order_by(col(EscalationStep.level))
-    if level is not None:
-        query = query.where(col(EscalationStep.level) == level)
+def _step_scope(team_id: int | None) -> ColumnElement[bool]:
+    column = col(EscalationStep.team_id)
+    return column.is_(None) if team_id is None else column == team_id
+
+
+async def _steps(session: AsyncSession, *, team_id: int | None) -> Sequence[EscalationStep]:
+    query = select(EscalationStep).where(_step_scope(team_id)).order_by(col(EscalationStep.level))
     return (await session.execute(query)).scalars().all()
 
 
@@ -252,23 +249,24 @@ async def escalation_set(args: str, *, caller: Caller, ctx: Context) -> CommandR
     platform, destination = _target(words[5])
     async with transaction(ctx.sessions) as session:
         team_id = await team_scope(session, name=scope)
-        existing = await _steps(session, team_id=team_id, level=level)
-        step = (
-            existing[0]
-            if existing
-            else EscalationStep(team_id=team_id, level=level, platform=platform, destination=destination)
+        steps = await _steps(session, team_id=team_id)
+        who = "every team" if team_id is None else f"team {scope}"
+        step = next((s for s in steps if s.level == level), None)
+        if step is None and level > len(steps) + 1:
+            raise UsageError(f"levels go up one at a time: the next level for {who} is {len(steps) + 1}")
+        step = step or EscalationStep(
+            team_id=team_id, level=level, platform=platform, destination=destination
         )
         step.after_seconds, step.platform, step.destination = after, platform, destination
         session.add(step)
-    who = "every team" if team_id is None else f"team {scope}"
-    return changed(
-        f"Escalation level {level} for {who}: {format_duration(after)} after a breach, notify {platform}:{destination}."
-    )
+    when = f"{format_duration(after)} after a breach"
+    return changed(f"Escalation level {level} for {who}: {when}, notify {platform}:{destination}.")
 
 
 def _step_line(step: EscalationStep) -> str:
     note = f" ({step.description})" if step.description else ""
-    return f"    level {step.level}: after {format_duration(step.after_seconds)} → {step.platform}:{step.destination}{note}"
+    target = f"{step.platform}:{step.destination}{note}"
+    return f"    level {step.level}: after {format_duration(step.after_seconds)} → {target}"
 
 
 async def escalation_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
@@ -308,6 +306,3 @@ async def escalation_clear(args: str, *, caller: Caller, ctx: Context) -> Comman
     if not count:
         return CommandReply(f"No escalation steps to clear for {who}.")
     return changed(f"Cleared {count} escalation step{'s' if count != 1 else ''} for {who}.")
-
-
-__all__ = ["team_named"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypedDict
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,21 @@ class IngestResult:
     severity: str | None = None
 
 
-def _feedback_values(item: FeedbackIn) -> dict[str, object]:
+class _FeedbackValues(TypedDict):
+    submitted_at: datetime | None
+    customer_id: str | None
+    customer_name: str | None
+    customer_email: str | None
+    customer_phone: str | None
+    nps: int | None
+    contact_requested: bool
+    comment: str | None
+    answers: list[dict[str, Any]]
+    attributes: dict[str, str]
+    partial: bool
+
+
+def _feedback_values(item: FeedbackIn) -> _FeedbackValues:
     return {
         "submitted_at": item.submitted_at,
         "customer_id": item.customer.id,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from storage.db import SessionFactory
 from storage.models import Alert, Team
@@ -73,9 +74,12 @@ def _breached(alert: Alert, now: datetime) -> bool:
     return late_claim or late_resolve
 
 
+_STATUS_COUNTER = {"open": "open", "snoozed": "open", "claimed": "claimed", "resolved": "resolved"}
+
+
 def _add(figures: LoopFigures, alert: Alert, now: datetime) -> None:
     figures.raised += 1
-    status_counter = {"open": "open", "snoozed": "open", "claimed": "claimed", "resolved": "resolved"}[alert.status]
+    status_counter = _STATUS_COUNTER[alert.status]
     setattr(figures, status_counter, getattr(figures, status_counter) + 1)
     first_response = alert.claimed_at or alert.resolved_at
     if first_response is not None:

@@ -8,11 +8,13 @@ a pending update for the same alert makes a new one unnecessary (coalescing).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.config_snapshot import TeamInfo
 from storage.models import Outbox
@@ -29,11 +31,9 @@ class OutboxSignal:
     def notify(self) -> None:
         self._event.set()
 
-    async def wait(self, timeout: float) -> None:
-        try:
+    async def wait(self, timeout: float) -> None:  # noqa: ASYNC109 (public signature)
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            pass
         self._event.clear()
 
 

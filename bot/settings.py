@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -130,7 +130,8 @@ def _check(settings: Settings) -> None:
 def build_settings(**overrides: object) -> Settings:
     """Read the environment (overrides win) and refuse unsafe combinations."""
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        # pydantic validates every value at runtime; the plugin's typed __init__ cannot see that
+        settings = Settings(**cast("dict[str, Any]", overrides))
     except ValidationError as exc:
         raise SettingsError(f"invalid settings: {exc}") from exc
     _check(settings)

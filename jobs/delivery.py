@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.chat import Chat, ChatError
 from bot.domain import utcnow
@@ -99,11 +100,11 @@ class DeliveryWorker:
         async with transaction(self.sessions) as session:
             query = (
                 select(Outbox)
-                .where(Outbox.status == "pending", Outbox.next_attempt_at <= now)  # type: ignore[arg-type]
-                .order_by(Outbox.id)  # type: ignore[arg-type]
+                .where(col(Outbox.status) == "pending", col(Outbox.next_attempt_at) <= now)
+                .order_by(col(Outbox.id))
                 .limit(self.batch)
             )
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.execute(query)).scalars().all()
             jobs = []
@@ -164,7 +165,7 @@ class DeliveryWorker:
         else:
             delay = verdict.retry_after or backoff_seconds(job.attempts)
             values["next_attempt_at"] = now + timedelta(seconds=delay)
-        await session.execute(update(Outbox).where(Outbox.id == job.id).values(**values))  # type: ignore[arg-type]
+        await session.execute(update(Outbox).where(col(Outbox.id) == job.id).values(**values))
         DELIVERIES.labels(platform=job.platform, kind=job.kind, result=status).inc()
         if status == "failed":
             await self._report_failure(session, job, verdict, now)
@@ -183,8 +184,12 @@ class DeliveryWorker:
         async with transaction(self.sessions) as session:
             await session.execute(
                 update(Outbox)
-                .where(Outbox.status == "pending", Outbox.platform == lane[0], Outbox.destination == lane[1],  # type: ignore[arg-type]
-                       Outbox.next_attempt_at < until)  # type: ignore[arg-type]
+                .where(
+                    col(Outbox.status) == "pending",
+                    col(Outbox.platform) == lane[0],
+                    col(Outbox.destination) == lane[1],
+                    col(Outbox.next_attempt_at) < until,
+                )
                 .values(next_attempt_at=until)
             )
 
@@ -196,6 +201,6 @@ class DeliveryWorker:
             for job in jobs:
                 await session.execute(
                     update(Outbox)
-                    .where(Outbox.id == job.id)  # type: ignore[arg-type]
+                    .where(col(Outbox.id) == job.id)
                     .values(attempts=job.attempts - 1, next_attempt_at=at)
                 )

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.card_views import burst_digest, load_card
 from bot.cards import Card
@@ -142,8 +143,13 @@ class LaneOps:
         if ref.audience != "digest":
             return await load_card(session, alert_id=ref.alert_id, audience=ref.audience, now=now)
         siblings = await session.execute(
-            select(CardRef.alert_id).where(CardRef.platform == ref.platform, CardRef.channel == ref.channel,
-                                           CardRef.message_id == ref.message_id).order_by(CardRef.id)  # type: ignore[arg-type]
+            select(col(CardRef.alert_id))
+            .where(
+                col(CardRef.platform) == ref.platform,
+                col(CardRef.channel) == ref.channel,
+                col(CardRef.message_id) == ref.message_id,
+            )
+            .order_by(col(CardRef.id))
         )
         cards = [await load_card(session, alert_id=a, audience="digest", now=now) for a in siblings.scalars()]
         return [c for c in cards if c is not None]
@@ -199,10 +205,14 @@ class LaneOps:
 
 
 async def _ref_at(session: AsyncSession, alert_id: int, platform: str, channel: str) -> CardRef | None:
-    query = select(CardRef).where(CardRef.alert_id == alert_id, CardRef.platform == platform, CardRef.channel == channel)
+    query = select(CardRef).where(
+        col(CardRef.alert_id) == alert_id, col(CardRef.platform) == platform, col(CardRef.channel) == channel
+    )
     return (await session.execute(query)).scalars().first()
 
 
 async def _post_pending(session: AsyncSession, alert_id: int) -> bool:
-    query = select(Outbox.id).where(Outbox.alert_id == alert_id, Outbox.kind == "card.post", Outbox.status == "pending")
+    query = select(col(Outbox.id)).where(
+        col(Outbox.alert_id) == alert_id, col(Outbox.kind) == "card.post", col(Outbox.status) == "pending"
+    )
     return (await session.execute(query.limit(1))).first() is not None

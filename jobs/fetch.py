@@ -8,6 +8,7 @@ from datetime import datetime
 
 import httpx
 from sqlalchemy import select
+from sqlmodel import col
 
 from adapters.sources.base import FetchNeeded, SourceConfig, SourceError
 from adapters.sources.registry import adapter_for
@@ -30,7 +31,9 @@ async def queue_fetch(sessions: SessionFactory, *, source_id: int, needed: Fetch
         if await queries.find_feedback(session, source_id=source_id, external_id=needed.external_id):
             return False
         queued = await session.execute(
-            select(Outbox.id).where(Outbox.kind == FETCH_KIND, Outbox.destination == f"{source_id}:{needed.external_id}")
+            select(col(Outbox.id)).where(
+                col(Outbox.kind) == FETCH_KIND, col(Outbox.destination) == f"{source_id}:{needed.external_id}"
+            )
         )
         if queued.first() is not None:
             return False

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
+from sqlmodel import col
 
 from bot.domain import utcnow
 from storage.db import SessionFactory, transaction
@@ -14,7 +16,6 @@ from storage.models import Outbox
 async def purge_finished_outbox(sessions: SessionFactory, *, older_than: timedelta = timedelta(days=7)) -> int:
     cutoff = utcnow() - older_than
     async with transaction(sessions) as session:
-        result = await session.execute(
-            delete(Outbox).where(Outbox.status.in_(("done", "coalesced")), Outbox.done_at < cutoff)  # type: ignore[attr-defined,operator]
-        )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        stmt = delete(Outbox).where(col(Outbox.status).in_(("done", "coalesced")), col(Outbox.done_at) < cutoff)
+        result = cast("CursorResult[Any]", await session.execute(stmt))
+    return int(result.rowcount or 0)

@@ -36,10 +36,11 @@ def job_table(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
     """THE list of periodic jobs. Add one here; nothing else schedules work."""
     jobs = [PeriodicJob("retention", 3600, lambda: purge_finished_outbox(ctx.sessions))]
     try:
-        from jobs.sla import sla_jobs
+        from jobs.sla import sla_jobs  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # SLA sweeps arrive with the SLA module
         return jobs
-    return jobs + sla_jobs(ctx, chats)
+    sla: list[PeriodicJob] = sla_jobs(ctx, chats)
+    return jobs + sla
 
 
 class Workers:

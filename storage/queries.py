@@ -49,7 +49,8 @@ async def get_alert_by_id(session: AsyncSession, *, alert_id: int) -> Alert | No
 
 
 async def alert_for_feedback(session: AsyncSession, *, feedback_id: int) -> Alert | None:
-    return (await session.execute(select(Alert).where(col(Alert.feedback_id) == feedback_id))).scalar_one_or_none()
+    query = select(Alert).where(col(Alert.feedback_id) == feedback_id)
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def get_team(session: AsyncSession, *, team_id: int) -> Team | None:

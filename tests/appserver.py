@@ -67,6 +67,9 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
     return build_settings(**values)
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test, when imported into a test module
+
+
 @asynccontextmanager
 async def serve_app(settings: Settings, *, role: Role = Role.ALL, **kwargs: Any) -> AsyncIterator[AppServer]:
     port = free_port()

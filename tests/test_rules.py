@@ -39,7 +39,17 @@ def scaled(question: str, value: float, low: float, high: float, **extra: Any) -
 
 @pytest.mark.parametrize(
     ("nps", "expected"),
-    [(0, CRITICAL), (3, CRITICAL), (4, HIGH), (6, HIGH), (7, None), (8, None), (9, None), (10, None), (None, None)],
+    [
+        (0, CRITICAL),
+        (3, CRITICAL),
+        (4, HIGH),
+        (6, HIGH),
+        (7, None),
+        (8, None),
+        (9, None),
+        (10, None),
+        (None, None),
+    ],
 )
 def test_nps_boundaries(nps: int | None, expected: Severity | None) -> None:
     assert evaluate(feedback(nps=nps)).severity is expected
@@ -55,8 +65,10 @@ def test_nothing_alarming_is_no_alert() -> None:
     assert decision == Decision(None, (), DEFAULTS)
 
 
-@pytest.mark.parametrize(("nps", "expected"), [(10, NORMAL), (9, NORMAL), (7, NORMAL), (None, NORMAL), (6, HIGH),
-                                               (4, HIGH), (2, CRITICAL)])
+@pytest.mark.parametrize(
+    ("nps", "expected"),
+    [(10, NORMAL), (9, NORMAL), (7, NORMAL), (None, NORMAL), (6, HIGH), (4, HIGH), (2, CRITICAL)],
+)
 def test_contact_request_alerts_whatever_the_score(nps: int | None, expected: Severity) -> None:
     decision = evaluate(feedback(nps=nps, contact_requested=True))
     assert decision.severity is expected
@@ -110,7 +122,9 @@ def test_the_nps_question_is_not_also_a_red_flag() -> None:
 
 def test_all_triggers_are_listed_in_order() -> None:
     answers = [scaled("Staff friendliness", 1, 1, 5)]
-    decision = evaluate(feedback(nps=2, contact_requested=True, answers=answers, comment="So rude. Refund now"))
+    decision = evaluate(
+        feedback(nps=2, contact_requested=True, answers=answers, comment="So rude. Refund now")
+    )
     assert decision.reasons == (
         "NPS 2 (0–3 ⇒ critical)",
         "asked to be contacted",
@@ -150,7 +164,9 @@ def test_alarming_words(comment: str, nps: int | None, expected: Severity | None
 
 
 def test_alarming_words_are_configurable_and_reported_as_configured() -> None:
-    decision = evaluate(feedback(comment="Le GÉRANT était impoli"), alarming_words=["gérant", "impoli", "sale"])
+    decision = evaluate(
+        feedback(comment="Le GÉRANT était impoli"), alarming_words=["gérant", "impoli", "sale"]
+    )
     assert decision.severity is NORMAL
     assert decision.reasons == ("alarming words: gérant, impoli",)
     assert evaluate(feedback(comment="I want a refund"), alarming_words=[]).severity is None
@@ -186,7 +202,7 @@ def test_no_matching_rule_falls_back_to_defaults() -> None:
 
 
 def test_a_rule_can_suppress_an_alert() -> None:
-    rules = [rule("test accounts", "customer.email matches \"@example\\.test$\"", None)]
+    rules = [rule("test accounts", 'customer.email matches "@example\\.test$"', None)]
     test_account = feedback(nps=0, contact_requested=True, customer=Customer(email="qa@example.test"))
     decision = evaluate(test_account, rules=rules)
     assert decision.severity is None
@@ -244,40 +260,88 @@ SAMPLE = FeedbackIn(
     ("text", "expected"),
     [
         # =, != (numbers, case-insensitive text, booleans, refs, the source)
-        ("nps = 5", True), ("nps = 6", False), ("nps == 5", True), ("attr.region = NORTH", True),
-        ("attr.location = 42", True), ('attr.location = "42"', True), ("contact_requested = true", True),
-        ("contact_requested = false", False), ("contact_requested = yes", True),
-        ('answer."favourite dish" = pizza', True), ("answer.q_staff = 1", True),
-        ("customer.email = dana@example.com", True), ("customer.id = c1", True), ("source = typeform", True),
-        ("external_id = r-1", True), ("nps != 5", False), ("attr.region != south", True), ("nps <> 4", True),
-        ("attr.missing != x", True), ("customer.phone != 1", True), ("attr.blank != x", True),
+        ("nps = 5", True),
+        ("nps = 6", False),
+        ("nps == 5", True),
+        ("attr.region = NORTH", True),
+        ("attr.location = 42", True),
+        ('attr.location = "42"', True),
+        ("contact_requested = true", True),
+        ("contact_requested = false", False),
+        ("contact_requested = yes", True),
+        ('answer."favourite dish" = pizza', True),
+        ("answer.q_staff = 1", True),
+        ("customer.email = dana@example.com", True),
+        ("customer.id = c1", True),
+        ("source = typeform", True),
+        ("external_id = r-1", True),
+        ("nps != 5", False),
+        ("attr.region != south", True),
+        ("nps <> 4", True),
+        ("attr.missing != x", True),
+        ("customer.phone != 1", True),
+        ("attr.blank != x", True),
         # ordering: numbers as numbers, text as text, mixed never
-        ("nps < 6", True), ("nps < 5", False), ("nps <= 5", True), ("nps > 4", True), ("nps >= 6", False),
-        ("attr.visits > 10", False), ("attr.visits < 10", True), ("attr.visits <= 9.0", True),
-        ("attr.region > m", True), ("attr.region < 3", False), ("attr.missing < 3", False),
+        ("nps < 6", True),
+        ("nps < 5", False),
+        ("nps <= 5", True),
+        ("nps > 4", True),
+        ("nps >= 6", False),
+        ("attr.visits > 10", False),
+        ("attr.visits < 10", True),
+        ("attr.visits <= 9.0", True),
+        ("attr.region > m", True),
+        ("attr.region < 3", False),
+        ("attr.missing < 3", False),
         # in
-        ("attr.location in [042, 043]", True), ("attr.location in [41, 42]", True),
-        ("attr.region in [south, east]", False), ("nps in 5", True), ("attr.missing in [x]", False),
+        ("attr.location in [042, 043]", True),
+        ("attr.location in [41, 42]", True),
+        ("attr.region in [south, east]", False),
+        ("nps in 5", True),
+        ("attr.missing in [x]", False),
         # contains, matches
-        ("comment contains REFUND", True), ("customer.email contains example.com", True),
-        ("comment contains lawyer", False), ("attr.missing contains x", False), ("nps contains 5", True),
-        ('comment matches "(?i)REFUND|chargeback"', True), ('comment matches "REFUND"', False),
-        ('attr.location matches "^04[0-9]$"', True), ('attr.missing matches ".*"', False),
+        ("comment contains REFUND", True),
+        ("customer.email contains example.com", True),
+        ("comment contains lawyer", False),
+        ("attr.missing contains x", False),
+        ("nps contains 5", True),
+        ('comment matches "(?i)REFUND|chargeback"', True),
+        ('comment matches "REFUND"', False),
+        ('attr.location matches "^04[0-9]$"', True),
+        ('attr.missing matches ".*"', False),
         # exists
-        ("customer.email exists", True), ("customer.phone exists", False), ("attr.region exists", True),
-        ("attr.blank exists", False), ("comment exists", True), ("not attr.missing exists", True),
+        ("customer.email exists", True),
+        ("customer.phone exists", False),
+        ("attr.region exists", True),
+        ("attr.blank exists", False),
+        ("comment exists", True),
+        ("not attr.missing exists", True),
         # low
-        ("any_answer low", True), ("answer.cleanliness low", False), ('answer."Staff friendliness" low', True),
-        ("nps low", False), ('answer."favourite dish" low', False), ("answer.missing low", False),
+        ("any_answer low", True),
+        ("answer.cleanliness low", False),
+        ('answer."Staff friendliness" low', True),
+        ("nps low", False),
+        ('answer."favourite dish" low', False),
+        ("answer.missing low", False),
         # words
-        ("comment words [refund, lawyer]", True), ("comment words [und]", False), ("comment words lawyer", False),
+        ("comment words [refund, lawyer]", True),
+        ("comment words [und]", False),
+        ("comment words lawyer", False),
         ('comment words ["want a"]', True),
         # any_answer
-        ("any_answer <= 1", True), ("any_answer >= 5", True), ("any_answer = 3", False), ("any_answer exists", True),
+        ("any_answer <= 1", True),
+        ("any_answer >= 5", True),
+        ("any_answer = 3", False),
+        ("any_answer exists", True),
         ("any_answer in [2, 3]", False),
         # and / or / not
-        ("nps <= 6 and attr.region = north", True), ("nps = 1 or attr.region = north", True), ("not nps = 5", False),
-        ('nps<=6 and (attr.region=north or answer."Staff friendliness"<=2) and not customer.email exists', False),
+        ("nps <= 6 and attr.region = north", True),
+        ("nps = 1 or attr.region = north", True),
+        ("not nps = 5", False),
+        (
+            'nps<=6 and (attr.region=north or answer."Staff friendliness"<=2) and not customer.email exists',
+            False,
+        ),
         ("nps = 1 and attr.region = south or attr.region = north", True),  # and binds tighter
         ("nps = 1 and (attr.region = south or attr.region = north)", False),
     ],
@@ -304,14 +368,18 @@ def test_blank_comment_counts_as_missing() -> None:
 
 
 def test_parse_builds_the_tree() -> None:
-    tree = parse_condition('NPS<=6 AND (attr.region=north OR answer."Staff friendliness"<=2) and not customer.email exists')
+    tree = parse_condition(
+        'NPS<=6 AND (attr.region=north OR answer."Staff friendliness"<=2) and not customer.email exists'
+    )
     assert tree == {
         "all": [
             {"field": "nps", "op": "<=", "value": 6},
-            {"any": [
-                {"field": "attr.region", "op": "=", "value": "north"},
-                {"field": "answer.Staff friendliness", "op": "<=", "value": 2},
-            ]},
+            {
+                "any": [
+                    {"field": "attr.region", "op": "=", "value": "north"},
+                    {"field": "answer.Staff friendliness", "op": "<=", "value": 2},
+                ]
+            },
             {"not": {"field": "customer.email", "op": "exists"}},
         ]
     }
@@ -320,11 +388,21 @@ def test_parse_builds_the_tree() -> None:
 @pytest.mark.parametrize(
     ("text", "value"),
     [
-        ("attr.x = 042", "042"), ("attr.x = 42", 42), ("attr.x = -3", -3), ("attr.x = 1.5", 1.5),
-        ("attr.x = 1e3", 1000.0), ("attr.x = TRUE", True), ("attr.x = false", False),
-        ('attr.x = "42"', "42"), ('attr.x = "say \\"hi\\""', 'say "hi"'), ('attr.x = "a\\\\b"', "a\\b"),
-        ('comment matches "\\d+"', "\\d+"), ("attr.x = dana@example.com", "dana@example.com"),
-        ("attr.x = zürich", "zürich"), ('attr.x = ""', ""), ('attr.x = "low"', "low"),
+        ("attr.x = 042", "042"),
+        ("attr.x = 42", 42),
+        ("attr.x = -3", -3),
+        ("attr.x = 1.5", 1.5),
+        ("attr.x = 1e3", 1000.0),
+        ("attr.x = TRUE", True),
+        ("attr.x = false", False),
+        ('attr.x = "42"', "42"),
+        ('attr.x = "say \\"hi\\""', 'say "hi"'),
+        ('attr.x = "a\\\\b"', "a\\b"),
+        ('comment matches "\\d+"', "\\d+"),
+        ("attr.x = dana@example.com", "dana@example.com"),
+        ("attr.x = zürich", "zürich"),
+        ('attr.x = ""', ""),
+        ('attr.x = "low"', "low"),
     ],
 )
 def test_parse_values(text: str, value: Any) -> None:
@@ -342,7 +420,7 @@ def test_parse_values(text: str, value: Any) -> None:
         ("nps = 1)", "column 8: expected 'and', 'or' or the end"),
         ("nps = 1 or", "column 11: expected a field"),
         ("nps = 1 nps = 2", "column 9: expected 'and', 'or'"),
-        ('attr.x = "abc', 'column 10: quoted text is never closed'),
+        ('attr.x = "abc', "column 10: quoted text is never closed"),
         ("nps ! 3", "column 5: unexpected character '!'"),
         ("foo = 1", "column 1: unknown field 'foo'"),
         ("customer.age = 3", "unknown field 'customer.age'"),
@@ -354,7 +432,7 @@ def test_parse_values(text: str, value: Any) -> None:
         ("attr.x in [1, 2", "column 16: expected ',' or ']'"),
         ("attr.x in []", "expected a value"),
         ("attr.x = [1]", "expected a value"),
-        ("comment words [\" \"]", "non-empty words"),
+        ('comment words [" "]', "non-empty words"),
         ("and = 1", "expected a field"),
         ("nps <= 6 then high", "expected 'and', 'or' or the end"),
         ("(" * 1000, "nested too deeply"),
@@ -376,18 +454,43 @@ def test_regex_length_is_capped() -> None:
     ("tree", "text"),
     [
         ({"field": "nps", "op": "<=", "value": 6}, "nps <= 6"),
-        ({"all": [{"field": "nps", "op": "<", "value": 7}, {"not": {"any": [
-            {"field": "attr.region", "op": "=", "value": "north"},
-            {"field": "attr.region", "op": "=", "value": "low"},
-        ]}}]}, 'nps < 7 and not (attr.region = north or attr.region = "low")'),
-        ({"field": "attr.location", "op": "in", "value": ["042", 43, "1.50", True]},
-         'attr.location in [042, 43, "1.50", true]'),
-        ({"field": "answer.Staff friendliness", "op": "low", "value": None}, 'answer."Staff friendliness" low'),
-        ({"field": "comment", "op": "words", "value": ["never again", "refund"]},
-         'comment words ["never again", refund]'),
-        ({"all": [{"all": [{"field": "nps", "op": "exists"}, {"field": "comment", "op": "exists"}]},
-                  {"field": "source", "op": "=", "value": "a b"}]},
-         '(nps exists and comment exists) and source = "a b"'),
+        (
+            {
+                "all": [
+                    {"field": "nps", "op": "<", "value": 7},
+                    {
+                        "not": {
+                            "any": [
+                                {"field": "attr.region", "op": "=", "value": "north"},
+                                {"field": "attr.region", "op": "=", "value": "low"},
+                            ]
+                        }
+                    },
+                ]
+            },
+            'nps < 7 and not (attr.region = north or attr.region = "low")',
+        ),
+        (
+            {"field": "attr.location", "op": "in", "value": ["042", 43, "1.50", True]},
+            'attr.location in [042, 43, "1.50", true]',
+        ),
+        (
+            {"field": "answer.Staff friendliness", "op": "low", "value": None},
+            'answer."Staff friendliness" low',
+        ),
+        (
+            {"field": "comment", "op": "words", "value": ["never again", "refund"]},
+            'comment words ["never again", refund]',
+        ),
+        (
+            {
+                "all": [
+                    {"all": [{"field": "nps", "op": "exists"}, {"field": "comment", "op": "exists"}]},
+                    {"field": "source", "op": "=", "value": "a b"},
+                ]
+            },
+            '(nps exists and comment exists) and source = "a b"',
+        ),
     ],
 )
 def test_format_condition(tree: dict[str, Any], text: str) -> None:
@@ -403,14 +506,25 @@ def test_format_condition(tree: dict[str, Any], text: str) -> None:
     ("tree", "canonical"),
     [
         ({"field": "NPS", "op": "==", "value": 3}, {"field": "nps", "op": "=", "value": 3}),
-        ({"field": "attributes.region", "op": "<>", "value": "x"}, {"field": "attr.region", "op": "!=", "value": "x"}),
-        ({"field": "Customer.Email", "op": "EXISTS", "value": "ignored"}, {"field": "customer.email", "op": "exists"}),
+        (
+            {"field": "attributes.region", "op": "<>", "value": "x"},
+            {"field": "attr.region", "op": "!=", "value": "x"},
+        ),
+        (
+            {"field": "Customer.Email", "op": "EXISTS", "value": "ignored"},
+            {"field": "customer.email", "op": "exists"},
+        ),
         ({"all": [{"field": "nps", "op": "exists"}]}, {"field": "nps", "op": "exists"}),
         ({"field": "attr.x", "op": "in", "value": "a"}, {"field": "attr.x", "op": "in", "value": ["a"]}),
-        ({"field": "comment", "op": "contains", "value": 42}, {"field": "comment", "op": "contains", "value": "42"}),
+        (
+            {"field": "comment", "op": "contains", "value": 42},
+            {"field": "comment", "op": "contains", "value": "42"},
+        ),
         ({"text": "nps <= 3"}, {"field": "nps", "op": "<=", "value": 3}),
-        ({"any": ({"field": "nps", "op": "exists"}, {"text": "comment exists"})},
-         {"any": [{"field": "nps", "op": "exists"}, {"field": "comment", "op": "exists"}]}),
+        (
+            {"any": ({"field": "nps", "op": "exists"}, {"text": "comment exists"})},
+            {"any": [{"field": "nps", "op": "exists"}, {"field": "comment", "op": "exists"}]},
+        ),
     ],
 )
 def test_validate_normalizes(tree: Any, canonical: dict[str, Any]) -> None:

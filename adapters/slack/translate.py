@@ -62,7 +62,7 @@ def channel_of(body: Mapping[str, Any]) -> str | None:
 
 
 def from_home(body: Mapping[str, Any]) -> bool:
-    return _get(body, "view", "type") == "home"
+    return bool(_get(body, "view", "type") == "home")
 
 
 def _action_id(raw: object) -> ActionId | None:

@@ -85,4 +85,3 @@ class BotTokenProvider:
             return str(data["access_token"]), float(data.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError) as exc:
             raise ChatError("teams token endpoint answered without an access token") from exc
-

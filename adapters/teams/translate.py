@@ -1,8 +1,8 @@
 """Teams activity → neutral values (pure functions over plain dicts and botbuilder models, no I/O).
 
-    Action.Execute invoke / Action.Submit value  →  `ActionRequest`
-    channel or chat                              →  the conversation key hotloop stores and links
-    "<at>hotloop</at> link team north"           →  "link team north"
+Action.Execute invoke / Action.Submit value  →  `ActionRequest`
+channel or chat                              →  the conversation key hotloop stores and links
+"<at>hotloop</at> link team north"           →  "link team north"
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ MAX_ARG_CHARS = 3000
 _LEADING_MENTIONS = re.compile(r"^\s*(?:<at\b[^>]*>.*?</at>\s*)+", re.IGNORECASE | re.DOTALL)
 
 
-class BadAction(ValueError):  # noqa: N818 (a verdict about the input)
+class BadAction(ValueError):
     """The click does not name a known action and alert."""
 
 

@@ -1,0 +1,271 @@
+"""The Teams bot: one `ActivityHandler` turn per inbound activity.
+
+    every activity                 → remember its conversation reference (Conversation table)
+    invoke adaptiveCard/action     → bot.actions.dispatch → invoke response: the refreshed card, or a
+                                     message ("HA-1001 was already claimed by Dana")
+    message with value {verb,…}    → Action.Submit fallback: dispatch, then PUT the refreshed card
+    other message                  → bot.commands.run_command → reply in the conversation
+
+Outbound calls (replies, the Submit card update, private messages) go through `TeamsChat` (httpx) to the
+activity's own serviceUrl, with the async token provider — not botbuilder's connector, whose token
+fetch (MSAL) blocks the event loop. Card updates and thread lines caused by an action still leave
+through the outbox like every other change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import structlog
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
+from botbuilder.schema import Activity
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from adapters.teams import translate
+from adapters.teams.connector import TeamsChat, TokenProvider
+from adapters.teams.render import CONTENT_TYPE, card_attachment_content
+from bot.actions import ActionReply, dispatch
+from bot.card_views import load_card
+from bot.cards import Card
+from bot.chat import CardPlace, ChatError
+from bot.context import Context
+from bot.domain import utcnow
+from storage import queries
+from storage.db import transaction
+from storage.models import CardRef, Conversation, WebhookDelivery
+
+log = structlog.get_logger("hotloop.teams")
+
+MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
+SORRY = "Sorry, that did not work. Please try again in a moment."
+SENT_PRIVATELY = "I've sent it to you privately."
+NOT_PRIVATE = (
+    "That answer contains a secret and I could not message you privately. "
+    "Send the command to me in a 1:1 chat instead."
+)
+Json = dict[str, Any]
+
+
+def message_response(text: str) -> Json:
+    return {"statusCode": 200, "type": MESSAGE_TYPE, "value": text}
+
+
+def card_response(content: Json) -> Json:
+    return {"statusCode": 200, "type": CONTENT_TYPE, "value": content}
+
+
+class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
+    def __init__(self, ctx: Context, *, token_provider: TokenProvider | None, timeout: float = 10.0) -> None:
+        self.ctx = ctx
+        self.token_provider = token_provider
+        self.timeout = timeout
+
+    # -- every turn ---------------------------------------------------------------------------------
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        try:
+            await self.remember(turn_context.activity)
+        except Exception:  # a missed reference must not cost the user their click or command
+            log.exception("teams.remember_failed")
+        await super().on_turn(turn_context)
+
+    async def remember(self, activity: Activity) -> None:
+        """Upsert the conversation reference, so hotloop can post here later (PROTOCOLS §15)."""
+        key = translate.conversation_key(activity)
+        if not key or not activity.service_url or len(key) > 255:
+            return
+        reference = TurnContext.get_conversation_reference(activity).serialize()
+        name = translate.conversation_name(activity)
+        for _ in range(2):  # a concurrent first insert loses on the unique key: update instead
+            try:
+                async with transaction(self.ctx.sessions) as session:
+                    row = (
+                        await session.execute(
+                            select(Conversation).where(
+                                col(Conversation.platform) == translate.PLATFORM,
+                                col(Conversation.conversation_id) == key,
+                            )
+                        )
+                    ).scalar_one_or_none()
+                    if row is None:
+                        row = Conversation(platform=translate.PLATFORM, conversation_id=key)
+                        session.add(row)
+                    row.reference = reference
+                    row.name = name or row.name
+                    row.updated_at = utcnow()
+                return
+            except IntegrityError:
+                continue
+
+    # -- Action.Execute -----------------------------------------------------------------------------
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        if turn_context.activity.name != translate.INVOKE_NAME:
+            response: InvokeResponse | None = await super().on_invoke_activity(turn_context)
+            return response
+        return InvokeResponse(status=200, body=await self.execute(turn_context.activity))
+
+    async def execute(self, activity: Activity) -> Json:
+        try:
+            click = translate.click_from_invoke(activity.value)
+        except translate.BadAction as bad:
+            return message_response(str(bad))
+        reply = await self.run_action(click, activity)
+        if not reply.ok:
+            return message_response(reply.message)
+        card = await self.refreshed_card(click.alert_key, activity)
+        if card is None:  # a digest (the outbox re-renders it) or a vanished alert
+            return message_response(reply.message)
+        return card_response(card_attachment_content(card))
+
+    async def run_action(self, click: translate.Click, activity: Activity) -> ActionReply:
+        actor = translate.actor_of(activity)
+        request = translate.request_for(click, actor)
+        config = await self.ctx.config.get()
+        reply = await dispatch(request, sessions=self.ctx.sessions, config=config, now=utcnow())
+        if reply.ok:
+            self.ctx.signal.notify()
+        log.info("teams.action", action=str(click.verb), alert=click.alert_key, user=actor.id, ok=reply.ok)
+        return reply
+
+    async def refreshed_card(self, key: str, activity: Activity) -> Card | None:
+        """The alert's card as it is now, for the audience of the card that was clicked."""
+        async with self.ctx.sessions() as session:
+            alert = await queries.get_alert(session, key=key)
+            if alert is None or alert.id is None:
+                return None
+            audience = await self._audience(session, alert.id, alert.team_id, activity)
+            if audience is None:
+                return None
+            return await load_card(session, alert_id=alert.id, audience=audience, now=utcnow())
+
+    async def _audience(self, session: Any, alert_id: int, team_id: int, activity: Activity) -> str | None:
+        if activity.reply_to_id:
+            ref = (
+                await session.execute(
+                    select(col(CardRef.audience)).where(
+                        col(CardRef.alert_id) == alert_id,
+                        col(CardRef.platform) == translate.PLATFORM,
+                        col(CardRef.message_id) == activity.reply_to_id,
+                    )
+                )
+            ).scalar_one_or_none()
+            if ref is not None:
+                return None if ref == "digest" else str(ref)
+        team = (await self.ctx.config.get()).team(team_id)
+        key = translate.conversation_key(activity)
+        return "team" if key and team.teams_channel == key else "managers"
+
+    # -- messages: Action.Submit fallback and commands ----------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if not await self.first_delivery(activity):
+            log.info("teams.duplicate_message", activity=activity.id)
+            return
+        try:
+            click = translate.click_from_submit(activity.value)
+        except translate.BadAction as bad:
+            await self.reply(activity, str(bad))
+            return
+        if click is not None:
+            await self.submit(click, activity)
+            return
+        text = translate.command_text(activity)
+        if text:
+            await self.command(text, activity)
+
+    async def first_delivery(self, activity: Activity) -> bool:
+        """Teams retries a message it thinks went unanswered: run each command once."""
+        if not activity.id or activity.conversation is None:
+            return True
+        digest = hashlib.sha256(f"{activity.conversation.id}\n{activity.id}".encode()).hexdigest()
+        try:
+            async with transaction(self.ctx.sessions) as session:
+                session.add(WebhookDelivery(platform=translate.PLATFORM, delivery_id=f"msg:{digest}"))
+        except IntegrityError:
+            return False
+        return True
+
+    async def submit(self, click: translate.Click, activity: Activity) -> None:
+        reply = await self.run_action(click, activity)
+        if not reply.ok:
+            await self.reply(activity, reply.message)
+            return
+        card = await self.refreshed_card(click.alert_key, activity)
+        if card is None or not activity.reply_to_id or activity.conversation is None:
+            return
+        place = CardPlace(
+            channel=translate.conversation_key(activity) or activity.conversation.id,
+            message_id=activity.reply_to_id,
+            thread_id=activity.conversation.id,
+            conversation_ref={"serviceUrl": activity.service_url},
+        )
+        try:
+            async with self.outbound(activity) as chat:
+                await chat.update_card(place=place, card=card)
+        except ChatError as exc:  # the outbox update follows anyway
+            log.warning("teams.submit_update_failed", alert=click.alert_key, error=exc.reason)
+
+    async def command(self, text: str, activity: Activity) -> None:
+        from bot.commands import Caller, run_command  # lazily: the command layer is optional here
+
+        caller = Caller(
+            actor=translate.actor_of(activity),
+            channel=translate.conversation_key(activity),
+            channel_name=translate.conversation_name(activity),
+        )
+        try:
+            answer = await run_command(text, caller=caller, ctx=self.ctx)
+        except Exception:  # run_command should never raise; if it does, say so instead of a 500
+            log.exception("teams.command_failed")
+            await self.reply(activity, SORRY)
+            return
+        log.info("teams.command", user=caller.actor.id, ok=answer.ok, secret=answer.secret)
+        if answer.secret and not translate.is_personal(activity):
+            sent = await self.send_privately(activity, answer.text)
+            await self.reply(activity, SENT_PRIVATELY if sent else NOT_PRIVATE)
+            return
+        await self.reply(activity, answer.text)
+
+    # -- outbound -----------------------------------------------------------------------------------
+
+    def outbound(self, activity: Activity) -> TeamsChat:
+        return TeamsChat(
+            service_url=activity.service_url,
+            token_provider=self.token_provider,
+            tenant_id=translate.tenant_id(activity),
+            bot_id=activity.recipient.id if activity.recipient else None,
+            timeout=self.timeout,
+        )
+
+    async def reply(self, activity: Activity, text: str) -> None:
+        if activity.conversation is None or not activity.service_url:
+            return
+        conversation = activity.conversation.id
+        place = CardPlace(
+            channel=conversation,
+            message_id=activity.id or "",
+            thread_id=conversation,
+            conversation_ref={"serviceUrl": activity.service_url},
+        )
+        try:
+            async with self.outbound(activity) as chat:
+                await chat.post_reply(place=place, text=text)
+        except ChatError as exc:
+            log.warning("teams.reply_failed", error=exc.reason)
+
+    async def send_privately(self, activity: Activity, text: str) -> bool:
+        sender = activity.from_property
+        if sender is None or not sender.id or not activity.service_url:
+            return False
+        try:
+            async with self.outbound(activity) as chat:
+                await chat.send_direct(user=sender.id, text=text)
+        except ChatError as exc:
+            log.warning("teams.private_reply_failed", error=exc.reason)
+            return False
+        return True

@@ -1,0 +1,198 @@
+"""The real app with Slack enabled, against the loopback fake Web API, plus signed Slack requests.
+
+    async with slack_app(database_url, fake) as slack:
+        key = await slack.new_alert()
+        reply = await slack.click(USER_ANA, "alert.claim", key)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy import select
+
+from storage import queries
+from storage.db import transaction
+from storage.models import Alert, AlertEvent
+from tests.appserver import AppServer, serve_app, test_settings
+from tests.fakes.slack_api import FakeSlackApi
+
+SIGNING_SECRET = "signing-secret-for-tests-0123"
+CHANNEL = "C0TEAM01"
+ANA = {"id": "U0ANA", "username": "ana", "name": "ana", "team_id": "T0TEST"}
+BEN = {"id": "U0BEN", "username": "ben", "name": "ben", "team_id": "T0TEST"}
+ADMIN = {"id": "U0ADMIN", "username": "root", "name": "root", "team_id": "T0TEST"}
+
+DETRACTOR = {
+    "nps": 2,
+    "contact_requested": True,
+    "customer": {"name": "Dana", "email": "dana@example.com"},
+    "comment": "Rude staff <!channel>",
+    "attributes": {"location": "042"},
+}
+
+
+def sign(body: bytes, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    """Slack's request signature: v0=hex(HMAC-SHA256(secret, "v0:{ts}:{body}"))."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"x-slack-request-timestamp": ts, "x-slack-signature": f"v0={digest}"}
+
+
+def block_actions(user: Mapping[str, Any], element: Mapping[str, Any], *, channel: str | None = CHANNEL,
+                  message_ts: str = "1.000001", view: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A block_actions payload shaped like shared/payloads/slack_block_actions.json."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": dict(user),
+        "api_app_id": "A0TEST",
+        "token": "verification_token",
+        "trigger_id": f"{time.time_ns()}.trigger",
+        "team": {"id": "T0TEST", "domain": "hotloop-test"},
+        "response_url": "https://hooks.slack.com/actions/T0TEST/1/x",
+        "actions": [{"block_id": "b", "action_ts": f"{time.time():.6f}", **element}],
+    }
+    if channel:
+        payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel}
+        payload["channel"] = {"id": channel, "name": "team"}
+    else:
+        payload["container"] = {"type": "view", "view_id": "VHOME"}
+        payload["view"] = dict(view or {"id": "VHOME", "type": "home"})
+    return payload
+
+
+def button(action_id: str, value: str) -> dict[str, Any]:
+    return {"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": "x"}}
+
+
+def menu_choice(value: str) -> dict[str, Any]:
+    return {"type": "overflow", "action_id": "alert.more",
+            "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": value}}
+
+
+def view_submission(user: Mapping[str, Any], view: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Submit `view` (as our app built it) with `values` = {block_id: element state}."""
+    state = {block_id: {"value": element} for block_id, element in values.items()}
+    return {
+        "type": "view_submission",
+        "team": {"id": "T0TEST", "domain": "hotloop-test"},
+        "user": dict(user),
+        "api_app_id": "A0TEST",
+        "token": "verification_token",
+        "trigger_id": f"{time.time_ns()}.trigger",
+        "view": {"id": "V0MODAL", "type": "modal", **view, "state": {"values": state}},
+        "response_urls": [],
+    }
+
+
+@dataclass
+class SlackApp:
+    server: AppServer
+    fake: FakeSlackApi
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self.server.client
+
+    async def post(self, body: bytes, *, content_type: str, headers: Mapping[str, str] | None = None,
+                   **signing: Any) -> httpx.Response:
+        sent = {"content-type": content_type, **sign(body, **signing), **(headers or {})}
+        return await self.client.post("/slack/events", content=body, headers=sent)
+
+    async def interact(self, payload: Mapping[str, Any], **signing: Any) -> httpx.Response:
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, content_type="application/x-www-form-urlencoded", **signing)
+
+    async def event(self, payload: Mapping[str, Any], *, headers: Mapping[str, str] | None = None) -> httpx.Response:
+        return await self.post(json.dumps(payload).encode(), content_type="application/json", headers=headers)
+
+    async def command(self, user: Mapping[str, Any], text: str, *, channel: str = CHANNEL) -> httpx.Response:
+        fields = {"token": "verification_token", "team_id": "T0TEST", "team_domain": "hotloop-test",
+                  "channel_id": channel, "channel_name": "team", "user_id": user["id"], "user_name": user["name"],
+                  "command": "/hotloop", "text": text, "api_app_id": "A0TEST",
+                  "response_url": self.fake.url + "commands/T0TEST/1/x", "trigger_id": "1.1.x"}
+        return await self.post(urlencode(fields).encode(), content_type="application/x-www-form-urlencoded")
+
+    async def click(self, user: Mapping[str, Any], action_id: str, value: str, **kwargs: Any) -> httpx.Response:
+        return await self.interact(block_actions(user, button(action_id, value), **kwargs))
+
+    async def new_alert(self, external_id: str = "r-1", **overrides: Any) -> str:
+        """An alert through the real generic webhook, once its card is on the fake Slack."""
+        reply = await self.server.post_feedback({"id": external_id, **DETRACTOR, **overrides})
+        assert reply.status_code == 202, reply.text
+        key = str(reply.json()["alert"])
+        assert await self.wait(lambda: self.card(key) is not None), f"card for {key} never posted"
+        return key
+
+    def card(self, key: str) -> dict[str, Any] | None:
+        for message in self.fake.messages_in(CHANNEL):
+            if "thread_ts" not in message and key in json.dumps(message.get("blocks", [])):
+                return message
+        return None
+
+    def thread(self, key: str) -> list[str]:
+        card = self.card(key)
+        if card is None:
+            return []
+        return [m["text"] for m in self.fake.messages_in(CHANNEL) if m.get("thread_ts") == card["ts"]]
+
+    def ephemerals(self, user: Mapping[str, Any]) -> list[str]:
+        return [str(c.args.get("text")) for c in self.fake.calls("chat.postEphemeral")
+                if c.args.get("user") == user["id"]]
+
+    async def wait(self, predicate: Callable[[], bool], timeout: float = 8.0) -> bool:
+        """Wait off the event loop (the app under test runs on it)."""
+        return await asyncio.to_thread(self.fake.wait_for, predicate, timeout)
+
+    async def alert(self, key: str) -> Alert:
+        async with self.server.ctx.sessions() as session:
+            alert = await queries.get_alert(session, key=key)
+        assert alert is not None
+        return alert
+
+    async def events(self, key: str) -> list[str]:
+        alert = await self.alert(key)
+        async with self.server.ctx.sessions() as session:
+            rows = (await session.execute(select(AlertEvent.kind).where(AlertEvent.alert_id == alert.id))).all()
+        return [row[0] for row in rows]
+
+    async def until(self, check: Callable[[], Any], timeout: float = 8.0) -> bool:
+        """Poll an async condition on the database (the listener runs after the HTTP response)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await check():
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def make_admin(self, user_id: str) -> None:
+        from storage.models import Admin
+
+        async with transaction(self.server.ctx.sessions) as session:
+            session.add(Admin(user_id=user_id, platform="slack", added_by="test"))
+        self.server.ctx.config.invalidate()
+
+
+@asynccontextmanager
+async def slack_app(database_url: str, fake: FakeSlackApi, **overrides: Any) -> AsyncIterator[SlackApp]:
+    settings = test_settings(database_url, slack_bot_token=fake.token, slack_signing_secret=SIGNING_SECRET,
+                             slack_api_url=fake.url, **overrides)
+    async with serve_app(settings) as server:
+        async with transaction(server.ctx.sessions) as session:
+            team = await queries.default_team(session)
+            assert team is not None
+            team.slack_channel = CHANNEL
+            session.add(team)
+        server.ctx.config.invalidate()
+        await server.add_source("web")
+        yield SlackApp(server=server, fake=fake)
