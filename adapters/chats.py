@@ -15,7 +15,9 @@ def build_chats(settings: Settings, ctx: Context) -> Mapping[str, Chat]:
     if settings.slack_enabled:
         from adapters.slack.chat import SlackChat
 
-        chats["slack"] = SlackChat(settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+        chats["slack"] = SlackChat(
+            settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        )
     if settings.teams_enabled:
         try:
             from adapters.teams.wiring import build_teams_chat  # type: ignore[import-not-found,unused-ignore]

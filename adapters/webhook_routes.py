@@ -49,7 +49,10 @@ def refuse(status: int, reason: str) -> JSONResponse:
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A repeat of a known response: no second alert", "content": {"application/json": {}}},
+    200: {
+        "description": "A repeat of a known response: no second alert",
+        "content": {"application/json": {}},
+    },
     202: {"description": "Accepted and committed: `alert` is the hot alert key, or null when none is needed"},
     400: {"description": "Malformed body (not JSON, nested too deep)"},
     401: {"description": "Missing, wrong or stale signature"},
@@ -60,7 +63,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 _OPENAPI_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": GenericFeedback.model_json_schema(ref_template="#/components/schemas/{model}")}},
+        "content": {
+            "application/json": {
+                "schema": GenericFeedback.model_json_schema(ref_template="#/components/schemas/{model}")
+            }
+        },
     },
     "parameters": [
         {"name": "X-Hotloop-Signature", "in": "header", "required": True, "schema": {"type": "string"},
@@ -98,7 +105,9 @@ async def receive_feedback(source: str, request: Request) -> JSONResponse:
     return response
 
 
-@router.head("/webhooks/{source}", summary="Check a webhook URL (SurveyMonkey does this when a webhook is created)")
+@router.head(
+    "/webhooks/{source}", summary="Check a webhook URL (SurveyMonkey does this when a webhook is created)"
+)
 async def check_webhook(source: str, request: Request) -> JSONResponse:
     ctx: Context = request.app.state.ctx
     found = await ctx.source(source) is not None
@@ -107,8 +116,15 @@ async def check_webhook(source: str, request: Request) -> JSONResponse:
 
 async def _ingest(ctx: Context, source_id: int, source_name: str, item: FeedbackIn) -> JSONResponse:
     config = await ctx.config.get()
-    result = await ingest(ctx.sessions, source_id=source_id, source_name=source_name, item=item, config=config,
-                          alarming_words=ctx.settings.alarming_words, now=utcnow())
+    result = await ingest(
+        ctx.sessions,
+        source_id=source_id,
+        source_name=source_name,
+        item=item,
+        config=config,
+        alarming_words=ctx.settings.alarming_words,
+        now=utcnow(),
+    )
     ctx.signal.notify()
     FEEDBACK_RECEIVED.labels(source=source_name, result="duplicate" if result.duplicate else "new").inc()
     if result.alert_key and not result.duplicate and result.severity:

@@ -108,7 +108,9 @@ async def dispatch(
         return ActionReply(False, f"Unknown action {request.action}", request.alert_key)
     try:
         plan = builder(request, config, now)
-        result: TransitionResult = await apply(sessions, key=request.alert_key, actor=request.actor, now=now, plan=plan)
+        result: TransitionResult = await apply(
+            sessions, key=request.alert_key, actor=request.actor, now=now, plan=plan
+        )
     except Refused as refused:
         return ActionReply(False, refused.message, request.alert_key)
     except AlertNotFoundError:

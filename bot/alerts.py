@@ -47,7 +47,7 @@ class AlertNotFoundError(LookupError):
     pass
 
 
-class Refused(Exception):  # noqa: N818 (a verdict, not a failure)
+class Refused(Exception):  # a verdict, not a failure
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -91,6 +91,8 @@ def next_due(values: dict[str, Any]) -> datetime | None:
     if status is AlertStatus.SNOOZED:
         return values.get("snoozed_until")
     due = values.get("claim_due_at") if status is AlertStatus.OPEN else values.get("resolve_due_at")
+    if values.get("nag_count"):  # this clock has breached: only the sweep's next step is left (None = silence)
+        return values.get("next_nag_at")
     candidates = [t for t in (due, values.get("next_nag_at")) if t is not None]
     return min(candidates) if candidates else None
 
@@ -117,6 +119,15 @@ async def apply(
     return TransitionResult(False, f"{key} is changing fast; try again", None)
 
 
+async def apply_in(session: AsyncSession, *, alert: Alert, actor: Actor, now: datetime, plan: Plan) -> bool:
+    """One compare-and-set of `plan` inside the caller's transaction (the SLA sweep's locked batch)."""
+    try:
+        change = plan(alert)
+    except Refused:
+        return False
+    return await _compare_and_set(session, alert=alert, change=change, actor=actor, now=now)
+
+
 def _current_values(alert: Alert) -> dict[str, Any]:
     return {name: getattr(alert, name) for name in Alert.model_fields}
 
@@ -126,7 +137,9 @@ async def _compare_and_set(
 ) -> bool:
     assert alert.id is not None
     merged = {**_current_values(alert), **change.values}
-    values = {**change.values, "version": alert.version + 1, "updated_at": now, "next_due_at": next_due(merged)}
+    values = {
+        **change.values, "version": alert.version + 1, "updated_at": now, "next_due_at": next_due(merged)
+    }
     stmt = (
         update(Alert)
         .where(col(Alert.id) == alert.id, col(Alert.version) == alert.version)
@@ -144,7 +157,9 @@ async def _compare_and_set(
                            platform=actor.platform, at=now, data=data))
     await enqueue_card_update(session, alert_id=alert.id, now=now)
     if change.thread_text:
-        enqueue_thread_line(session, alert_id=alert.id, text=change.thread_text, mention=change.thread_mention, now=now)
+        enqueue_thread_line(
+            session, alert_id=alert.id, text=change.thread_text, mention=change.thread_mention, now=now
+        )
     if change.posts:
         enqueue_card_posts(session, alert_id=alert.id, places=change.posts, audience="managers", now=now)
     for platform, user, text in change.directs:
@@ -175,7 +190,7 @@ def plan_claim(actor: Actor, now: datetime) -> Plan:
             raise Refused(f"{alert.key} was already claimed by {alert.owner_name or alert.owner_id}")
         values = {"status": AlertStatus.CLAIMED.value, "owner_id": actor.id, "owner_name": actor.name,
                   "owner_platform": actor.platform, "claimed_at": alert.claimed_at or now,
-                  "snoozed_until": None, "snooze_reason": None}
+                  "snoozed_until": None, "snooze_reason": None, "nag_count": 0}
         return Change(values, "claimed", f"You claimed {alert.key}", f"{actor.name} claimed · {_clock(now)}")
 
     return plan
@@ -187,9 +202,13 @@ def plan_unclaim(actor: Actor, now: datetime, config: ConfigSnapshot) -> Plan:
         if not alert.owner_id:
             raise Refused(f"{alert.key} is not claimed")
         _require_manager(alert, actor, config, "unclaim")
-        values = {"status": AlertStatus.OPEN.value, "owner_id": None, "owner_name": None, "owner_platform": None}
+        values = {
+            "status": AlertStatus.OPEN.value, "owner_id": None, "owner_name": None, "owner_platform": None,
+            "nag_count": 0,
+        }
         return Change(values, "unclaimed", f"{alert.key} is back in the queue",
-                      f"{actor.name} unclaimed · {_clock(now)}", event_data={"previous_owner": alert.owner_id})
+                      f"{actor.name} unclaimed · {_clock(now)}",
+                      event_data={"previous_owner": alert.owner_id})
 
     return plan
 
@@ -230,7 +249,7 @@ def plan_reassign(actor: Actor, now: datetime, config: ConfigSnapshot, to_id: st
         if alert.owner_id:
             _require_manager(alert, actor, config, "reassign")
         values = {"status": AlertStatus.CLAIMED.value, "owner_id": to_id, "owner_name": to_name,
-                  "owner_platform": actor.platform, "claimed_at": alert.claimed_at or now}
+                  "owner_platform": actor.platform, "claimed_at": alert.claimed_at or now, "nag_count": 0}
         dm = f"{actor.name} assigned hot alert {alert.key} ({alert.severity}) to you."
         return Change(values, "reassigned", f"{alert.key} reassigned to {to_name}",
                       f"{actor.name} reassigned to {to_name} · {_clock(now)}",
@@ -273,7 +292,8 @@ def plan_note(actor: Actor, now: datetime, text: str) -> Plan:
     def plan(alert: Alert) -> Change:
         if not text.strip():
             raise Refused("A note needs some text")
-        return Change({}, "note", f"Note added to {alert.key}", f"{actor.name} added a note: {text.strip()[:2000]}",
+        return Change({}, "note", f"Note added to {alert.key}",
+                      f"{actor.name} added a note: {text.strip()[:2000]}",
                       event_data={"text": text.strip()[:3000]})
 
     return plan
@@ -286,11 +306,12 @@ def plan_resolve(actor: Actor, now: datetime, config: ConfigSnapshot, outcome: O
         if alert.owner_id and alert.owner_id != actor.id:
             _require_manager(alert, actor, config, "resolve")
         values = {"status": AlertStatus.RESOLVED.value, "outcome": outcome.value, "root_cause": root_cause,
-                  "resolution_note": (note or "")[:3000] or None, "resolved_at": now, "resolved_by": actor.name,
-                  "snoozed_until": None, "next_nag_at": None}
+                  "resolution_note": (note or "")[:3000] or None, "resolved_at": now,
+                  "resolved_by": actor.name, "snoozed_until": None, "next_nag_at": None}
         label = OUTCOME_LABELS[outcome]
+        cause = f" ({root_cause})" if root_cause else ""
         return Change(values, "resolved", f"{alert.key} resolved: {label}",
-                      f"{actor.name} resolved: {label}" + (f" ({root_cause})" if root_cause else "") + f" · {_clock(now)}",
+                      f"{actor.name} resolved: {label}" + cause + f" · {_clock(now)}",
                       event_data={"outcome": outcome.value, "root_cause": root_cause, "note": note,
                                   "follow_up_survey": follow_up})
 
@@ -305,7 +326,8 @@ def plan_reopen(actor: Actor, now: datetime, config: ConfigSnapshot) -> Plan:
             _require_manager(alert, actor, config, "reopen")
         claim_due, resolve_due = due_times(config, team=config.team(alert.team_id),
                                            severity=Severity(alert.severity), start=now)
-        values = {"status": (AlertStatus.CLAIMED if alert.owner_id else AlertStatus.OPEN).value, "outcome": None,
+        status = AlertStatus.CLAIMED if alert.owner_id else AlertStatus.OPEN
+        values = {"status": status.value, "outcome": None,
                   "root_cause": None, "resolution_note": None, "resolved_at": None, "resolved_by": None,
                   "claim_due_at": claim_due, "resolve_due_at": resolve_due, "nag_count": 0}
         return Change(values, "reopened", f"{alert.key} reopened", f"{actor.name} reopened · {_clock(now)}")

@@ -12,13 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from bot.domain import Severity
 from bot.routing import RouteSpec
-from bot.rules import RuleSpec
+from bot.rules import RuleError, RuleSpec, validate_condition
 from bot.sla_clock import DEFAULT_SLA, BusinessHours
 from storage import queries
 from storage.db import SessionFactory, transaction
 from storage.models import Admin, Team
+
+log = structlog.get_logger("hotloop.config")
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,21 @@ def _rule_spec(rule: Any) -> RuleSpec:
     )
 
 
+def _usable_rules(rows: Any) -> list[RuleSpec]:
+    """A rule whose stored condition no longer parses is skipped (and logged), never a failed ingest."""
+    usable = []
+    for row in rows:
+        if not row.enabled:
+            continue
+        try:
+            validate_condition(row.condition)
+        except RuleError as error:
+            log.error("rule.unusable", rule=row.name, error=str(error))
+            continue
+        usable.append(_rule_spec(row))
+    return usable
+
+
 async def ensure_defaults(sessions: SessionFactory, *, default_team: str, admins: list[str]) -> None:
     """A default team always exists (no black hole); admins from HOTLOOP_ADMINS are seeded once."""
     async with transaction(sessions) as session:
@@ -119,7 +138,7 @@ async def load_snapshot(sessions: SessionFactory) -> ConfigSnapshot:
             RouteSpec(id=r.id or 0, priority=r.priority, match=r.match, team_id=r.team_id)
             for r in await queries.list_routes(session)
         )
-        rules = tuple(_rule_spec(r) for r in await queries.list_rules(session) if r.enabled)
+        rules = tuple(_usable_rules(await queries.list_rules(session)))
         sla = {(p.team_id, p.severity): (p.claim_seconds, p.resolve_seconds) for p in await queries.list_sla_policies(session)}
         escalation: dict[int | None, list[EscalationTarget]] = {}
         for step in await queries.list_escalation_steps(session):

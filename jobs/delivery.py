@@ -15,7 +15,6 @@ import asyncio
 import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +38,7 @@ Clock = Callable[[], datetime]
 
 def backoff_seconds(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> float:
     """Exponential backoff with full jitter (AWS style), so retries of many rows don't align."""
-    return random.uniform(base, min(cap, base * 2 ** min(attempts, 16)))  # noqa: S311
+    return random.uniform(base, min(cap, base * 2 ** min(attempts, 16)))
 
 
 class DeliveryWorker:
@@ -88,7 +87,7 @@ class DeliveryWorker:
         await asyncio.gather(*(self._run_lane(lane, items) for lane, items in lanes.items()))
         return len(jobs)
 
-    async def drain(self, *, timeout: float = 30.0) -> None:
+    async def drain(self, *, timeout: float = 30.0) -> None:  # noqa: ASYNC109 (a deadline, not a wait)
         """Run until nothing is due (tests, `hotloop demo`)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

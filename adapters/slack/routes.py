@@ -114,6 +114,9 @@ class SlackRuntime:
             body = await read_limited(request, limit)
         except BodyTooLargeError:
             return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        if timestamp and not timestamp.isdigit():  # slack_sdk's verifier would raise (a 500) on int()
+            return JSONResponse({"error": "invalid request"}, status_code=401)
         response = await self.bolt.async_dispatch(to_async_bolt_request(request, body))
         return to_starlette_response(response)
 

@@ -137,3 +137,20 @@ async def test_every_transition_updates_the_card_once_even_when_repeated(session
         lines = (await session.execute(select(func.count()).select_from(Outbox).where(Outbox.kind == "thread.reply"))).scalar_one()
     assert updates == 1  # coalesced: the worker renders the latest state anyway
     assert lines == 3
+
+
+async def test_a_broken_stored_rule_is_skipped_not_a_failed_ingest(sessions: SessionFactory) -> None:
+    from bot.config_snapshot import ConfigCache
+    from storage.db import transaction
+    from storage.models import Rule
+
+    await prepared_config(sessions)
+    async with transaction(sessions) as session:
+        session.add(Rule(name="broken", priority=1, condition={"field": "nps", "op": "~~", "value": 1}, severity="low"))
+        session.add(Rule(name="vip", priority=2, condition={"field": "attr.tier", "op": "=", "value": "vip"},
+                         severity="critical"))
+    config = await ConfigCache(sessions).get()
+    assert [r.name for r in config.rules] == ["vip"]
+    key = await raise_alert(sessions, config, nps=9, comment=None, attributes={"tier": "vip"})
+    alert, _ = await load(sessions, key)
+    assert alert.severity == "critical"

@@ -18,18 +18,24 @@ async def test_health_ready_and_metrics(app_server: AppServer) -> None:
     assert 'hotloop_alerts_created_total{severity="critical"}' in text
 
 
-async def test_delivery_worker_is_woken_by_the_commit(app_server: AppServer) -> None:
+async def test_delivery_worker_is_woken_by_the_commit(engine: object, database_url: str) -> None:
+    """With a 60 s poll interval, only the commit's wake-up can deliver the card within 2 s."""
     import asyncio
 
     from sqlalchemy import select
 
     from storage.models import CardRef
+    from tests.appserver import serve_app, test_settings
 
-    await app_server.post_feedback(DETRACTOR)
-    for _ in range(100):  # the log chat gets the card within a moment, not after a poll interval
-        async with app_server.ctx.sessions() as session:
-            refs = (await session.execute(select(CardRef))).scalars().all()
-        if refs:
-            break
-        await asyncio.sleep(0.02)
+    async with serve_app(test_settings(database_url, delivery_poll_seconds=60)) as server:
+        await server.add_source("web")
+        await asyncio.sleep(0.3)  # let the worker settle into its (long) wait
+        await server.post_feedback(DETRACTOR)
+        refs: list[CardRef] = []
+        for _ in range(100):
+            async with server.ctx.sessions() as session:
+                refs = list((await session.execute(select(CardRef))).scalars().all())
+            if refs:
+                break
+            await asyncio.sleep(0.02)
     assert [r.platform for r in refs] == ["log"]
