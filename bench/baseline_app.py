@@ -56,14 +56,18 @@ def create_app(database_url: str) -> FastAPI:
     async def receive(source: str, request: Request) -> JSONResponse:
         body = await request.body()
         async with request.app.state.engine.begin() as conn:  # BEGIN (IMMEDIATE on SQLite) … COMMIT
-            await conn.execute(insert(raw_webhook).values(source=source, body=body, received_at=datetime.now(UTC)))
+            await conn.execute(
+                insert(raw_webhook).values(source=source, body=body, received_at=datetime.now(UTC))
+            )
         return JSONResponse({"alert": None}, status_code=202)
 
     return app
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     args = parser.parse_args()
@@ -71,8 +75,9 @@ def main() -> None:
     if not url:
         raise SystemExit("HOTLOOP_DATABASE_URL is required")
     # the same uvicorn settings as `hotloop serve` (uvloop/httptools when installed, no access log)
-    uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="warning", access_log=False,
-                lifespan="on")
+    uvicorn.run(
+        create_app(url), host=args.host, port=args.port, log_level="warning", access_log=False, lifespan="on"
+    )
 
 
 if __name__ == "__main__":

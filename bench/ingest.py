@@ -42,14 +42,34 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
+
+
+def _fast_httpcore() -> bool:
+    """httpcore runs `import sniffio` on every lock it creates; without the package installed, each
+    failed import walks sys.path (~0.6 ms of CPU per request here), which made this load generator
+    slower than the servers it measures. A stub that answers "asyncio" (what this benchmark runs on)
+    removes that. Returns True when the stub was installed. Only this process is affected."""
+    import importlib.util
+    import types
+
+    if "sniffio" in sys.modules or importlib.util.find_spec("sniffio") is not None:
+        return False
+    stub = types.ModuleType("sniffio")
+    stub.current_async_library = lambda: "asyncio"  # type: ignore[attr-defined]
+    sys.modules["sniffio"] = stub
+    return True
+
+
+SNIFFIO_STUBBED = _fast_httpcore()
+
+import httpx  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -101,30 +121,58 @@ class Mix:
 
 def make_payload(rng: random.Random, external_id: str, mix: Mix) -> dict[str, Any]:
     name = rng.choice(NAMES)
-    customer = {"id": f"c-{rng.randrange(100_000)}", "name": name,
-                "email": name.lower().replace(" ", ".") + "@example.com"}
-    attributes = {"location": rng.choice(LOCATIONS), "region": rng.choice(["north", "south", "east", "west"]),
-                  "channel": rng.choice(["in-store", "online", "phone"])}
+    customer = {
+        "id": f"c-{rng.randrange(100_000)}",
+        "name": name,
+        "email": name.lower().replace(" ", ".") + "@example.com",
+    }
+    attributes = {
+        "location": rng.choice(LOCATIONS),
+        "region": rng.choice(["north", "south", "east", "west"]),
+        "channel": rng.choice(["in-store", "online", "phone"]),
+    }
     roll = rng.random()
-    base: dict[str, Any] = {"id": external_id, "submitted_at": datetime.now(UTC).isoformat(),
-                            "customer": customer, "attributes": attributes}
+    base: dict[str, Any] = {
+        "id": external_id,
+        "submitted_at": datetime.now(UTC).isoformat(),
+        "customer": customer,
+        "attributes": attributes,
+    }
     if roll < 0.6:  # detractor with a comment and answers: an alert
         mix.detractors += 1
         base.update(
-            nps=rng.randint(0, 6), contact_requested=rng.random() < 0.3, comment=rng.choice(COMPLAINTS),
-            answers=[{"question": "Staff friendliness", "value": rng.randint(1, 3), "scale_min": 1, "scale_max": 5},
-                     {"question": "Waiting time", "value": rng.randint(1, 5), "scale_min": 1, "scale_max": 5},
-                     {"question": "What did you buy?", "value": "lunch menu"}],
+            nps=rng.randint(0, 6),
+            contact_requested=rng.random() < 0.3,
+            comment=rng.choice(COMPLAINTS),
+            answers=[
+                {
+                    "question": "Staff friendliness",
+                    "value": rng.randint(1, 3),
+                    "scale_min": 1,
+                    "scale_max": 5,
+                },
+                {"question": "Waiting time", "value": rng.randint(1, 5), "scale_min": 1, "scale_max": 5},
+                {"question": "What did you buy?", "value": "lunch menu"},
+            ],
         )
     elif roll < 0.8:  # promoter asking to be contacted: a `normal` alert
         mix.promoters_contact += 1
-        base.update(nps=rng.randint(9, 10), contact_requested=True, comment=rng.choice(PRAISE[:2]),
-                    answers=[{"question": "Staff friendliness", "value": 5, "scale_min": 1, "scale_max": 5}])
+        base.update(
+            nps=rng.randint(9, 10),
+            contact_requested=True,
+            comment=rng.choice(PRAISE[:2]),
+            answers=[{"question": "Staff friendliness", "value": 5, "scale_min": 1, "scale_max": 5}],
+        )
     else:  # happy: no alert
         mix.happy += 1
-        base.update(nps=rng.randint(9, 10), contact_requested=False, comment=rng.choice(PRAISE),
-                    answers=[{"question": "Staff friendliness", "value": rng.randint(4, 5), "scale_min": 1,
-                              "scale_max": 5}])
+        base.update(
+            nps=rng.randint(9, 10),
+            contact_requested=False,
+            comment=rng.choice(PRAISE),
+            answers=[
+                {"question": "Staff friendliness", "value": rng.randint(4, 5), "scale_min": 1, "scale_max": 5}
+            ],
+        )
     return base
 
 
@@ -144,7 +192,12 @@ class LoadResult:
     client_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
     server_peak_rss_mb: float = 0.0
+    machine_busy_s: float = 0.0  # all CPUs, every process (other work on the machine shows up here)
     mix: Mix = field(default_factory=Mix)
+
+
+def _busy(times: Any) -> float:
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -154,13 +207,25 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank]
 
 
-async def run_load(base_url: str, server: psutil.Process, *, seconds: float, warmup: float, concurrency: int,
-                   tag: str, max_requests: int = MAX_REQUESTS) -> LoadResult:
+async def run_load(
+    base_url: str,
+    server: psutil.Process,
+    *,
+    seconds: float,
+    warmup: float,
+    concurrency: int,
+    tag: str,
+    max_requests: int = MAX_REQUESTS,
+) -> LoadResult:
     result = LoadResult()
     statuses: Counter[str] = Counter()
     counter = iter(range(max_requests))
     rng = random.Random(12345)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # One client per worker, each with a one-connection keep-alive pool: `concurrency` connections in
+    # all. A single client with a `concurrency`-sized pool spends O(connections) per request in
+    # httpcore's `_assign_requests_to_connections` (each pass probes every socket; encode/httpcore#1035):
+    # ~80% of this process's CPU at 32 connections, capping the load at a few hundred requests/s.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     peak_rss = 0
     stop_sampling = asyncio.Event()
 
@@ -184,8 +249,10 @@ async def run_load(base_url: str, server: psutil.Process, *, seconds: float, war
             if started >= deadline:
                 return
             body = json.dumps(make_payload(rng, f"{tag}-{n}", result.mix), separators=(",", ":")).encode()
-            headers = {"content-type": "application/json",
-                       "x-hotloop-signature": sign(SOURCE_SECRET, body, int(time.time()))}
+            headers = {
+                "content-type": "application/json",
+                "x-hotloop-signature": sign(SOURCE_SECRET, body, int(time.time())),
+            }
             try:
                 reply = await client.post(f"/webhooks/{SOURCE}", content=body, headers=headers)
                 status = str(reply.status_code)
@@ -207,16 +274,30 @@ async def run_load(base_url: str, server: psutil.Process, *, seconds: float, war
     sampler = asyncio.create_task(sample_rss())
     cpu_before: tuple[float, float] | None = None
     client_before = 0.0
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, http1=True, http2=False,
-                                 timeout=httpx.Timeout(REQUEST_TIMEOUT)) as client:
-        tasks = [asyncio.create_task(worker(client)) for _ in range(concurrency)]
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=base_url,
+                    limits=limits,
+                    http1=True,
+                    http2=False,
+                    verify=False,
+                    timeout=httpx.Timeout(REQUEST_TIMEOUT),
+                )
+            )
+            for _ in range(concurrency)
+        ]
+        tasks = [asyncio.create_task(worker(client)) for client in clients]
         await asyncio.sleep(max(0.0, measure_start - time.perf_counter()))
         with contextlib.suppress(psutil.Error):
             times = server.cpu_times()
             cpu_before = (times.user, times.system)
         client_before = sum(os.times()[:2])
+        machine_before = _busy(psutil.cpu_times())
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=seconds + warmup + REQUEST_TIMEOUT + 10)
     result.client_cpu_s = sum(os.times()[:2]) - client_before
+    result.machine_busy_s = _busy(psutil.cpu_times()) - machine_before
     with contextlib.suppress(psutil.Error):
         times = server.cpu_times()
         if cpu_before is not None:
@@ -239,8 +320,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def fresh_database(kind: str, workdir: Path, pg_admin_url: str) -> Iterator[str]:
+@contextlib.asynccontextmanager
+async def fresh_database(kind: str, workdir: Path, pg_admin_url: str) -> AsyncIterator[str]:
     if kind == "sqlite":
         path = workdir / f"bench-{secrets.token_hex(4)}.db"
         try:
@@ -261,17 +342,22 @@ def fresh_database(kind: str, workdir: Path, pg_admin_url: str) -> Iterator[str]
         finally:
             await conn.close()
 
-    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
+    await admin_sql(f'CREATE DATABASE "{name}"')
     try:
         yield admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
     finally:
-        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def server_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLOOP_")}
-    env.update(HOTLOOP_DATABASE_URL=database_url, HOTLOOP_SECRET_KEY=SECRET_KEY, HOTLOOP_LOG_LEVEL="warning",
-               HOTLOOP_MODE="production", PYTHONUNBUFFERED="1")
+    env.update(
+        HOTLOOP_DATABASE_URL=database_url,
+        HOTLOOP_SECRET_KEY=SECRET_KEY,
+        HOTLOOP_LOG_LEVEL="warning",
+        HOTLOOP_MODE="production",
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -287,8 +373,14 @@ class Variant:
 
     def command(self, port: int) -> list[str]:
         if self.role is None:
-            return [sys.executable, str(REPO / "bench" / "baseline_app.py"), "--host", "127.0.0.1",
-                    "--port", str(port)]
+            return [
+                sys.executable,
+                str(REPO / "bench" / "baseline_app.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
         return [*hotloop_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--role", self.role]
 
 
@@ -298,16 +390,25 @@ VARIANTS = [Variant("baseline", None), Variant("hotloop-web", "web"), Variant("h
 def prepare_hotloop(env: dict[str, str], log: Path) -> None:
     """`hotloop source add` also migrates the fresh database."""
     with log.open("ab") as out:
-        subprocess.run([*hotloop_command(), "source", "add", SOURCE, "--kind", "generic", "--secret", SOURCE_SECRET],
-                       env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, timeout=120, check=True)
+        subprocess.run(
+            [*hotloop_command(), "source", "add", SOURCE, "--kind", "generic", "--secret", SOURCE_SECRET],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+            check=True,
+        )
 
 
 @contextlib.asynccontextmanager
-async def running_server(command: list[str], env: dict[str, str], port: int, log: Path) -> AsyncIterator[
-        subprocess.Popen[bytes]]:
+async def running_server(
+    command: list[str], env: dict[str, str], port: int, log: Path
+) -> AsyncIterator[subprocess.Popen[bytes]]:
     out = log.open("ab")
-    proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         await wait_ready(proc, f"http://127.0.0.1:{port}/healthz", log)
         yield proc
@@ -352,7 +453,9 @@ async def database_counts(database_url: str, hotloop: bool) -> dict[str, Any]:
     try:
         async with engine.connect() as conn:
             if not hotloop:
-                return {"rows": (await conn.execute(text("SELECT count(*) FROM bench_raw_webhook"))).scalar_one()}
+                return {
+                    "rows": (await conn.execute(text("SELECT count(*) FROM bench_raw_webhook"))).scalar_one()
+                }
             counts: dict[str, Any] = {}
             for table in ("feedback", "alert", "alertevent", "outbox"):
                 counts[table] = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
@@ -384,6 +487,7 @@ class RunFigures:
     server_cpu_per_req_ms: float
     server_cpu_util: float  # cores used by the server during the window
     client_cpu_util: float  # cores used by the load generator
+    other_cpu_util: float  # cores used by anything else on the machine during the window
     mix: dict[str, int]
     rows: dict[str, Any]
 
@@ -391,22 +495,34 @@ class RunFigures:
 def figures(db: str, variant: Variant, result: LoadResult, rows: dict[str, Any]) -> RunFigures:
     lat = sorted(result.latencies_ms)
     return RunFigures(
-        db=db, variant=variant.name, role=variant.role,
+        db=db,
+        variant=variant.name,
+        role=variant.role,
         accepted_per_s=result.accepted / result.window_s,
-        p50_ms=percentile(lat, 50), p90_ms=percentile(lat, 90), p99_ms=percentile(lat, 99),
+        p50_ms=percentile(lat, 50),
+        p90_ms=percentile(lat, 90),
+        p99_ms=percentile(lat, 99),
         max_ms=lat[-1] if lat else float("nan"),
-        accepted=result.accepted, errors=result.errors, statuses=result.statuses, window_s=result.window_s,
-        warmup_sent=result.warmup_sent, server_peak_rss_mb=result.server_peak_rss_mb,
+        accepted=result.accepted,
+        errors=result.errors,
+        statuses=result.statuses,
+        window_s=result.window_s,
+        warmup_sent=result.warmup_sent,
+        server_peak_rss_mb=result.server_peak_rss_mb,
         server_cpu_per_req_ms=1000 * result.server_cpu_s / max(result.sent, 1),
         server_cpu_util=result.server_cpu_s / result.window_s,
         client_cpu_util=result.client_cpu_s / result.window_s,
-        mix=asdict(result.mix), rows=rows,
+        other_cpu_util=max(0.0, result.machine_busy_s - result.server_cpu_s - result.client_cpu_s)
+        / result.window_s,
+        mix=asdict(result.mix),
+        rows=rows,
     )
 
 
-async def bench_variant(db: str, variant: Variant, args: argparse.Namespace, workdir: Path,
-                        profile_to: Path | None = None) -> RunFigures:
-    with fresh_database(db, workdir, args.pg_admin_url) as url:
+async def bench_variant(
+    db: str, variant: Variant, args: argparse.Namespace, workdir: Path, profile_to: Path | None = None
+) -> RunFigures:
+    async with fresh_database(db, workdir, args.pg_admin_url) as url:
         env = server_env(url)
         log = workdir / f"{db}-{variant.name}{'-profile' if profile_to else ''}.log"
         if variant.role is not None:
@@ -415,9 +531,14 @@ async def bench_variant(db: str, variant: Variant, args: argparse.Namespace, wor
         async with running_server(variant.command(port), env, port, log) as proc:
             spy = start_py_spy(proc.pid, args, profile_to) if profile_to else None
             try:
-                result = await run_load(f"http://127.0.0.1:{port}", psutil.Process(proc.pid), seconds=args.seconds,
-                                        warmup=args.warmup, concurrency=args.concurrency,
-                                        tag=f"{db}-{variant.name}-{secrets.token_hex(3)}")
+                result = await run_load(
+                    f"http://127.0.0.1:{port}",
+                    psutil.Process(proc.pid),
+                    seconds=args.seconds,
+                    warmup=args.warmup,
+                    concurrency=args.concurrency,
+                    tag=f"{db}-{variant.name}-{secrets.token_hex(3)}",
+                )
             finally:
                 if spy is not None:
                     stop_py_spy(spy)
@@ -431,11 +552,27 @@ async def bench_variant(db: str, variant: Variant, args: argparse.Namespace, wor
 
 def start_py_spy(pid: int, args: argparse.Namespace, out: Path | None) -> subprocess.Popen[bytes]:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    # a little longer than warm-up + window; --nonblocking keeps the server unpaused while sampling
+    # a little longer than warm-up + window; --gil: only the thread running Python code (on-CPU time)
     duration = int(args.warmup + args.seconds + 1)
-    return subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--nonblocking",
-                             "--duration", str(duration), "--output", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--gil",
+            "--duration",
+            str(duration),
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop_py_spy(spy: subprocess.Popen[bytes]) -> None:
@@ -471,8 +608,12 @@ def summarize_profile(collapsed: Path, top: int = 25) -> dict[str, list[tuple[st
     def share(counter: Any) -> list[tuple[str, float]]:
         return [(name, round(100 * n / total, 1)) for name, n in counter.most_common(top)]
 
-    return {"self": share(self_time), "inclusive": share(inclusive),
-            "buckets": share(Counter(buckets)), "samples": [("total", float(total))]}
+    return {
+        "self": share(self_time),
+        "inclusive": share(inclusive),
+        "buckets": share(Counter(buckets)),
+        "samples": [("total", float(total))],
+    }
 
 
 _BUCKETS = [  # first match from the leaf up decides where a sample's time goes
@@ -504,7 +645,9 @@ def _bucket(frames: list[str]) -> str:
 
 def machine_info(dbs: list[str], pg_admin_url: str) -> dict[str, Any]:
     info: dict[str, Any] = {
-        "nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
         "sqlite": sqlite3.sqlite_version,
     }
     with contextlib.suppress(OSError):
@@ -513,11 +656,14 @@ def machine_info(dbs: list[str], pg_admin_url: str) -> dict[str, Any]:
                 info["cpu"] = line.split(":", 1)[1].strip()
                 break
     info["memory_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
+    info["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
     if "postgres" in dbs:
         import asyncpg
 
         async def version() -> str:
-            conn = await asyncpg.connect(pg_admin_url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
+            conn = await asyncpg.connect(
+                pg_admin_url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10
+            )
             try:
                 return str(await conn.fetchval("SHOW server_version"))
             finally:
@@ -529,27 +675,41 @@ def machine_info(dbs: list[str], pg_admin_url: str) -> dict[str, Any]:
 
 
 def table(rows: list[RunFigures]) -> str:
-    head = (f"{'db':<9}{'variant':<13}{'accepted/s':>11}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}"
-            f"{'RSS MB':>8}{'srv CPU':>9}{'ms CPU/req':>11}{'vs base':>9}")
+    head = (
+        f"{'db':<9}{'variant':<13}{'accepted/s':>11}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'RSS MB':>8}{'srv CPU':>9}{'ms CPU/req':>11}{'vs base':>9}"
+    )
     lines = [head, "-" * len(head)]
     base = {r.db: r for r in rows if r.role is None}
     for r in rows:
-        ratio = r.accepted_per_s / base[r.db].accepted_per_s if r.db in base and base[r.db].accepted_per_s else None
-        lines.append(f"{r.db:<9}{r.variant:<13}{r.accepted_per_s:>11.0f}{r.p50_ms:>9.1f}{r.p90_ms:>9.1f}"
-                     f"{r.p99_ms:>9.1f}{r.errors:>8}{r.server_peak_rss_mb:>8.0f}{r.server_cpu_util:>9.2f}"
-                     f"{r.server_cpu_per_req_ms:>11.2f}{'' if ratio is None else f'{ratio:.2f}':>9}")
+        ratio = (
+            r.accepted_per_s / base[r.db].accepted_per_s
+            if r.db in base and base[r.db].accepted_per_s
+            else None
+        )
+        lines.append(
+            f"{r.db:<9}{r.variant:<13}{r.accepted_per_s:>11.0f}{r.p50_ms:>9.1f}{r.p90_ms:>9.1f}"
+            f"{r.p99_ms:>9.1f}{r.errors:>8}{r.server_peak_rss_mb:>8.0f}{r.server_cpu_util:>9.2f}"
+            f"{r.server_cpu_per_req_ms:>11.2f}{'' if ratio is None else f'{ratio:.2f}':>9}"
+        )
     return "\n".join(lines)
 
 
-def markdown(rows: list[RunFigures], machine: dict[str, Any], args: argparse.Namespace, command: str,
-             profiles: dict[str, dict[str, Any]]) -> str:
+def markdown(
+    rows: list[RunFigures],
+    machine: dict[str, Any],
+    args: argparse.Namespace,
+    command: str,
+    profiles: dict[str, dict[str, Any]],
+) -> str:
     base = {r.db: r for r in rows if r.role is None}
     out = [
         "# Ingest benchmark",
         "",
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {machine.get('nproc')} CPUs ({machine.get('cpu', '?')}), {machine.get('memory_gb')} GB RAM, "
-        f"{machine.get('platform')}",
+        f"- machine: {machine.get('nproc')} CPUs ({machine.get('cpu', '?')}), "
+        f"{machine.get('memory_gb')} GB RAM, {machine.get('platform')}; "
+        f"load average at start {machine.get('loadavg_at_start')}",
         f"- python {machine.get('python')}; SQLite {machine.get('sqlite')}"
         + (f"; PostgreSQL {machine['postgresql']}" if "postgresql" in machine else ""),
         f"- command: `{command}`",
@@ -557,32 +717,42 @@ def markdown(rows: list[RunFigures], machine: dict[str, Any], args: argparse.Nam
         f"{args.seconds:g} s measured; mix 60% detractors (alert), 20% promoters asking contact (alert), "
         "20% happy (no alert); every id unique",
         "- the load generator runs on the same machine and competes with the server for the CPUs "
-        "(see `client CPU`)",
+        "(see `client CPU`); `other CPU` is everything else the machine ran during the window "
+        "(other processes' load makes every figure lower and noisier)",
         "",
-        "| db | variant | accepted/s | p50 ms | p90 ms | p99 ms | errors | server peak RSS MB | server CPU (cores) "
-        "| server CPU ms/req | client CPU (cores) | × baseline |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| db | variant | accepted/s | p50 ms | p90 ms | p99 ms | errors | server peak RSS MB "
+        "| server CPU (cores) | server CPU ms/req | client CPU (cores) | other CPU (cores) | × baseline |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         b = base.get(r.db)
         ratio = f"{r.accepted_per_s / b.accepted_per_s:.2f}" if b and b.accepted_per_s else "–"
-        out.append(f"| {r.db} | {r.variant} | {r.accepted_per_s:,.0f} | {r.p50_ms:.1f} | {r.p90_ms:.1f} | "
-                   f"{r.p99_ms:.1f} | {r.errors} | {r.server_peak_rss_mb:.0f} | {r.server_cpu_util:.2f} | "
-                   f"{r.server_cpu_per_req_ms:.2f} | {r.client_cpu_util:.2f} | {ratio} |")
+        out.append(
+            f"| {r.db} | {r.variant} | {r.accepted_per_s:,.0f} | {r.p50_ms:.1f} | {r.p90_ms:.1f} | "
+            f"{r.p99_ms:.1f} | {r.errors} | {r.server_peak_rss_mb:.0f} | {r.server_cpu_util:.2f} | "
+            f"{r.server_cpu_per_req_ms:.2f} | {r.client_cpu_util:.2f} | {r.other_cpu_util:.2f} | {ratio} |"
+        )
     out += ["", "## Against the goals", ""]
     for r in rows:
         if r.role is None:
             continue
         b = base.get(r.db)
         ratio = r.accepted_per_s / b.accepted_per_s if b and b.accepted_per_s else float("nan")
-        rate_goal = (f"{'meets' if r.accepted_per_s >= GOAL_RATE else 'MISSES'} ≥ {GOAL_RATE:,.0f}/s"
-                     if r.db == "sqlite" else "no absolute goal on PostgreSQL")
-        out.append(f"- {r.db} {r.variant}: {r.accepted_per_s:,.0f}/s — {rate_goal}; "
-                   f"{ratio:.2f} × baseline — {'meets' if ratio >= GOAL_RATIO else 'MISSES'} ≥ {GOAL_RATIO}")
+        rate_goal = (
+            f"{'meets' if r.accepted_per_s >= GOAL_RATE else 'MISSES'} ≥ {GOAL_RATE:,.0f}/s"
+            if r.db == "sqlite"
+            else "no absolute goal on PostgreSQL"
+        )
+        out.append(
+            f"- {r.db} {r.variant}: {r.accepted_per_s:,.0f}/s — {rate_goal}; "
+            f"{ratio:.2f} × baseline — {'meets' if ratio >= GOAL_RATIO else 'MISSES'} ≥ {GOAL_RATIO}"
+        )
     out += ["", "## Rows written (checked in the database after the run)", ""]
     for r in rows:
-        out.append(f"- {r.db} {r.variant}: {json.dumps(r.rows)}; statuses {json.dumps(r.statuses)}; "
-                   f"mix sent {json.dumps(r.mix)}")
+        out.append(
+            f"- {r.db} {r.variant}: {json.dumps(r.rows)}; statuses {json.dumps(r.statuses)}; "
+            f"mix sent {json.dumps(r.mix)}"
+        )
     for db, summary in profiles.items():
         out += ["", f"## Profile: hotloop-web on {db} (py-spy, share of on-CPU samples)", ""]
         out += ["| where the time goes | % |", "|---|---:|"]
@@ -598,17 +768,29 @@ def markdown(rows: list[RunFigures], machine: dict[str, Any], args: argparse.Nam
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window per server")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--quick", action="store_true", help="3 s windows, 1 s warm-up; writes ingest-quick.*")
-    parser.add_argument("--profile", action="store_true", help="one extra hotloop-web run per db under py-spy")
-    parser.add_argument("--variants", default="baseline,hotloop-web,hotloop-all",
-                        help="comma-separated subset of baseline,hotloop-web,hotloop-all")
-    parser.add_argument("--pg-admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", PG_ADMIN_URL),
-                        help="a PostgreSQL URL allowed to CREATE/DROP DATABASE")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 s windows, 1 s warm-up; writes ingest-quick.*"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="one extra hotloop-web run per db under py-spy"
+    )
+    parser.add_argument(
+        "--variants",
+        default="baseline,hotloop-web,hotloop-all",
+        help="comma-separated subset of baseline,hotloop-web,hotloop-all",
+    )
+    parser.add_argument(
+        "--pg-admin-url",
+        default=os.environ.get("BENCH_PG_ADMIN_URL", PG_ADMIN_URL),
+        help="a PostgreSQL URL allowed to CREATE/DROP DATABASE",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup = min(args.seconds, 3.0), 1.0
@@ -617,7 +799,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def main_async(args: argparse.Namespace, workdir: Path) -> tuple[list[RunFigures], dict[str, dict[str, Any]]]:
+async def main_async(
+    args: argparse.Namespace, workdir: Path
+) -> tuple[list[RunFigures], dict[str, dict[str, Any]]]:
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     wanted = {v.strip() for v in args.variants.split(",") if v.strip()}
     rows: list[RunFigures] = []
@@ -628,8 +812,11 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> tuple[list[RunF
                 continue
             print(f"[{db}] {variant.name}: {args.warmup:g}s warm-up + {args.seconds:g}s ...", flush=True)
             figs = await bench_variant(db, variant, args, workdir)
-            print(f"[{db}] {variant.name}: {figs.accepted_per_s:,.0f} accepted/s, p99 {figs.p99_ms:.1f} ms, "
-                  f"{figs.errors} errors", flush=True)
+            print(
+                f"[{db}] {variant.name}: {figs.accepted_per_s:,.0f} accepted/s, p99 {figs.p99_ms:.1f} ms, "
+                f"{figs.errors} errors",
+                flush=True,
+            )
             rows.append(figs)
         if args.profile:
             suffix = "-quick" if args.quick else ""
@@ -638,7 +825,9 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> tuple[list[RunF
             await bench_variant(db, Variant("hotloop-web", "web"), args, workdir, profile_to=collapsed)
             if collapsed.exists():
                 profiles[db] = summarize_profile(collapsed)
-                (RESULTS / f"ingest-profile-{db}{suffix}.json").write_text(json.dumps(profiles[db], indent=2) + "\n")
+                (RESULTS / f"ingest-profile-{db}{suffix}.json").write_text(
+                    json.dumps(profiles[db], indent=2) + "\n"
+                )
             else:
                 print(f"[{db}] py-spy wrote nothing (is it installed? `pip install py-spy`)", flush=True)
     return rows, profiles
@@ -660,10 +849,20 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(table(rows))
     stem = "ingest-quick" if args.quick else "ingest"
-    doc = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "command": command, "machine": machine,
-           "settings": {"seconds": args.seconds, "warmup": args.warmup, "concurrency": args.concurrency, "dbs": dbs},
-           "goals": {"sqlite_accepted_per_s": GOAL_RATE, "ratio_to_baseline": GOAL_RATIO},
-           "results": [asdict(r) for r in rows], "profiles": profiles}
+    doc = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "machine": machine,
+        "settings": {
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "concurrency": args.concurrency,
+            "dbs": dbs,
+        },
+        "goals": {"sqlite_accepted_per_s": GOAL_RATE, "ratio_to_baseline": GOAL_RATIO},
+        "results": [asdict(r) for r in rows],
+        "profiles": profiles,
+    }
     (RESULTS / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
     (RESULTS / f"{stem}.md").write_text(markdown(rows, machine, args, command, profiles))
     print(f"\nwrote {RESULTS / (stem + '.json')} and {RESULTS / (stem + '.md')}")

@@ -91,7 +91,8 @@ def next_due(values: dict[str, Any]) -> datetime | None:
     if status is AlertStatus.SNOOZED:
         return values.get("snoozed_until")
     due = values.get("claim_due_at") if status is AlertStatus.OPEN else values.get("resolve_due_at")
-    if values.get("nag_count"):  # this clock has breached: only the sweep's next step is left (None = silence)
+    # this clock has breached: only the sweep's next step is left (None = silence)
+    if values.get("nag_count"):
         return values.get("next_nag_at")
     candidates = [t for t in (due, values.get("next_nag_at")) if t is not None]
     return min(candidates) if candidates else None

@@ -106,7 +106,9 @@ def sla_line(alert: Alert, *, now: datetime) -> tuple[str | None, bool]:
     if status is AlertStatus.SNOOZED and alert.snoozed_until is not None:
         why = f" ({alert.snooze_reason})" if alert.snooze_reason else ""
         return f"Snoozed until {alert.snoozed_until:%Y-%m-%d %H:%M} UTC{why}", False
-    due, label = (alert.claim_due_at, "Claim") if status is AlertStatus.OPEN else (alert.resolve_due_at, "Resolve")
+    due, label = (
+        (alert.claim_due_at, "Claim") if status is AlertStatus.OPEN else (alert.resolve_due_at, "Resolve")
+    )
     if due is None:
         return None, False
     delta = (due - now).total_seconds()
@@ -151,7 +153,10 @@ def _buttons(alert: Alert) -> tuple[tuple[CardButton, ...], tuple[CardButton, ..
         ), ()
     menu = (
         note,
-        *(CardButton(ActionId.SNOOZE, f"Snooze {label}", None, f"{key}|{code}") for code, label in SNOOZE_CHOICES),
+        *(
+            CardButton(ActionId.SNOOZE, f"Snooze {label}", None, f"{key}|{code}")
+            for code, label in SNOOZE_CHOICES
+        ),
         CardButton(ActionId.REASSIGN, "Reassign", None, key),
         CardButton(ActionId.NOT_ACTIONABLE, "Not actionable", None, key),
     )
@@ -193,7 +198,11 @@ def build_card(
     """The card for `alert` as it is now. `audience="team"` (the routed channel) shows contact details."""
     severity = Severity(alert.severity)
     status = AlertStatus(alert.status)
-    contact = tuple(c for c in (feedback.customer_email, feedback.customer_phone) if c) if audience == "team" else ()
+    contact = (
+        tuple(c for c in (feedback.customer_email, feedback.customer_phone) if c)
+        if audience == "team"
+        else ()
+    )
     sla_text, overdue = sla_line(alert, now=now)
     buttons, menu = _buttons(alert)
     title = _title(feedback)

@@ -56,13 +56,17 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-@app.command()
+@app.command(
+    help="Run hotloop (HOTLOOP_DATABASE_URL picks the database; "
+    "SQLite file in the working directory by default)."
+)
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    role: Annotated[Role, typer.Option(help="web: HTTP only; worker: delivery + schedules; all: both")] = Role.ALL,
+    role: Annotated[
+        Role, typer.Option(help="web: HTTP only; worker: delivery + schedules; all: both")
+    ] = Role.ALL,
 ) -> None:
-    """Run hotloop (HOTLOOP_DATABASE_URL picks the database; SQLite file in the working directory by default)."""
     import uvicorn
 
     from adapters.web import create_app
@@ -105,9 +109,16 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 @source_app.command("add")
 def source_add(
     name: str,
-    kind: Annotated[str, typer.Option(help="generic|typeform|formbricks|delighted|qualtrics|surveymonkey")] = "generic",
-    secret: Annotated[str | None, typer.Option(help="Signing secret as the platform defines it (generated if omitted)")] = None,
-    api_url: Annotated[str | None, typer.Option(help="API base URL, for platforms that send only ids")] = None,
+    kind: Annotated[
+        str, typer.Option(help="generic|typeform|formbricks|delighted|qualtrics|surveymonkey")
+    ] = "generic",
+    secret: Annotated[
+        str | None,
+        typer.Option(help="Signing secret as the platform defines it (generated if omitted)"),
+    ] = None,
+    api_url: Annotated[
+        str | None, typer.Option(help="API base URL, for platforms that send only ids")
+    ] = None,
     api_token: Annotated[str | None, typer.Option(help="API token, for platforms that send only ids")] = None,
 ) -> None:
     """Register a survey source; prints its webhook path and secret."""
@@ -116,10 +127,12 @@ def source_add(
     settings = _settings()
     try:
         created = _with_context(settings, lambda ctx: add_source(
-            ctx.sessions, ctx.secrets, name=name, kind=kind, secret=secret, api_url=api_url, api_token=api_token))
+            ctx.sessions, ctx.secrets, name=name, kind=kind, secret=secret, api_url=api_url,
+            api_token=api_token))
     except SourceConfigError as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(f"source {created.name} ({created.kind})\n  webhook: {settings.public_url.rstrip('/')}{created.path}\n"
+    typer.echo(f"source {created.name} ({created.kind})\n"
+               f"  webhook: {settings.public_url.rstrip('/')}{created.path}\n"
                f"  secret:  {created.secret}")
 
 
@@ -141,14 +154,18 @@ def source_rotate(name: str, secret: Annotated[str | None, typer.Option()] = Non
     from bot.sources import SourceConfigError, rotate_secret
 
     try:
-        new = _with_context(_settings(), lambda ctx: rotate_secret(ctx.sessions, ctx.secrets, name=name, secret=secret))
+        new = _with_context(
+            _settings(), lambda ctx: rotate_secret(ctx.sessions, ctx.secrets, name=name, secret=secret)
+        )
     except SourceConfigError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"new secret for {name}: {new}")
 
 
 @source_app.command("map")
-def source_map(name: str, pairs: Annotated[list[str], typer.Argument(help="nps=QID1 contact=QID5 attr.location=StoreID")]) -> None:
+def source_map(
+    name: str, pairs: Annotated[list[str], typer.Argument(help="nps=QID1 contact=QID5 attr.location=StoreID")]
+) -> None:
     """Override which question or field carries NPS, contact request, comment or an attribute."""
     from bot.sources import SourceConfigError, set_mapping
 
@@ -194,7 +211,9 @@ def alerts_list(
 
 
 @config_app.command("export")
-def config_export(out: Annotated[Path | None, typer.Option("--out", help="File (stdout if omitted)")] = None) -> None:
+def config_export(
+    out: Annotated[Path | None, typer.Option("--out", help="File (stdout if omitted)")] = None,
+) -> None:
     """Teams, routes, rules, SLAs, escalation and admins as YAML."""
     from bot.config_io import dump_yaml, export_config
 
@@ -219,7 +238,9 @@ def config_import(file: Path) -> None:
 
 
 @rules_app.command("test")
-def rules_test(file: Path, source: Annotated[str, typer.Option(help="Source name the rules see")] = "generic") -> None:
+def rules_test(
+    file: Path, source: Annotated[str, typer.Option(help="Source name the rules see")] = "generic"
+) -> None:
     """Show which rule fires for a generic-webhook JSON body, and why."""
     from adapters.sources.base import SourceError
     from adapters.sources.generic import parse
@@ -253,7 +274,8 @@ def stats(
             typer.echo(json.dumps(row.as_dict()))
             continue
         typer.echo(f"{row.team:<16} raised {row.raised:<5} responded {format_rate(row.response_rate):<6} "
-                   f"claim {format_seconds(row.median_claim):<8} resolve {format_seconds(row.median_resolve):<8} "
+                   f"claim {format_seconds(row.median_claim):<8} "
+                   f"resolve {format_seconds(row.median_resolve):<8} "
                    f"open {row.open:<4} breached {row.breached}")
 
 

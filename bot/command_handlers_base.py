@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,7 +57,10 @@ class UsageError(CommandError):
     """The words do not fit the command's grammar: the reply also shows its usage line."""
 
 
-Handler = Callable[..., Awaitable[CommandReply]]
+class Handler(Protocol):
+    """`async def handler(args, *, caller, ctx)`: `args` is the raw text after the command words."""
+
+    def __call__(self, args: str, *, caller: Caller, ctx: Context) -> Awaitable[CommandReply]: ...
 
 
 def changed(text: str, *, secret: bool = False) -> CommandReply:

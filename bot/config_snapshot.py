@@ -82,7 +82,11 @@ class ConfigSnapshot:
     loaded_at: float = field(default_factory=time.monotonic)
 
     def sla_for(self, *, team_id: int, severity: Severity) -> tuple[int, int]:
-        return self.sla.get((team_id, severity.value)) or self.sla.get((None, severity.value)) or DEFAULT_SLA[severity]
+        return (
+            self.sla.get((team_id, severity.value))
+            or self.sla.get((None, severity.value))
+            or DEFAULT_SLA[severity]
+        )
 
     def escalation_steps(self, team_id: int) -> tuple[EscalationTarget, ...]:
         return self.escalation.get(team_id) or self.escalation.get(None) or ()
@@ -127,7 +131,8 @@ async def ensure_defaults(sessions: SessionFactory, *, default_team: str, admins
         known = await queries.admin_ids(session)
         for user_id in admins:
             if user_id not in known:
-                session.add(Admin(user_id=user_id, platform="slack" if user_id[:1] in "UW" else "teams", added_by="env"))
+                platform = "slack" if user_id[:1] in "UW" else "teams"
+                session.add(Admin(user_id=user_id, platform=platform, added_by="env"))
 
 
 async def load_snapshot(sessions: SessionFactory) -> ConfigSnapshot:
@@ -139,10 +144,15 @@ async def load_snapshot(sessions: SessionFactory) -> ConfigSnapshot:
             for r in await queries.list_routes(session)
         )
         rules = tuple(_usable_rules(await queries.list_rules(session)))
-        sla = {(p.team_id, p.severity): (p.claim_seconds, p.resolve_seconds) for p in await queries.list_sla_policies(session)}
+        sla = {
+            (p.team_id, p.severity): (p.claim_seconds, p.resolve_seconds)
+            for p in await queries.list_sla_policies(session)
+        }
         escalation: dict[int | None, list[EscalationTarget]] = {}
         for step in await queries.list_escalation_steps(session):
-            target = EscalationTarget(step.level, step.after_seconds, step.platform, step.destination, step.description)
+            target = EscalationTarget(
+                step.level, step.after_seconds, step.platform, step.destination, step.description
+            )
             escalation.setdefault(step.team_id, []).append(target)
         admins = frozenset(await queries.admin_ids(session))
     if default is None or default.id is None:

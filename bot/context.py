@@ -45,7 +45,14 @@ class Context:
     async def open(cls, settings: Settings, *, prepare: bool = True) -> Context:
         engine = create_engine_for(settings.effective_database_url)
         sessions = session_factory(engine)
-        ctx = cls(settings, engine, sessions, ConfigCache(sessions), OutboxSignal(), SecretBox.from_settings(settings))
+        ctx = cls(
+            settings,
+            engine,
+            sessions,
+            ConfigCache(sessions),
+            OutboxSignal(),
+            SecretBox.from_settings(settings),
+        )
         if prepare:
             await ensure_defaults(sessions, default_team=settings.default_team, admins=settings.admins)
         return ctx

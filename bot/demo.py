@@ -77,7 +77,8 @@ async def _send_all(base_url: str, echo: Callable[[str], None]) -> None:
             headers = {"content-type": "application/json",
                        "x-hotloop-signature": sign(DEMO_SECRET, body, int(time.time()))}
             reply = await client.post("/webhooks/demo", content=body, headers=headers)
-            echo(f"POST /webhooks/demo  {item['id']:<7} NPS {item.get('nps')!s:<3} → {reply.status_code} {reply.text}")
+            echo(f"POST /webhooks/demo  {item['id']:<7} NPS {item.get('nps')!s:<3} "
+                 f"→ {reply.status_code} {reply.text}")
 
 
 async def _show(ctx: Context, echo: Callable[[str], None]) -> None:
@@ -92,9 +93,13 @@ async def _show(ctx: Context, echo: Callable[[str], None]) -> None:
 async def _close_one_loop(ctx: Context, echo: Callable[[str], None]) -> None:
     ana = Actor(id="U0ANA", name="Ana", platform="cli")
     config = await ctx.config.get()
-    for action, args in ((ActionId.CLAIM, {}), (ActionId.RESOLVE, {"outcome": "recovered", "root_cause": "staff"})):
-        reply = await dispatch(ActionRequest(action, "HA-1001", ana, args), sessions=ctx.sessions, config=config,
-                               now=utcnow())
+    for action, args in (
+        (ActionId.CLAIM, {}),
+        (ActionId.RESOLVE, {"outcome": "recovered", "root_cause": "staff"}),
+    ):
+        reply = await dispatch(
+            ActionRequest(action, "HA-1001", ana, args), sessions=ctx.sessions, config=config, now=utcnow()
+        )
         echo(f"Ana → {action.value} HA-1001: {reply.message}")
 
 
@@ -106,7 +111,9 @@ async def _figures(ctx: Context, echo: Callable[[str], None]) -> None:
              f"median time to claim {format_seconds(row.median_claim)}  open {row.open}")
 
 
-async def run_demo(*, echo: Callable[[str], None], keep_running: bool = False, port: int | None = None) -> None:
+async def run_demo(
+    *, echo: Callable[[str], None], keep_running: bool = False, port: int | None = None
+) -> None:
     from adapters.web import create_app
     from storage.migrate import upgrade
 
@@ -119,12 +126,15 @@ async def run_demo(*, echo: Callable[[str], None], keep_running: bool = False, p
 
     port = port or free_port()
     app = create_app(settings, prepare_schema=migrate)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     serving = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
         await asyncio.sleep(0.05)
     ctx: Context = app.state.ctx
-    echo(f"hotloop demo: serving http://127.0.0.1:{port} on {folder / 'demo.db'} (no Slack or Teams needed)\n")
+    echo(f"hotloop demo: serving http://127.0.0.1:{port} on {folder / 'demo.db'} "
+         "(no Slack or Teams needed)\n")
     await _seed(ctx)
     await _send_all(f"http://127.0.0.1:{port}", echo)
     await app.state.workers.delivery.drain(timeout=10)

@@ -76,7 +76,11 @@ async def _create_alert(
 ) -> Alert:
     assert feedback.id is not None
     routing = choose_team(
-        routes=config.routes, default_team_id=config.default_team_id, feedback=item, severity=severity, source=source_name
+        routes=config.routes,
+        default_team_id=config.default_team_id,
+        feedback=item,
+        severity=severity,
+        source=source_name,
     )
     team = config.team(routing.team_id)
     claim_due, resolve_due = due_times(config, team=team, severity=severity, start=now)
@@ -96,7 +100,12 @@ async def _create_alert(
     await session.flush()
     assert alert.id is not None
     alert.key = f"HA-{1000 + alert.id}"
-    data = {"severity": severity.value, "rule": decision.rule, "team": team.name, "default_route": routing.by_default}
+    data = {
+        "severity": severity.value,
+        "rule": decision.rule,
+        "team": team.name,
+        "default_route": routing.by_default,
+    }
     session.add(AlertEvent(alert_id=alert.id, kind="created", platform="hotloop", at=now, data=data))
     places = card_destinations(team, config.team(config.default_team_id))
     enqueue_card_posts(session, alert_id=alert.id, places=places, audience="team", now=now)
@@ -115,7 +124,8 @@ async def _update_existing(
 ) -> IngestResult:
     alert = await queries.alert_for_feedback(session, feedback_id=feedback.id or 0)
     values = _feedback_values(item)
-    if all(getattr(feedback, k) == v for k, v in values.items() if k != "partial") or (item.partial and not feedback.partial):
+    repeat = all(getattr(feedback, k) == v for k, v in values.items() if k != "partial")
+    if repeat or (item.partial and not feedback.partial):
         # an exact repeat, or an earlier part arriving after the finished response: nothing to do
         return IngestResult(alert.key if alert else None, duplicate=True, changed=False,
                             severity=alert.severity if alert else None)
@@ -126,12 +136,15 @@ async def _update_existing(
         if decision.severity is None:
             return IngestResult(None, duplicate=True)
         alert = await _create_alert(session, feedback=feedback, item=item, decision=decision,
-                                    severity=decision.severity, config=config, source_name=source_name, now=now)
+                                    severity=decision.severity, config=config, source_name=source_name,
+                                    now=now)
         return IngestResult(alert.key, duplicate=True, severity=alert.severity)
     return await _raise_severity(session, alert=alert, decision=decision, now=now)
 
 
-async def _raise_severity(session: AsyncSession, *, alert: Alert, decision: Decision, now: datetime) -> IngestResult:
+async def _raise_severity(
+    session: AsyncSession, *, alert: Alert, decision: Decision, now: datetime
+) -> IngestResult:
     """A later part of the response: the card gains it; severity may rise, never fall."""
     assert alert.id is not None
     old = Severity(alert.severity)
@@ -144,8 +157,10 @@ async def _raise_severity(session: AsyncSession, *, alert: Alert, decision: Deci
                            data={"severity_from": old.value, "severity_to": new.value}))
     await enqueue_card_update(session, alert_id=alert.id, now=now)
     if new is not old:
-        enqueue_thread_line(session, alert_id=alert.id, now=now,
-                            text=f"Severity raised {old.value} → {new.value}: the customer added to their response")
+        enqueue_thread_line(
+            session, alert_id=alert.id, now=now,
+            text=f"Severity raised {old.value} → {new.value}: the customer added to their response",
+        )
     return IngestResult(alert.key, duplicate=True, severity=new.value)
 
 
@@ -183,12 +198,15 @@ async def _ingest_once(
         if existing is not None:
             return await _update_existing(session, feedback=existing, item=item, config=config,
                                           source_name=source_name, alarming_words=alarming_words, now=now)
-        feedback = Feedback(source_id=source_id, external_id=item.external_id, received_at=now, **_feedback_values(item))
+        feedback = Feedback(
+            source_id=source_id, external_id=item.external_id, received_at=now, **_feedback_values(item)
+        )
         session.add(feedback)
         await session.flush()
         decision = evaluate(item, rules=config.rules, alarming_words=alarming_words, source=source_name)
         if decision.severity is None:
             return IngestResult(None, duplicate=False)
         alert = await _create_alert(session, feedback=feedback, item=item, decision=decision,
-                                    severity=decision.severity, config=config, source_name=source_name, now=now)
+                                    severity=decision.severity, config=config, source_name=source_name,
+                                    now=now)
         return IngestResult(alert.key, duplicate=False, severity=alert.severity)

@@ -14,7 +14,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset(
-    {"", "changeme", "change-me", "secret", "password", "placeholder", "xxx", "test", "demo", "todo", "replace-me"}
+    {
+        "", "changeme", "change-me", "secret", "password", "placeholder", "xxx", "test", "demo", "todo",
+        "replace-me",
+    }
 )
 DEFAULT_ALARMING_WORDS = (
     "cancel", "cancelling", "canceling", "refund", "lawyer", "attorney", "sue", "legal action",
@@ -60,7 +63,9 @@ class Settings(BaseSettings):
 
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     default_team: str = "support"
-    alarming_words: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_ALARMING_WORDS))
+    alarming_words: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_ALARMING_WORDS)
+    )
 
     max_body_bytes: int = 256 * 1024
     signature_tolerance_seconds: int = 300
@@ -113,16 +118,23 @@ def _check(settings: Settings) -> None:
     if _is_placeholder(settings.secret_key) or len(settings.secret_key.get_secret_value()) < 16:
         problems.append(
             "HOTLOOP_SECRET_KEY must be set to a random value of at least 16 characters "
-            "(it encrypts source secrets at rest); e.g. `python -c 'import secrets;print(secrets.token_urlsafe(32))'`"
+            "(it encrypts source secrets at rest); "
+            "e.g. `python -c 'import secrets;print(secrets.token_urlsafe(32))'`"
         )
     if settings.slack_enabled and _is_placeholder(settings.slack_signing_secret):
-        problems.append("HOTLOOP_SLACK_SIGNING_SECRET is missing or a placeholder while a Slack bot token is set")
+        problems.append(
+            "HOTLOOP_SLACK_SIGNING_SECRET is missing or a placeholder while a Slack bot token is set"
+        )
     if settings.teams_app_id and settings.teams_allow_unauthenticated:
-        problems.append("HOTLOOP_TEAMS_ALLOW_UNAUTHENTICATED=true is refused when HOTLOOP_TEAMS_APP_ID is set")
+        problems.append(
+            "HOTLOOP_TEAMS_ALLOW_UNAUTHENTICATED=true is refused when HOTLOOP_TEAMS_APP_ID is set"
+        )
     if settings.teams_app_id and _is_placeholder(settings.teams_app_password) and (
         settings.teams_app_type != "UserAssignedMSI"
     ):
-        problems.append("HOTLOOP_TEAMS_APP_PASSWORD is missing or a placeholder while HOTLOOP_TEAMS_APP_ID is set")
+        problems.append(
+            "HOTLOOP_TEAMS_APP_PASSWORD is missing or a placeholder while HOTLOOP_TEAMS_APP_ID is set"
+        )
     if problems:
         raise SettingsError("refusing to start:\n  - " + "\n  - ".join(problems))
 

@@ -9,7 +9,9 @@ from bot.domain import Severity
 from bot.sla_clock import add_business_seconds
 
 
-def due_times(config: ConfigSnapshot, *, team: TeamInfo, severity: Severity, start: datetime) -> tuple[datetime, datetime]:
+def due_times(
+    config: ConfigSnapshot, *, team: TeamInfo, severity: Severity, start: datetime
+) -> tuple[datetime, datetime]:
     """(claim due, resolve due), counting only the team's business hours when it has them."""
     claim_seconds, resolve_seconds = config.sla_for(team_id=team.id, severity=severity)
     return (

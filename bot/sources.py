@@ -30,7 +30,9 @@ class SourceCreated:
 
 def _check(name: str, kind: str) -> None:
     if not _NAME.match(name):
-        raise SourceConfigError("a source name is 1–63 lower-case letters, digits, - or _ (it becomes the URL path)")
+        raise SourceConfigError(
+            "a source name is 1–63 lower-case letters, digits, - or _ (it becomes the URL path)"
+        )
     if kind not in KINDS:
         raise SourceConfigError(f"unknown kind {kind!r}; pick one of {', '.join(KINDS)}")
 
@@ -61,7 +63,9 @@ async def list_sources(sessions: SessionFactory) -> Sequence[Source]:
         return await queries.list_sources(session)
 
 
-async def rotate_secret(sessions: SessionFactory, box: SecretBox, *, name: str, secret: str | None = None) -> str:
+async def rotate_secret(
+    sessions: SessionFactory, box: SecretBox, *, name: str, secret: str | None = None
+) -> str:
     secret = secret or new_secret()
     async with transaction(sessions) as session:
         row = await queries.get_source(session, name=name)

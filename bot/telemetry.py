@@ -57,7 +57,9 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
 def configure_logging(*, level: str = "info", json: bool = True) -> None:
     numeric = logging.getLevelName(level.upper())
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=numeric, force=True)
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -67,7 +69,9 @@ def configure_logging(*, level: str = "info", json: bool = True) -> None:
             redact,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric if isinstance(numeric, int) else logging.INFO),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            numeric if isinstance(numeric, int) else logging.INFO
+        ),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )

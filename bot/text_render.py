@@ -6,7 +6,9 @@ from bot.cards import SEVERITY_EMOJI, Card
 
 
 def card_text(card: Card) -> str:
-    lines = [f"{SEVERITY_EMOJI[card.severity]} {card.alert_key} · {card.severity.value.upper()} · {card.title}"]
+    lines = [
+        f"{SEVERITY_EMOJI[card.severity]} {card.alert_key} · {card.severity.value.upper()} · {card.title}"
+    ]
     status = card.status.value + (f" by {card.owner_name}" if card.owner_name else "")
     lines.append(f"   status: {status}" + (f" · {card.sla_text}" if card.sla_text else ""))
     if card.customer_name or card.contact:

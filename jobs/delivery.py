@@ -173,8 +173,14 @@ class DeliveryWorker:
         log.error("delivery.failed", kind=job.kind, platform=job.platform, destination=job.destination,
                   alert_id=job.alert_id, error=verdict.error, attempts=job.attempts)
         if job.alert_id is not None:
-            data = {"kind": job.kind, "platform": job.platform, "destination": job.destination, "error": verdict.error}
-            session.add(AlertEvent(alert_id=job.alert_id, kind="delivery_failed", platform="hotloop", at=now, data=data))
+            data = {
+                "kind": job.kind,
+                "platform": job.platform,
+                "destination": job.destination,
+                "error": verdict.error,
+            }
+            session.add(AlertEvent(alert_id=job.alert_id, kind="delivery_failed", platform="hotloop",
+                                   at=now, data=data))
 
     async def _push_back_lane(self, lane: tuple[str, str], until: datetime) -> None:
         """A 429 for this channel: every pending row for it waits; other channels are untouched."""

@@ -73,7 +73,8 @@ class LaneOps:
         self.group_threshold = group_threshold
 
     def plan_lane(self, jobs: list[Job]) -> list[list[Job]]:
-        """Batches in order: a burst of card posts becomes digests; repeated updates of one alert, one call."""
+        """Batches in order: a burst of card posts becomes digests;
+        repeated updates of one alert, one call."""
         posts = [j for j in jobs if j.kind == "card.post"]
         batches: list[list[Job]] = []
         if len(posts) >= self.group_threshold:
@@ -109,12 +110,14 @@ class LaneOps:
         assert job.alert_id is not None
         async with self.sessions() as session:
             existing = await _ref_at(session, job.alert_id, job.platform, job.destination)
-            card = await load_card(session, alert_id=job.alert_id, audience=job.payload.get("audience", "team"),
-                                   now=self.clock())
+            card = await load_card(
+                session, alert_id=job.alert_id, audience=job.payload.get("audience", "team"), now=self.clock()
+            )
         if card is None:
             return Verdict("failed", "the alert no longer exists")
         if existing is not None:  # posted before a crash: refresh it instead of posting twice
-            await chat.update_card(place=_place(existing), card=card)
+            if existing.audience != "digest":  # a digest lists other alerts too: card.update rows refresh it
+                await chat.update_card(place=_place(existing), card=card)
             return Verdict("done")
         posted = await chat.post_card(channel=job.destination, card=card)
         async with transaction(self.sessions) as session:
@@ -128,14 +131,23 @@ class LaneOps:
         chat = self._chat(first.platform)
         now = self.clock()
         async with self.sessions() as session:
-            cards = [await load_card(session, alert_id=j.alert_id or 0, audience="digest", now=now) for j in batch]
+            # rows retaken after a crash whose digest was already posted AND recorded: never post them again
+            placed = {j.id for j in batch
+                      if await _ref_at(session, j.alert_id or 0, first.platform, first.destination) is not None}
+            fresh = [j for j in batch if j.id not in placed]
+            cards = [
+                await load_card(session, alert_id=j.alert_id or 0, audience="digest", now=now) for j in fresh
+            ]
+        if not fresh:
+            return {j.id: Verdict("done") for j in batch}
         present = [c for c in cards if c is not None]
         posted = await chat.post_digest(channel=first.destination, digest=burst_digest(present))
         async with transaction(self.sessions) as session:
-            for job in batch:
-                session.add(CardRef(alert_id=job.alert_id or 0, platform=first.platform, channel=posted.channel,
-                                    message_id=posted.message_id, thread_id=posted.thread_id,
-                                    conversation_ref=posted.conversation_ref, audience="digest"))
+            for job in fresh:
+                session.add(CardRef(alert_id=job.alert_id or 0, platform=first.platform,
+                                    channel=posted.channel, message_id=posted.message_id,
+                                    thread_id=posted.thread_id, conversation_ref=posted.conversation_ref,
+                                    audience="digest"))
         return {j.id: Verdict("done") for j in batch}
 
     async def _render_for(self, session: AsyncSession, ref: CardRef) -> Card | list[Card] | None:
@@ -175,7 +187,8 @@ class LaneOps:
     async def _each_ref(
         self, job: Job, one: Callable[[AsyncSession, CardRef, Job], Any], *, include_digests: bool
     ) -> Verdict:
-        """Apply `one` to every place the alert's card lives; remember progress so a retry skips the done ones."""
+        """Apply `one` to every place the alert's card lives;
+        remember progress so a retry skips the done ones."""
         assert job.alert_id is not None
         done: list[int] = list(job.payload.get("done", []))
         failures: list[str] = []
@@ -191,7 +204,9 @@ class LaneOps:
                     await one(session, ref, job)
                 except ChatError as error:
                     if not error.permanent:
-                        return Verdict("retry", error.reason, error.retry_after, payload={**job.payload, "done": done})
+                        return Verdict(
+                            "retry", error.reason, error.retry_after, payload={**job.payload, "done": done}
+                        )
                     failures.append(f"{ref.platform}:{ref.channel}: {error.reason}")
                 done.append(ref.id or 0)
         if failures:

@@ -25,7 +25,9 @@ FETCH_KIND = "source.fetch"
 FETCH_PLATFORM = "fetch"
 
 
-async def queue_fetch(sessions: SessionFactory, *, source_id: int, needed: FetchNeeded, now: datetime) -> bool:
+async def queue_fetch(
+    sessions: SessionFactory, *, source_id: int, needed: FetchNeeded, now: datetime
+) -> bool:
     """False when this response is already known or already queued (a platform retry)."""
     async with transaction(sessions) as session:
         if await queries.find_feedback(session, source_id=source_id, external_id=needed.external_id):
@@ -37,9 +39,9 @@ async def queue_fetch(sessions: SessionFactory, *, source_id: int, needed: Fetch
         )
         if queued.first() is not None:
             return False
-        enqueue(session, kind=FETCH_KIND, platform=FETCH_PLATFORM, destination=f"{source_id}:{needed.external_id}",
-                alert_id=None, now=now, payload={"source_id": source_id, "external_id": needed.external_id,
-                                                 "ref": dict(needed.ref)})
+        enqueue(session, kind=FETCH_KIND, platform=FETCH_PLATFORM,
+                destination=f"{source_id}:{needed.external_id}", alert_id=None, now=now,
+                payload={"source_id": source_id, "external_id": needed.external_id, "ref": dict(needed.ref)})
     return True
 
 
@@ -59,9 +61,11 @@ class Fetcher:
         if runtime is None:
             return Verdict("failed", "the source was removed")
         adapter = adapter_for(runtime.kind)
-        config = SourceConfig(name=runtime.name, kind=runtime.kind, secret=runtime.secret, mapping=runtime.mapping,
-                              api_url=runtime.api_url, api_token=runtime.api_token)
-        needed = FetchNeeded(external_id=str(job.payload["external_id"]), ref=dict(job.payload.get("ref", {})))
+        config = SourceConfig(name=runtime.name, kind=runtime.kind, secret=runtime.secret,
+                              mapping=runtime.mapping, api_url=runtime.api_url, api_token=runtime.api_token)
+        needed = FetchNeeded(
+            external_id=str(job.payload["external_id"]), ref=dict(job.payload.get("ref", {}))
+        )
         try:
             item = await adapter.fetch(self.client, config, needed)
         except httpx.HTTPStatusError as error:

@@ -13,9 +13,13 @@ from storage.db import SessionFactory, transaction
 from storage.models import Outbox
 
 
-async def purge_finished_outbox(sessions: SessionFactory, *, older_than: timedelta = timedelta(days=7)) -> int:
+async def purge_finished_outbox(
+    sessions: SessionFactory, *, older_than: timedelta = timedelta(days=7)
+) -> int:
     cutoff = utcnow() - older_than
     async with transaction(sessions) as session:
-        stmt = delete(Outbox).where(col(Outbox.status).in_(("done", "coalesced")), col(Outbox.done_at) < cutoff)
+        stmt = delete(Outbox).where(
+            col(Outbox.status).in_(("done", "coalesced")), col(Outbox.done_at) < cutoff
+        )
         result = cast("CursorResult[Any]", await session.execute(stmt))
     return int(result.rowcount or 0)

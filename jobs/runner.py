@@ -56,7 +56,9 @@ class Workers:
             poll_seconds=ctx.settings.delivery_poll_seconds,
             handlers={FETCH_KIND: self.fetcher},
         )
-        self.scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
+        self.scheduler = AsyncIOScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+        )
         for job in job_table(ctx, chats):
             self.scheduler.add_job(job.run, "interval", seconds=job.seconds, id=job.id, replace_existing=True)
         self._stop = asyncio.Event()

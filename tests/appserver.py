@@ -42,7 +42,9 @@ class AppServer:
         ctx: Context = self.app.state.ctx
         return ctx
 
-    async def add_source(self, name: str = "web", *, kind: str = "generic", secret: str = SOURCE_SECRET) -> None:
+    async def add_source(
+        self, name: str = "web", *, kind: str = "generic", secret: str = SOURCE_SECRET
+    ) -> None:
         await add_source(self.ctx.sessions, self.ctx.secrets, name=name, kind=kind, secret=secret)
 
     async def post_feedback(
@@ -74,7 +76,9 @@ test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a 
 async def serve_app(settings: Settings, *, role: Role = Role.ALL, **kwargs: Any) -> AsyncIterator[AppServer]:
     port = free_port()
     app = create_app(settings, role=role, **kwargs)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     for _ in range(200):
         if server.started:

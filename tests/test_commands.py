@@ -21,7 +21,7 @@ from sqlmodel import SQLModel, col
 from bot.alerts import Actor
 from bot.commands import COMMANDS, Caller, CommandReply, command_names, run_command
 from bot.context import Context
-from bot.domain import utcnow
+from bot.domain import Severity, utcnow
 from bot.settings import build_settings
 from storage.db import transaction
 from storage.models import Admin, Alert, EscalationStep, Feedback, Route, Rule, SlaPolicy, Source, Team
@@ -29,7 +29,9 @@ from tests.appserver import TEST_SECRET_KEY
 
 ADMIN = Caller(Actor("U0ADMIN", "Ann Admin", "slack"), channel="C0STORE42", channel_name="store-042")
 USER = Caller(Actor("U0USER", "Bob User", "slack"), channel="C0GENERAL", channel_name="general")
-TEAMS_ADMIN = Caller(Actor("U0ADMIN", "Ann Admin", "teams"), channel="19:room@thread.tacv2", channel_name="Room")
+TEAMS_ADMIN = Caller(
+    Actor("U0ADMIN", "Ann Admin", "teams"), channel="19:room@thread.tacv2", channel_name="Room"
+)
 CLI_ADMIN = Caller(Actor("U0ADMIN", "Ann Admin", "cli"), channel=None)
 CONFIG_TABLES: list[type[SQLModel]] = [Team, Route, Rule, SlaPolicy, EscalationStep, Admin, Source]
 
@@ -37,7 +39,11 @@ CONFIG_TABLES: list[type[SQLModel]] = [Team, Route, Rule, SlaPolicy, EscalationS
 async def open_context(database_url: str) -> Context:
     return await Context.open(
         build_settings(
-            mode="test", database_url=database_url, secret_key=TEST_SECRET_KEY, admins=["U0ADMIN"], log_json=False
+            mode="test",
+            database_url=database_url,
+            secret_key=TEST_SECRET_KEY,
+            admins=["U0ADMIN"],
+            log_json=False,
         )
     )
 
@@ -67,7 +73,7 @@ async def rows(ctx: Context, model: type[Any]) -> list[Any]:
 
 
 async def team(ctx: Context, name: str) -> Team:
-    found = [t for t in await rows(ctx, Team) if t.name == name]
+    found: list[Team] = [t for t in await rows(ctx, Team) if t.name == name]
     assert found, f"no team {name}"
     return found[0]
 
@@ -84,7 +90,19 @@ async def state(ctx: Context) -> dict[str, list[dict[str, Any]]]:
 def test_command_names() -> None:
     names = command_names()
     assert names == sorted(names)
-    expected = {"help", "route", "team", "link", "sla", "rule", "escalation", "source", "admin", "mine", "stats"}
+    expected = {
+        "help",
+        "route",
+        "team",
+        "link",
+        "sla",
+        "rule",
+        "escalation",
+        "source",
+        "admin",
+        "mine",
+        "stats",
+    }
     assert expected | {"config"} == set(names)
 
 
@@ -214,7 +232,11 @@ async def test_team_managers_add_and_remove(ctx: Context) -> None:
     await ok(ctx, "team managers store-042 add <@U0DANA|dana>")
     await ok(ctx, "team managers store-042 add <@U0FOX>")
     await ok(ctx, "team managers store-042 add 8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60")
-    assert (await team(ctx, "store-042")).managers == ["U0DANA", "U0FOX", "8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60"]
+    assert (await team(ctx, "store-042")).managers == [
+        "U0DANA",
+        "U0FOX",
+        "8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60",
+    ]
     await ok(ctx, "team managers store-042 remove U0DANA")
     assert (await team(ctx, "store-042")).managers == ["U0FOX", "8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60"]
     assert "U0FOX" in (await ok(ctx, "team list")).text
@@ -268,7 +290,9 @@ async def test_link_binds_the_current_channel_per_platform(
     assert reply.changed_config
     store = await team(ctx, "store-042")
     channels = ("slack_channel", "teams_channel", "managers_slack_channel", "managers_teams_channel")
-    assert {c: getattr(store, c) for c in channels} == {c: caller.channel if c == column else None for c in channels}
+    assert {c: getattr(store, c) for c in channels} == {
+        c: caller.channel if c == column else None for c in channels
+    }
 
 
 async def test_link_needs_a_chat_channel(ctx: Context) -> None:
@@ -288,9 +312,11 @@ async def test_sla_set_global_and_per_team(ctx: Context) -> None:
     await ok(ctx, "sla set critical claim 10m resolve 2h team store-042")
     await ok(ctx, "sla set critical claim 20m resolve 1h30m")  # updates the global policy in place
     store = await team(ctx, "store-042")
-    policies = {(p.team_id, p.severity): (p.claim_seconds, p.resolve_seconds) for p in await rows(ctx, SlaPolicy)}
+    policies = {
+        (p.team_id, p.severity): (p.claim_seconds, p.resolve_seconds) for p in await rows(ctx, SlaPolicy)
+    }
     assert policies == {(None, "critical"): (1200, 5400), (store.id, "critical"): (600, 7200)}
-    assert (await ctx.config.get()).sla_for(team_id=store.id or 0, severity="critical") == (600, 7200)  # type: ignore[arg-type]
+    assert (await ctx.config.get()).sla_for(team_id=store.id or 0, severity=Severity.CRITICAL) == (600, 7200)
     listing = (await ok(ctx, "sla list", USER)).text
     assert "critical: claim 20m, resolve 1h30m" in listing
     assert "store-042 critical: claim 10m, resolve 2h" in listing
@@ -298,7 +324,9 @@ async def test_sla_set_global_and_per_team(ctx: Context) -> None:
 
 
 async def test_rule_add_list_remove(ctx: Context) -> None:
-    reply = await ok(ctx, 'rule add vip attr.tier=vip and comment contains "refund" then critical priority 10')
+    reply = await ok(
+        ctx, 'rule add vip attr.tier=vip and comment contains "refund" then critical priority 10'
+    )
     assert "attr.tier = vip" in reply.text
     await ok(ctx, "rule add ignore-tests attr.test=yes then none")
     rules = {r.name: (r.condition, r.severity, r.priority, r.created_by) for r in await rows(ctx, Rule)}
@@ -348,7 +376,10 @@ async def test_escalation_set_list_clear(ctx: Context) -> None:
     await ok(ctx, "escalation set * 1 after 2h to slack:<#C0ESCALATE|escalations>")
     await ok(ctx, "escalation set store-042 2 after 90m to slack:U0REGIONAL")  # replaces level 2
     store = await team(ctx, "store-042")
-    steps = [(s.team_id, s.level, s.after_seconds, s.platform, s.destination) for s in await rows(ctx, EscalationStep)]
+    steps = [
+        (s.team_id, s.level, s.after_seconds, s.platform, s.destination)
+        for s in await rows(ctx, EscalationStep)
+    ]
     assert steps == [
         (store.id, 1, 0, "teams", "19:mgr@thread.tacv2"),
         (store.id, 2, 5400, "slack", "U0REGIONAL"),
@@ -464,7 +495,7 @@ async def test_stats_reports_figures(ctx: Context) -> None:
     await _alert(ctx, key="HA-3", owner=None, status="open")
     text = (await ok(ctx, "stats", USER)).text
     assert "last 7d" in text and "all teams: 3 alerts" in text and "support: 3 alerts" in text
-    assert "responded 67 %" in text and "median claim 60 min" in text
+    assert "responded 67 %" in text and "median claim 1.0 h" in text
     team_only = (await ok(ctx, "stats 30d support", USER)).text
     assert "last 30d" in team_only and "support: 3 alerts" in team_only and "all teams" not in team_only
     empty = (await ok(ctx, "stats store-042", USER)).text
@@ -507,7 +538,9 @@ _WORDS = st.sampled_from(
 _TEXTS = st.one_of(
     st.text(max_size=80),
     st.lists(_WORDS, max_size=9).map(" ".join),
-    st.tuples(st.sampled_from(sorted(COMMANDS)), st.text(max_size=40)).map(lambda t: " ".join(t[0]) + " " + t[1]),
+    st.tuples(st.sampled_from(sorted(COMMANDS)), st.text(max_size=40)).map(
+        lambda t: " ".join(t[0]) + " " + t[1]
+    ),
 )
 
 
@@ -516,5 +549,6 @@ _TEXTS = st.one_of(
 async def test_run_command_never_raises(ctx: Context, text: str, admin: bool) -> None:
     reply = await run_command(text, caller=ADMIN if admin else USER, ctx=ctx)
     assert isinstance(reply, CommandReply) and isinstance(reply.text, str) and reply.text
+    assert "Something went wrong" not in reply.text, text  # every bad input gets a specific answer
     if not admin and reply.changed_config:
         raise AssertionError(f"a non-admin changed the configuration with {text!r}")

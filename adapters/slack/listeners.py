@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters.slack import modals, translate
 from adapters.slack.blocks import card_summary
 from adapters.slack.home import home_view
-from adapters.slack.render import escape_mrkdwn
+from adapters.slack.render import escape_mrkdwn, truncate
 from bot.actions import NEEDS_INPUT, ROUTES, ActionReply, ActionRequest, dispatch
 from bot.alerts import Actor, Refused
 from bot.card_views import load_card
@@ -44,6 +44,7 @@ log = structlog.get_logger("hotloop.slack")
 ContextGetter = Callable[[], Context]
 ALERT_ACTIONS = re.compile(r"^alert\.")
 ANY_COMMAND = re.compile(r"^/")
+COMMAND_REPLY_MAX = 3900  # Slack advises ≤ 4000 characters of message text
 SORRY = "Sorry, that did not work. Please try again in a moment."
 
 # arguments that let a plan run before the form is filled, so a refusal shows up at once
@@ -269,7 +270,15 @@ async def _run_command(ctx: Context, command: Mapping[str, Any]) -> str:
         return SORRY
     if reply.changed_config:
         ctx.config.invalidate()
-    return escape_mrkdwn(reply.text) or "(no reply)"
+    return command_text(reply.text)
+
+
+def command_text(text: str) -> str:
+    """A command's plain-text reply as mrkdwn: escaped; several lines go in a code block (keeps columns)."""
+    safe = truncate(escape_mrkdwn(text.strip() or "(no reply)"), COMMAND_REPLY_MAX)
+    if "\n" not in safe:
+        return safe
+    return "```" + safe.replace("```", "`\u200b`\u200b`") + "```"
 
 
 def register(app: AsyncApp, get_ctx: ContextGetter) -> None:

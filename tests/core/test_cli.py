@@ -14,7 +14,9 @@ import yaml
 from tests.appserver import TEST_SECRET_KEY
 
 
-def hotloop(*args: str, env: dict[str, str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def hotloop(
+    *args: str, env: dict[str, str], cwd: Path, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-c", "from bot.cli import main; main()", *args],
         env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
@@ -28,7 +30,8 @@ def hotloop(*args: str, env: dict[str, str], cwd: Path, check: bool = True) -> s
 def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLOOP_")}
     env.update(HOTLOOP_SECRET_KEY=TEST_SECRET_KEY, HOTLOOP_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/cli.db",
-               HOTLOOP_LOG_LEVEL="warning", HOTLOOP_ADMINS="U0ADMIN1", PYTHONPATH=str(Path(__file__).parents[2]))
+               HOTLOOP_LOG_LEVEL="warning", HOTLOOP_ADMINS="U0ADMIN1",
+               PYTHONPATH=str(Path(__file__).parents[2]))
     return env
 
 
@@ -56,7 +59,10 @@ def test_source_add_list_and_rotate(cli_env: dict[str, str], tmp_path: Path) -> 
 def test_config_import_export_round_trip_and_all_or_nothing(cli_env: dict[str, str], tmp_path: Path) -> None:
     doc = {
         "default_team": "support",
-        "teams": [{"name": "store-042", "slack_channel": "C0123456"}, {"name": "support", "slack_channel": "C0654321"}],
+        "teams": [
+            {"name": "store-042", "slack_channel": "C0123456"},
+            {"name": "support", "slack_channel": "C0654321"},
+        ],
         "routes": [{"match": {"location": "042"}, "team": "store-042"}],
         "sla": {"critical": {"claim": "15m", "resolve": "4h"}},
         "admins": ["U0ADMIN1"],
@@ -90,7 +96,9 @@ def test_alerts_list_and_stats_after_real_webhooks(cli_env: dict[str, str], tmp_
         from bot.settings import build_settings
         from tests.appserver import serve_app
 
-        settings = build_settings(mode="test", database_url=cli_env["HOTLOOP_DATABASE_URL"], secret_key=TEST_SECRET_KEY)
+        settings = build_settings(
+            mode="test", database_url=cli_env["HOTLOOP_DATABASE_URL"], secret_key=TEST_SECRET_KEY
+        )
         from storage.migrate import upgrade
 
         await upgrade(settings.effective_database_url)
@@ -100,9 +108,11 @@ def test_alerts_list_and_stats_after_real_webhooks(cli_env: dict[str, str], tmp_
             assert (await server.post_feedback({"id": "b", "nps": 10})).status_code == 202
 
     asyncio.run(feed())
-    rows = [json.loads(line) for line in hotloop("alerts", "list", "--json", env=cli_env, cwd=tmp_path).stdout.splitlines()]
+    listed = hotloop("alerts", "list", "--json", env=cli_env, cwd=tmp_path).stdout
+    rows = [json.loads(line) for line in listed.splitlines()]
     assert [(r["key"], r["severity"], r["status"]) for r in rows] == [("HA-1001", "critical", "open")]
-    stats = [json.loads(line) for line in hotloop("stats", "--json", env=cli_env, cwd=tmp_path).stdout.splitlines()]
+    figures = hotloop("stats", "--json", env=cli_env, cwd=tmp_path).stdout
+    stats = [json.loads(line) for line in figures.splitlines()]
     assert stats[0]["raised"] == 1 and stats[0]["response_rate"] == 0.0
 
 
@@ -112,7 +122,8 @@ def test_db_upgrade_and_teams_package(cli_env: dict[str, str], tmp_path: Path) -
                   "11111111-2222-3333-4444-555555555555", env=cli_env, cwd=tmp_path).stdout
     import zipfile
 
-    assert sorted(zipfile.ZipFile(tmp_path / "t.zip").namelist()) == ["color.png", "manifest.json", "outline.png"]
+    names = sorted(zipfile.ZipFile(tmp_path / "t.zip").namelist())
+    assert names == ["color.png", "manifest.json", "outline.png"]
     assert "t.zip" in out
 
 

@@ -13,9 +13,8 @@ from bot.actions import ActionId, ActionRequest, dispatch
 from bot.alerts import Actor
 from bot.domain import utcnow
 from jobs.delivery import DeliveryWorker
-from storage.db import SessionFactory
+from storage.db import SessionFactory, transaction
 from storage.models import AlertEvent, CardRef, Outbox, Team
-from storage.db import transaction
 from tests.core.helpers import prepared_config, raise_alert
 from tests.fakes.slack_api import FakeSlackApi
 
@@ -39,7 +38,9 @@ def slack() -> Iterator[FakeSlackApi]:
         yield fake
 
 
-def worker_for(sessions: SessionFactory, slack: FakeSlackApi, clock: Clock | None = None, **kwargs: object) -> DeliveryWorker:
+def worker_for(
+    sessions: SessionFactory, slack: FakeSlackApi, clock: Clock | None = None, **kwargs: object
+) -> DeliveryWorker:
     chat = SlackChat(slack.token, base_url=slack.url, timeout=1.0)
     chat.pace_seconds = 0.0
     return DeliveryWorker(sessions, {"slack": chat}, clock=clock or utcnow, **kwargs)  # type: ignore[arg-type]
@@ -50,7 +51,9 @@ async def rows(sessions: SessionFactory, model: type) -> list:  # type: ignore[t
         return list((await session.execute(select(model))).scalars().all())
 
 
-async def test_new_alert_posts_a_card_and_records_where_it_lives(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+async def test_new_alert_posts_a_card_and_records_where_it_lives(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
     config = await prepared_config(sessions, slack_channel="C0TEAM")
     key = await raise_alert(sessions, config)
     await worker_for(sessions, slack).drain()
@@ -71,7 +74,8 @@ async def test_actions_update_the_card_in_place_and_write_history_in_its_thread(
     await worker.drain()
     card_ts = slack.calls("chat.postMessage")[0].args
     for note in ("one", "two", "three"):
-        await dispatch(ActionRequest(ActionId.NOTE, key, ANA, {"note": note}), sessions=sessions, config=config, now=utcnow())
+        request = ActionRequest(ActionId.NOTE, key, ANA, {"note": note})
+        await dispatch(request, sessions=sessions, config=config, now=utcnow())
     await dispatch(ActionRequest(ActionId.CLAIM, key, ANA), sessions=sessions, config=config, now=utcnow())
     await worker.drain()
     updates = slack.calls("chat.update")
@@ -83,7 +87,9 @@ async def test_actions_update_the_card_in_place_and_write_history_in_its_thread(
     assert card_ts["channel"] == "C0TEAM"
 
 
-async def test_rate_limited_channel_waits_while_other_channels_proceed(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+async def test_rate_limited_channel_waits_while_other_channels_proceed(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
     config = await prepared_config(sessions, slack_channel="C0SLOW")
     async with transaction(sessions) as session:
         session.add(Team(name="fast", slack_channel="C0FAST"))
@@ -103,7 +109,7 @@ async def test_rate_limited_channel_waits_while_other_channels_proceed(sessions:
     delivered = {c.args["channel"] for c in slack.calls("chat.postMessage") if c.status == 200}
     assert delivered == {"C0FAST"}
     outbox = {o.alert_id: o for o in await rows(sessions, Outbox)}
-    waiting = [o for o in outbox.values() if o.destination == "C0SLOW"][0]
+    waiting = next(o for o in outbox.values() if o.destination == "C0SLOW")
     assert waiting.status == "pending"
     assert waiting.next_attempt_at >= clock.now + timedelta(seconds=29)
     clock.advance(31)
@@ -113,7 +119,9 @@ async def test_rate_limited_channel_waits_while_other_channels_proceed(sessions:
     assert slow != fast
 
 
-async def test_permanent_error_is_marked_failed_and_recorded_on_the_alert(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+async def test_permanent_error_is_marked_failed_and_recorded_on_the_alert(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
     config = await prepared_config(sessions, slack_channel="C0GONE")
     slack.fail_next(1, error="channel_not_found", method="chat.postMessage")
     await raise_alert(sessions, config)
@@ -124,7 +132,9 @@ async def test_permanent_error_is_marked_failed_and_recorded_on_the_alert(sessio
     assert len(events) == 1 and events[0].data["destination"] == "C0GONE"
 
 
-async def test_server_errors_are_retried_with_backoff_then_delivered(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+async def test_server_errors_are_retried_with_backoff_then_delivered(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
     config = await prepared_config(sessions, slack_channel="C0TEAM")
     slack.fail_next(2, status=500, method="chat.postMessage")
     await raise_alert(sessions, config)
@@ -141,7 +151,9 @@ async def test_server_errors_are_retried_with_backoff_then_delivered(sessions: S
     assert len([c for c in slack.calls("chat.postMessage") if c.status == 200]) == 1
 
 
-async def test_a_burst_to_one_channel_becomes_one_digest_kept_in_sync(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+async def test_a_burst_to_one_channel_becomes_one_digest_kept_in_sync(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
     config = await prepared_config(sessions, slack_channel="C0BUSY")
     keys = [await raise_alert(sessions, config, external_id=f"b{i}") for i in range(12)]
     worker = worker_for(sessions, slack)
@@ -151,14 +163,18 @@ async def test_a_burst_to_one_channel_becomes_one_digest_kept_in_sync(sessions: 
     assert all(k in str(posts[0].args["blocks"]) for k in keys)
     refs = await rows(sessions, CardRef)
     assert len(refs) == 12 and {r.audience for r in refs} == {"digest"}
-    await dispatch(ActionRequest(ActionId.CLAIM, keys[3], ANA), sessions=sessions, config=config, now=utcnow())
+    await dispatch(
+        ActionRequest(ActionId.CLAIM, keys[3], ANA), sessions=sessions, config=config, now=utcnow()
+    )
     await worker.drain()
     [update] = slack.calls("chat.update")
     assert update.args["ts"] == refs[0].message_id
     assert "Ana" in str(update.args["blocks"])
 
 
-async def test_crash_after_post_is_repaired_without_a_second_card(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+async def test_crash_after_post_is_repaired_without_a_second_card(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
     config = await prepared_config(sessions, slack_channel="C0TEAM")
     await raise_alert(sessions, config)
     clock = Clock()
@@ -171,6 +187,8 @@ async def test_crash_after_post_is_repaired_without_a_second_card(sessions: Sess
     assert await second.run_once() == 0, "a leased row is not taken by another worker"
     clock.advance(300)
     await second.drain()
-    assert len(slack.calls("chat.postMessage")) == 1, "the retaken row refreshes the card instead of posting again"
+    assert len(slack.calls("chat.postMessage")) == 1, (
+        "the retaken row refreshes the card instead of posting again"
+    )
     assert len(slack.calls("chat.update")) == 1
     assert all(o.status == "done" for o in await rows(sessions, Outbox))

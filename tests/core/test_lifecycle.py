@@ -23,7 +23,9 @@ ADMIN = Actor("U0ADMIN", "Root", "slack")
 
 async def act(sessions: SessionFactory, config: ConfigSnapshot, action: ActionId, key: str, actor: Actor,
               **args: str):  # type: ignore[no-untyped-def]
-    return await dispatch(ActionRequest(action, key, actor, args), sessions=sessions, config=config, now=utcnow())
+    return await dispatch(
+        ActionRequest(action, key, actor, args), sessions=sessions, config=config, now=utcnow()
+    )
 
 
 async def load(sessions: SessionFactory, key: str):  # type: ignore[no-untyped-def]
@@ -61,7 +63,9 @@ async def test_claim_unclaim_resolve_reopen_round_trip(sessions: SessionFactory)
                       note="called, apologised, voucher")
     assert reply.ok, reply.message
     alert, events = await load(sessions, key)
-    assert (alert.status, alert.outcome, alert.root_cause, alert.resolved_by) == ("resolved", "recovered", "staff", "Ben")
+    assert (alert.status, alert.outcome, alert.root_cause, alert.resolved_by) == (
+        "resolved", "recovered", "staff", "Ben"
+    )
     assert alert.next_due_at is None
     assert not (await act(sessions, config, ActionId.CLAIM, key, ANA)).ok
     assert (await act(sessions, config, ActionId.REOPEN, key, BEN)).ok
@@ -78,7 +82,7 @@ async def test_only_owner_manager_or_admin_can_unclaim_resolve_reassign(sessions
                          (ActionId.REASSIGN, {"user": "U0BEN"})):
         reply = await act(sessions, config, action, key, BEN, **args)
         assert not reply.ok and "Only the owner" in reply.message and "Ana" in reply.message
-    alert, events = await load(sessions, key)
+    alert, _events = await load(sessions, key)
     assert alert.owner_id == ANA.id and alert.version == 2
     assert (await act(sessions, config, ActionId.REASSIGN, key, MANAGER, user="U0BEN", user_name="Ben")).ok
     assert (await act(sessions, config, ActionId.RESOLVE, key, ADMIN, outcome="unreachable")).ok
@@ -102,13 +106,16 @@ async def test_escalate_raises_level_and_posts_to_managers(sessions: SessionFact
     assert alert.escalation_level == 1 and events[-1] == "escalated"
     async with sessions() as session:
         posts = (await session.execute(select(Outbox).where(Outbox.kind == "card.post"))).scalars().all()
-    assert sorted((p.destination, p.payload["audience"]) for p in posts) == [("C0MGRS", "managers"), ("C0TEAM", "team")]
+    assert sorted((p.destination, p.payload["audience"]) for p in posts) == [
+        ("C0MGRS", "managers"), ("C0TEAM", "team")
+    ]
 
 
 async def test_snooze_note_and_bad_input_change_nothing_when_refused(sessions: SessionFactory) -> None:
     config = await prepared_config(sessions)
     key = await raise_alert(sessions, config)
-    assert (await act(sessions, config, ActionId.SNOOZE, key, ANA, until="1h", reason="waiting on customer")).ok
+    snoozed = await act(sessions, config, ActionId.SNOOZE, key, ANA, until="1h", reason="waiting on customer")
+    assert snoozed.ok
     alert, _ = await load(sessions, key)
     assert alert.status == "snoozed" and alert.next_due_at == alert.snoozed_until
     version = alert.version
@@ -132,9 +139,13 @@ async def test_every_transition_updates_the_card_once_even_when_repeated(session
     await act(sessions, config, ActionId.NOTE, key, ANA, note="two")
     async with sessions() as session:
         updates = (await session.execute(
-            select(func.count()).select_from(Outbox).where(Outbox.kind == "card.update", Outbox.status == "pending")
+            select(func.count())
+            .select_from(Outbox)
+            .where(Outbox.kind == "card.update", Outbox.status == "pending")
         )).scalar_one()
-        lines = (await session.execute(select(func.count()).select_from(Outbox).where(Outbox.kind == "thread.reply"))).scalar_one()
+        lines = (await session.execute(
+            select(func.count()).select_from(Outbox).where(Outbox.kind == "thread.reply")
+        )).scalar_one()
     assert updates == 1  # coalesced: the worker renders the latest state anyway
     assert lines == 3
 
@@ -146,7 +157,8 @@ async def test_a_broken_stored_rule_is_skipped_not_a_failed_ingest(sessions: Ses
 
     await prepared_config(sessions)
     async with transaction(sessions) as session:
-        session.add(Rule(name="broken", priority=1, condition={"field": "nps", "op": "~~", "value": 1}, severity="low"))
+        broken = {"field": "nps", "op": "~~", "value": 1}
+        session.add(Rule(name="broken", priority=1, condition=broken, severity="low"))
         session.add(Rule(name="vip", priority=2, condition={"field": "attr.tier", "op": "=", "value": "vip"},
                          severity="critical"))
     config = await ConfigCache(sessions).get()

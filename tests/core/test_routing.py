@@ -17,13 +17,17 @@ def test_first_match_by_priority_wins() -> None:
         RouteSpec(id=1, priority=50, match={"region": "north"}, team_id=2),
         RouteSpec(id=2, priority=10, match={"location": "042"}, team_id=3),
     ]
-    decision = choose_team(routes=routes, default_team_id=1, feedback=ITEM, severity=Severity.HIGH, source="web")
+    decision = choose_team(
+        routes=routes, default_team_id=1, feedback=ITEM, severity=Severity.HIGH, source="web"
+    )
     assert (decision.team_id, decision.route_id, decision.by_default) == (3, 2, False)
 
 
 def test_unmatched_alerts_fall_through_to_the_default_team_and_are_flagged() -> None:
     routes = [RouteSpec(id=1, priority=1, match={"location": "999"}, team_id=2)]
-    decision = choose_team(routes=routes, default_team_id=7, feedback=ITEM, severity=Severity.LOW, source="web")
+    decision = choose_team(
+        routes=routes, default_team_id=7, feedback=ITEM, severity=Severity.LOW, source="web"
+    )
     assert decision.team_id == 7 and decision.by_default
 
 
@@ -55,7 +59,9 @@ def test_parse_match_reads_the_command_syntax() -> None:
             parse_match(bad)
 
 
-@given(st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(lambda k: k != "severity"),
-                       st.from_regex(r"[A-Za-z0-9_-]{1,8}", fullmatch=True), min_size=1, max_size=4))
+@given(st.dictionaries(
+    st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(lambda k: k != "severity"),
+    st.from_regex(r"[A-Za-z0-9_-]{1,8}", fullmatch=True), min_size=1, max_size=4,
+))
 def test_format_then_parse_round_trips(match: dict[str, str]) -> None:
     assert parse_match(format_match(match)) == match

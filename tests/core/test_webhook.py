@@ -26,7 +26,8 @@ async def row_counts(server: AppServer) -> dict[str, int]:
     async with server.ctx.sessions() as session:
         for table in SQLModel.metadata.sorted_tables:
             if table.name in ("feedback", "alert", "alertevent", "outbox"):
-                counts[table.name] = (await session.execute(select(func.count()).select_from(table))).scalar_one()
+                query = select(func.count()).select_from(table)
+                counts[table.name] = (await session.execute(query)).scalar_one()
     return counts
 
 
@@ -66,7 +67,8 @@ async def test_later_part_updates_the_same_alert_and_can_raise_severity(app_serv
 
         alerts = (await session.execute(select(Alert))).scalars().all()
     assert len(alerts) == 1
-    assert alerts[0].severity == "high"  # normal (promoter asks for contact) raised one level by alarming words
+    # normal (promoter asks for contact) raised one level by alarming words
+    assert alerts[0].severity == "high"
 
 
 @pytest.mark.parametrize(
@@ -101,7 +103,9 @@ async def test_body_signed_then_altered_is_refused(app_server: AppServer) -> Non
     body = json.dumps(DETRACTOR).encode()
     header = sign(SOURCE_SECRET, body, int(time.time()))
     altered = body.replace(b'"nps": 2', b'"nps": 9')
-    reply = await app_server.client.post("/webhooks/web", content=altered, headers={"x-hotloop-signature": header})
+    reply = await app_server.client.post(
+        "/webhooks/web", content=altered, headers={"x-hotloop-signature": header}
+    )
     assert reply.status_code == 401
 
 

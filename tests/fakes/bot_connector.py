@@ -86,10 +86,13 @@ class FakeBotConnector:
 
     # -- scripting and inspection -------------------------------------------------------------------
 
-    def fail_next(self, status: int, count: int = 1, *, retry_after: str | float | None = None) -> None:
+    def fail_next(self, status: int, count: int = 1, *, retry_after: str | float | None = None,
+                  delay: float = 0.0) -> None:
+        """The next `count` calls answer `status`, after `delay` seconds (longer than the client's
+        timeout: a timeout the connector never acted on)."""
         ra = None if retry_after is None else str(retry_after)
         with self._lock:
-            self._script.extend(_Script(status=status, retry_after=ra) for _ in range(count))
+            self._script.extend(_Script(status=status, retry_after=ra, delay=delay) for _ in range(count))
 
     def delay_next(self, seconds: float, count: int = 1) -> None:
         with self._lock:

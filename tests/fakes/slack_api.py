@@ -53,6 +53,7 @@ class Failure:
     delay: float = 0.0  # seconds to wait before answering (longer than the client timeout → timeout)
     method: str | None = None  # only calls to this method consume the failure
     retry_after: int | None = None
+    channel: str | None = None  # only calls for this channel consume the failure
 
 
 @dataclass
@@ -122,10 +123,14 @@ class FakeSlackApi:
             self._limits[method] = (per_seconds, retry_after)
 
     def fail_next(self, count: int = 1, *, error: str | None = None, status: int = 200,
-                  delay: float = 0.0, method: str | None = None, retry_after: int | None = None) -> None:
-        """The next `count` calls (to `method`, if given) fail as described."""
+                  delay: float = 0.0, method: str | None = None, retry_after: int | None = None,
+                  channel: str | None = None) -> None:
+        """The next `count` calls (to `method` and for `channel`, if given) fail as described.
+
+        `fail_next(1)` with no failure (status 200, no error, no delay) is a pass: queue it between
+        failures to script an exact pattern of answers."""
         with self._lock:
-            self._failures.extend([Failure(error, status, delay, method, retry_after)] * count)
+            self._failures.extend([Failure(error, status, delay, method, retry_after, channel)] * count)
 
     def add_user(self, user_id: str, **profile: Any) -> None:
         with self._lock:
@@ -156,7 +161,7 @@ class FakeSlackApi:
 
     def handle(self, method: str, args: dict[str, Any], token: str | None) -> Reply:
         with self._lock:
-            failure = self._take_failure(method)
+            failure = self._take_failure(method, str(args.get("channel", "")))
         if failure is not None and failure.delay:
             self._stopping.wait(failure.delay)
         with self._lock:
@@ -165,9 +170,9 @@ class FakeSlackApi:
             self._lock.notify_all()
         return reply
 
-    def _take_failure(self, method: str) -> Failure | None:
+    def _take_failure(self, method: str, channel: str = "") -> Failure | None:
         for failure in self._failures:
-            if failure.method in (None, method):
+            if failure.method in (None, method) and failure.channel in (None, channel):
                 self._failures.remove(failure)
                 return failure
         return None

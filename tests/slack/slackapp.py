@@ -1,8 +1,8 @@
 """The real app with Slack enabled, against the loopback fake Web API, plus signed Slack requests.
 
-    async with slack_app(database_url, fake) as slack:
-        key = await slack.new_alert()
-        reply = await slack.click(USER_ANA, "alert.claim", key)
+async with slack_app(database_url, fake) as slack:
+    key = await slack.new_alert()
+    reply = await slack.click(USER_ANA, "alert.claim", key)
 """
 
 from __future__ import annotations
@@ -49,8 +49,14 @@ def sign(body: bytes, *, timestamp: int | None = None, secret: str = SIGNING_SEC
     return {"x-slack-request-timestamp": ts, "x-slack-signature": f"v0={digest}"}
 
 
-def block_actions(user: Mapping[str, Any], element: Mapping[str, Any], *, channel: str | None = CHANNEL,
-                  message_ts: str = "1.000001", view: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def block_actions(
+    user: Mapping[str, Any],
+    element: Mapping[str, Any],
+    *,
+    channel: str | None = CHANNEL,
+    message_ts: str = "1.000001",
+    view: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """A block_actions payload shaped like shared/payloads/slack_block_actions.json."""
     payload: dict[str, Any] = {
         "type": "block_actions",
@@ -72,15 +78,25 @@ def block_actions(user: Mapping[str, Any], element: Mapping[str, Any], *, channe
 
 
 def button(action_id: str, value: str) -> dict[str, Any]:
-    return {"type": "button", "action_id": action_id, "value": value, "text": {"type": "plain_text", "text": "x"}}
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "value": value,
+        "text": {"type": "plain_text", "text": "x"},
+    }
 
 
 def menu_choice(value: str) -> dict[str, Any]:
-    return {"type": "overflow", "action_id": "alert.more",
-            "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": value}}
+    return {
+        "type": "overflow",
+        "action_id": "alert.more",
+        "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": value},
+    }
 
 
-def view_submission(user: Mapping[str, Any], view: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+def view_submission(
+    user: Mapping[str, Any], view: Mapping[str, Any], values: Mapping[str, Any]
+) -> dict[str, Any]:
     """Submit `view` (as our app built it) with `values` = {block_id: element state}."""
     state = {block_id: {"value": element} for block_id, element in values.items()}
     return {
@@ -95,6 +111,26 @@ def view_submission(user: Mapping[str, Any], view: Mapping[str, Any], values: Ma
     }
 
 
+def home_opened(user: str, event_id: str, tab: str = "home") -> dict[str, Any]:
+    """An app_home_opened event callback, shaped like shared/payloads/slack_event_app_home_opened.json."""
+    event = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": "D0X",
+        "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+    return {
+        "token": "verification_token",
+        "team_id": "T0TEST",
+        "api_app_id": "A0TEST",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": event,
+    }
+
+
 @dataclass
 class SlackApp:
     server: AppServer
@@ -104,8 +140,9 @@ class SlackApp:
     def client(self) -> httpx.AsyncClient:
         return self.server.client
 
-    async def post(self, body: bytes, *, content_type: str, headers: Mapping[str, str] | None = None,
-                   **signing: Any) -> httpx.Response:
+    async def post(
+        self, body: bytes, *, content_type: str, headers: Mapping[str, str] | None = None, **signing: Any
+    ) -> httpx.Response:
         sent = {"content-type": content_type, **sign(body, **signing), **(headers or {})}
         return await self.client.post("/slack/events", content=body, headers=sent)
 
@@ -113,17 +150,31 @@ class SlackApp:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.post(body, content_type="application/x-www-form-urlencoded", **signing)
 
-    async def event(self, payload: Mapping[str, Any], *, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    async def event(
+        self, payload: Mapping[str, Any], *, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
         return await self.post(json.dumps(payload).encode(), content_type="application/json", headers=headers)
 
     async def command(self, user: Mapping[str, Any], text: str, *, channel: str = CHANNEL) -> httpx.Response:
-        fields = {"token": "verification_token", "team_id": "T0TEST", "team_domain": "hotloop-test",
-                  "channel_id": channel, "channel_name": "team", "user_id": user["id"], "user_name": user["name"],
-                  "command": "/hotloop", "text": text, "api_app_id": "A0TEST",
-                  "response_url": self.fake.url + "commands/T0TEST/1/x", "trigger_id": "1.1.x"}
+        fields = {
+            "token": "verification_token",
+            "team_id": "T0TEST",
+            "team_domain": "hotloop-test",
+            "channel_id": channel,
+            "channel_name": "team",
+            "user_id": user["id"],
+            "user_name": user["name"],
+            "command": "/hotloop",
+            "text": text,
+            "api_app_id": "A0TEST",
+            "response_url": self.fake.url + "commands/T0TEST/1/x",
+            "trigger_id": "1.1.x",
+        }
         return await self.post(urlencode(fields).encode(), content_type="application/x-www-form-urlencoded")
 
-    async def click(self, user: Mapping[str, Any], action_id: str, value: str, **kwargs: Any) -> httpx.Response:
+    async def click(
+        self, user: Mapping[str, Any], action_id: str, value: str, **kwargs: Any
+    ) -> httpx.Response:
         return await self.interact(block_actions(user, button(action_id, value), **kwargs))
 
     async def new_alert(self, external_id: str = "r-1", **overrides: Any) -> str:
@@ -147,8 +198,11 @@ class SlackApp:
         return [m["text"] for m in self.fake.messages_in(CHANNEL) if m.get("thread_ts") == card["ts"]]
 
     def ephemerals(self, user: Mapping[str, Any]) -> list[str]:
-        return [str(c.args.get("text")) for c in self.fake.calls("chat.postEphemeral")
-                if c.args.get("user") == user["id"]]
+        return [
+            str(c.args.get("text"))
+            for c in self.fake.calls("chat.postEphemeral")
+            if c.args.get("user") == user["id"]
+        ]
 
     async def wait(self, predicate: Callable[[], bool], timeout: float = 8.0) -> bool:
         """Wait off the event loop (the app under test runs on it)."""
@@ -163,7 +217,9 @@ class SlackApp:
     async def events(self, key: str) -> list[str]:
         alert = await self.alert(key)
         async with self.server.ctx.sessions() as session:
-            rows = (await session.execute(select(AlertEvent.kind).where(AlertEvent.alert_id == alert.id))).all()
+            rows = (
+                await session.execute(select(AlertEvent.kind).where(AlertEvent.alert_id == alert.id))
+            ).all()
         return [row[0] for row in rows]
 
     async def until(self, check: Callable[[], Any], timeout: float = 8.0) -> bool:
@@ -185,8 +241,13 @@ class SlackApp:
 
 @asynccontextmanager
 async def slack_app(database_url: str, fake: FakeSlackApi, **overrides: Any) -> AsyncIterator[SlackApp]:
-    settings = test_settings(database_url, slack_bot_token=fake.token, slack_signing_secret=SIGNING_SECRET,
-                             slack_api_url=fake.url, **overrides)
+    settings = test_settings(
+        database_url,
+        slack_bot_token=fake.token,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=fake.url,
+        **overrides,
+    )
     async with serve_app(settings) as server:
         async with transaction(server.ctx.sessions) as session:
             team = await queries.default_team(session)

@@ -9,7 +9,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -28,6 +27,7 @@ from tests.slack.slackapp import (
     SIGNING_SECRET,
     SlackApp,
     block_actions,
+    home_opened,
     menu_choice,
     sign,
     slack_app,
@@ -40,13 +40,6 @@ async def slack(engine: AsyncEngine, database_url: str, slack_api: FakeSlackApi)
         yield app
 
 
-def home_opened(user: str, event_id: str) -> dict[str, Any]:
-    return {"token": "verification_token", "team_id": "T0TEST", "api_app_id": "A0TEST", "type": "event_callback",
-            "event_id": event_id, "event_time": int(time.time()),
-            "event": {"type": "app_home_opened", "user": user, "channel": "D0ANA", "tab": "home",
-                      "event_ts": f"{time.time():.6f}"}}
-
-
 # ---- pure translation --------------------------------------------------------------------------
 
 
@@ -57,8 +50,13 @@ def test_menu_values_translate_to_actions_with_options() -> None:
     assert note == translate.Click(ActionId.NOTE, "HA-1001", {})
     claim = translate.parse_click({"action_id": "alert.claim", "value": "HA-7"})
     assert claim == translate.Click(ActionId.CLAIM, "HA-7", {})
-    for junk in ({"action_id": "other", "value": "HA-1"}, {"action_id": "alert.claim", "value": ""},
-                 menu_choice("alert.more|HA-1"), menu_choice("nope|HA-1"), {"action_id": "alert.more"}):
+    for junk in (
+        {"action_id": "other", "value": "HA-1"},
+        {"action_id": "alert.claim", "value": ""},
+        menu_choice("alert.more|HA-1"),
+        menu_choice("nope|HA-1"),
+        {"action_id": "alert.more"},
+    ):
         assert translate.parse_click(junk) is None
 
 
@@ -81,8 +79,13 @@ async def test_not_configured_is_503_with_what_to_set(engine: AsyncEngine, datab
 
 
 async def test_url_verification_echoes_the_challenge(slack: SlackApp) -> None:
-    reply = await slack.event({"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
-                               "type": "url_verification"})
+    reply = await slack.event(
+        {
+            "token": "t",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    )
     assert reply.status_code == 200
     assert "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in reply.text
 
@@ -123,8 +126,13 @@ async def test_bad_signatures_are_401_and_change_nothing(
     key = await slack.new_alert()
     calls_before = len(slack.fake.calls())
     body = "payload=" + json.dumps(block_actions(ANA, {"action_id": "alert.claim", "value": key}))
-    reply = await slack.post(body.encode(), content_type="application/x-www-form-urlencoded", headers=headers,
-                             secret=secret, timestamp=int(time.time()) - age)
+    reply = await slack.post(
+        body.encode(),
+        content_type="application/x-www-form-urlencoded",
+        headers=headers,
+        secret=secret,
+        timestamp=int(time.time()) - age,
+    )
     assert reply.status_code == 401
     await asyncio.sleep(0.3)
     alert = await slack.alert(key)
@@ -136,8 +144,11 @@ async def test_altered_body_is_401(slack: SlackApp) -> None:
     key = await slack.new_alert()
     body = ("payload=" + json.dumps(block_actions(ANA, {"action_id": "alert.claim", "value": key}))).encode()
     headers = sign(body)
-    reply = await slack.client.post("/slack/events", content=body.replace(b"U0ANA", b"U0BEN"),
-                                    headers={"content-type": "application/x-www-form-urlencoded", **headers})
+    reply = await slack.client.post(
+        "/slack/events",
+        content=body.replace(b"U0ANA", b"U0BEN"),
+        headers={"content-type": "application/x-www-form-urlencoded", **headers},
+    )
     assert reply.status_code == 401
     assert (await slack.alert(key)).owner_id is None
 
@@ -217,17 +228,40 @@ async def test_slash_command_answers_only_the_caller(slack: SlackApp) -> None:
     assert await slack.wait(lambda: bool(slack.ephemerals(ANA)))
     [call] = slack.fake.calls("chat.postEphemeral")
     assert (call.args["channel"], call.args["user"]) == (CHANNEL, "U0ANA")
-    assert call.args["text"].strip()
-    assert not slack.fake.calls("chat.postMessage") or all(
-        "help" not in str(c.args.get("text")) for c in slack.fake.calls("chat.postMessage"))
+    text = call.args["text"]
+    assert text.startswith("```") and "hotloop commands" in text
+    assert "<" not in text.strip("`")  # plain text is escaped for mrkdwn
+    assert not slack.fake.calls("chat.postMessage")  # nothing public
+
+
+async def test_slash_command_where_the_bot_cannot_post_answers_through_response_url(slack: SlackApp) -> None:
+    slack.fake.fail_next(error="channel_not_found", method="chat.postEphemeral")
+    await slack.command(ANA, "help", channel="C0NOBOT")
+    assert await slack.wait(lambda: bool(slack.fake.calls("commands/T0TEST/1/x")))
+    [call] = slack.fake.calls("commands/T0TEST/1/x")
+    assert call.args["response_type"] == "ephemeral" and "hotloop commands" in call.args["text"]
+
+
+async def test_socket_mode_is_tried_at_startup_and_never_blocks_http(
+    engine: AsyncEngine, database_url: str, slack_api: FakeSlackApi
+) -> None:
+    async with slack_app(database_url, slack_api, slack_app_token="xapp-1-test") as slack:
+        runtime = slack.server.app.state.slack
+        assert runtime.socket is not None
+        assert await slack.wait(lambda: bool(slack.fake.calls("apps.connections.open")))
+        reply = await slack.event({"token": "t", "challenge": "abc", "type": "url_verification"})
+        assert reply.status_code == 200
+    assert runtime.socket is None  # closed on shutdown
 
 
 async def test_event_retries_are_processed_once(slack: SlackApp) -> None:
     first = await slack.event(home_opened("U0ANA", "Ev0RETRY1"))
     assert first.status_code == 200
     assert await slack.wait(lambda: len(slack.fake.calls("views.publish")) == 1)
-    retry = await slack.event(home_opened("U0ANA", "Ev0RETRY1"),
-                              headers={"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"})
+    retry = await slack.event(
+        home_opened("U0ANA", "Ev0RETRY1"),
+        headers={"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"},
+    )
     assert retry.status_code == 200
     other = await slack.event(home_opened("U0ANA", "Ev0OTHER2"))
     assert other.status_code == 200

@@ -146,14 +146,16 @@ async def test_fetch_failures_are_retried_not_lost(server: AppServer, slack: Fak
     body = qualtrics.form_body(q.TOPIC, q.MSG, q.SECRET)
     await send(server, "qy", "qualtrics", q.SECRET, body, {"content-type": "application/x-www-form-urlencoded"},
                api_url=fake_api.url, api_token=q.TOKEN, mapping=q.MAPPING)
-    for _ in range(100):
-        if q.RESPONSE_PATH in fake_api.seen:
-            break
-        await asyncio.sleep(0.05)
     from storage.models import Outbox
 
-    async with server.ctx.sessions() as session:
-        [row] = (await session.execute(select(Outbox).where(Outbox.kind == "source.fetch"))).scalars().all()
+    row = None
+    for _ in range(200):  # wait until the worker has recorded its verdict on the failed fetch
+        async with server.ctx.sessions() as session:
+            row = (await session.execute(select(Outbox).where(Outbox.kind == "source.fetch"))).scalars().one()
+        if row.last_error:
+            break
+        await asyncio.sleep(0.05)
+    assert row is not None and q.RESPONSE_PATH in fake_api.seen
     assert row.status == "pending" and row.attempts >= 1 and "503" in (row.last_error or "")
     second = await server.client.post("/webhooks/qy", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
     assert second.status_code == 200, "a platform retry of a queued response is not queued twice"

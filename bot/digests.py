@@ -1,0 +1,176 @@
+"""The daily digest: one message per team to its managers' destinations, once a day at 09:00 local.
+
+`build_team_digests` says what each team's digest contains (open / claimed / breached counts, the
+oldest unclaimed alerts with their SLA text, this week's response rate and median time to claim);
+`enqueue_due_digests` writes them as outbox rows of kind `digest.post` exactly once per team and
+local day: the check for today's row and the insert happen in one transaction that holds the
+team's row lock (PostgreSQL) or the database write lock (SQLite `BEGIN IMMEDIATE`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from bot.cards import DigestCard, DigestItem, sla_line
+from bot.domain import AlertStatus, Severity
+from bot.metrics import format_rate, format_seconds, loop_figures
+from bot.outbox import enqueue
+from bot.sla_clock import BusinessHours, BusinessHoursError
+from storage import queries
+from storage.db import SessionFactory, transaction
+from storage.models import Alert, Outbox, Team
+
+DIGEST_KIND = "digest.post"
+DIGEST_HOUR = 9
+DIGEST_GRACE = timedelta(hours=12)  # a server that was down at 09:00 still sends until 21:00
+OLDEST = 5
+WEEK = timedelta(days=7)
+
+Digest = tuple[str, str, DigestCard]  # (platform, destination, card)
+
+
+def digest_payload(card: DigestCard, *, key: str) -> dict[str, Any]:
+    return {"key": key, "digest": dataclasses.asdict(card)}
+
+
+def digest_from_payload(payload: dict[str, Any]) -> DigestCard:
+    data = dict(payload["digest"])
+    items = tuple(
+        DigestItem(alert_key=i["alert_key"], severity=Severity(i["severity"]), summary=i["summary"],
+                   status=AlertStatus(i["status"]), link=i.get("link"))
+        for i in data.pop("items", ())
+    )
+    figures = tuple((str(a), str(b)) for a, b in data.pop("figures", ()))
+    return DigestCard(items=items, figures=figures, **data)
+
+
+async def _counts(session: Any, now: datetime) -> tuple[Counter[tuple[int, str]], Counter[int]]:
+    rows = await session.execute(
+        select(col(Alert.team_id), col(Alert.status), func.count())
+        .where(col(Alert.status) != AlertStatus.RESOLVED.value)
+        .group_by(col(Alert.team_id), col(Alert.status))
+    )
+    by_status: Counter[tuple[int, str]] = Counter({(t, s): n for t, s, n in rows.tuples()})
+    breached: Counter[int] = Counter()
+    for status, due in ((AlertStatus.OPEN, Alert.claim_due_at), (AlertStatus.CLAIMED, Alert.resolve_due_at)):
+        late = await session.execute(
+            select(col(Alert.team_id), func.count())
+            .where(col(Alert.status) == status.value, col(due) < now)
+            .group_by(col(Alert.team_id))
+        )
+        breached.update(dict(late.tuples().all()))
+    return by_status, breached
+
+
+async def build_team_digests(
+    sessions: SessionFactory, *, now: datetime, team_ids: Collection[int] | None = None
+) -> list[Digest]:
+    """Each team's digest for each of its managers' destinations (teams without one are skipped)."""
+    figures = {f.team: f for f in await loop_figures(sessions, now=now, window=WEEK)}
+    digests: list[Digest] = []
+    async with sessions() as session:
+        by_status, breached = await _counts(session, now)
+        for team in await queries.list_teams(session):
+            if team.id is None or (team_ids is not None and team.id not in team_ids):
+                continue
+            places = _manager_places(team)
+            if not places:
+                continue
+            waiting = (col(Alert.team_id) == team.id, col(Alert.status) == AlertStatus.OPEN.value)
+            oldest = (await session.execute(
+                select(Alert).where(*waiting).order_by(col(Alert.created_at)).limit(OLDEST)
+            )).scalars().all()
+            items = tuple(_item(a, now) for a in oldest)
+            week = figures.get(team.name)
+            open_count = by_status[(team.id, "open")] + by_status[(team.id, "snoozed")]
+            shown = (
+                ("Open", str(open_count)),
+                ("Claimed", str(by_status[(team.id, "claimed")])),
+                ("Breached", str(breached[team.id])),
+                ("Responded to (7 days)", format_rate(week.response_rate if week else None)),
+                ("Median time to claim (7 days)", format_seconds(week.median_claim if week else None)),
+            )
+            local_day = now.astimezone(_zone(team.timezone)).date()
+            card = DigestCard(
+                title=f"Daily digest · {team.name} · {local_day:%a %d %b}",
+                items=items,
+                figures=shown,
+                with_claim_buttons=False,
+                more=max(0, by_status[(team.id, "open")] - len(items)),
+                fallback_text=f"{team.name}: {open_count} open, {breached[team.id]} past their SLA",
+                meta={"team": team.name, "team_id": str(team.id), "date": local_day.isoformat()},
+            )
+            digests.extend((platform, destination, card) for platform, destination in places)
+    return digests
+
+
+def _item(alert: Alert, now: datetime) -> DigestItem:
+    sla = sla_line(alert, now=now)[0] or "no SLA"
+    return DigestItem(alert_key=alert.key or "HA-?", severity=Severity(alert.severity),
+                      status=AlertStatus(alert.status),
+                      summary=f"waiting since {alert.created_at:%a %H:%M} UTC · {sla}")
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _manager_places(team: Team) -> list[tuple[str, str]]:
+    places = [("slack", team.managers_slack_channel), ("teams", team.managers_teams_channel)]
+    return [(platform, channel) for platform, channel in places if channel]
+
+
+def digest_slot(team: Team, now: datetime, *, hour: int = DIGEST_HOUR) -> datetime | None:
+    """Today's 09:00 in the team's zone (UTC) when a digest is due now; None on closed days or too late."""
+    local = now.astimezone(_zone(team.timezone))
+    try:
+        hours = BusinessHours.from_config(team.business_hours, timezone=team.timezone)
+    except BusinessHoursError:
+        hours = None
+    if hours is not None and local.weekday() not in hours.days:
+        return None
+    slot = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if not slot <= local < slot + DIGEST_GRACE:
+        return None
+    return slot.astimezone(UTC)
+
+
+async def enqueue_due_digests(sessions: SessionFactory, *, now: datetime, hour: int = DIGEST_HOUR) -> int:
+    """Write today's digest rows for every team whose 09:00 has come; returns how many teams got one."""
+    async with sessions() as session:
+        teams = [t for t in await queries.list_teams(session) if _manager_places(t)]
+    due = {t.id: slot for t in teams if t.id is not None and (slot := digest_slot(t, now, hour=hour))}
+    if not due:
+        return 0
+    by_team: dict[int, list[Digest]] = {}
+    for digest in await build_team_digests(sessions, now=now, team_ids=due):
+        by_team.setdefault(int(digest[2].meta["team_id"]), []).append(digest)
+    sent = 0
+    for team_id, slot in due.items():
+        key = f"{team_id}:{slot:%Y-%m-%dT%H:%MZ}"  # one 09:00 per local day
+        async with transaction(sessions) as session:
+            lock = select(col(Team.id)).where(col(Team.id) == team_id)
+            if session.get_bind().dialect.name == "postgresql":
+                lock = lock.with_for_update()
+            await session.execute(lock)
+            since_slot = (col(Outbox.kind) == DIGEST_KIND, col(Outbox.created_at) >= slot)
+            today = await session.execute(select(col(Outbox.payload)).where(*since_slot))
+            if any(payload.get("key") == key for payload in today.scalars()):
+                continue
+            for platform, destination, card in by_team.get(team_id, []):
+                enqueue(session, kind=DIGEST_KIND, platform=platform, destination=destination, alert_id=None,
+                        now=now, payload=digest_payload(card, key=key))
+            sent += 1
+    return sent
+

@@ -1,0 +1,424 @@
+"""The SLA sweep: nobody forgets a hot alert.
+
+`sweep()` takes the alerts whose indexed `next_due_at` has passed (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL, so two workers never take the same alert; SQLite's `BEGIN IMMEDIATE` serializes) and
+runs each one's due steps, each as one compare-and-set through `bot.alerts.apply_in` (actor SYSTEM):
+
+- **heads-up** at `heads_up_fraction` (75 %) of the claim/resolve window, in business time;
+- **breach** at the deadline: event `breached`, a thread line mentioning the owner (or the
+  channel), a DM to the owner, and the next escalation level when the chain says so (or always,
+  when the team has no chain);
+- **escalation chain** steps, each `after_seconds` after the breach (a manual escalation from the
+  card skips the level it reached);
+- **nags** every `nag_seconds` up to `nag_cap`, pushed out of quiet hours, then silence;
+- **woke**: a snooze that ran out returns to claimed/open; a "waiting on customer" snooze pauses the
+  resolve clock (`resolve_due_at` moves by the business time spent snoozed).
+
+Nothing lives in memory. What already happened for the current clock is read from the alert's own
+`AlertEvent`s (keyed by clock and deadline, so a moved deadline starts afresh); the next step is
+stored in `next_nag_at`, and `nag_count` counts notices since the breach (breach = 1, each nag
++1; 0 = not breached), which `bot.alerts.next_due` uses to ignore a deadline already handled.
+A batch commits as one transaction: a crash sends nothing twice and loses nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.alerts import SYSTEM, Change, Plan, apply_in, escalation_places, next_due
+from bot.cards import humanize_delta
+from bot.config_snapshot import ConfigSnapshot
+from bot.domain import AlertStatus
+from bot.sla_clock import (
+    BusinessHours,
+    add_business_seconds,
+    business_seconds_between,
+    deadline_fraction_at,
+    in_quiet_hours,
+)
+from storage.db import SessionFactory, transaction
+from storage.models import Alert, AlertEvent
+
+log = structlog.get_logger("hotloop.sla")
+
+HEADS_UP, BREACHED, NAGGED, ESCALATED, WOKE = "heads_up", "breached", "nagged", "escalated", "woke"
+_NOTICES = (HEADS_UP, BREACHED, NAGGED)
+FACT_KINDS = (*_NOTICES, "snoozed", "reopened")
+ACTIVE_STATUSES = (AlertStatus.OPEN.value, AlertStatus.CLAIMED.value, AlertStatus.SNOOZED.value)
+CHAT_PLATFORMS = frozenset({"slack", "teams"})
+MAX_STEPS_PER_ALERT = 12
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    heads_up_fraction: float = 0.75
+    nag_seconds: int = 1800
+    nag_cap: int = 3
+    quiet_hours: tuple[time, time] | None = None  # local [start, end), may wrap midnight
+    quiet_timezone: str | None = None  # None: the team's business-hours zone, else UTC
+
+    @classmethod
+    def from_settings(cls, settings: object) -> SweepOptions:
+        """Read `sla_heads_up_fraction`, `sla_nag_seconds`, `sla_nag_cap`, `sla_quiet_hours` ("22:00-07:00")
+        and `sla_quiet_timezone` from the settings when they exist there; defaults otherwise."""
+        base = cls()
+        return cls(
+            heads_up_fraction=float(getattr(settings, "sla_heads_up_fraction", base.heads_up_fraction)),
+            nag_seconds=int(getattr(settings, "sla_nag_seconds", base.nag_seconds)),
+            nag_cap=int(getattr(settings, "sla_nag_cap", base.nag_cap)),
+            quiet_hours=parse_quiet_hours(getattr(settings, "sla_quiet_hours", None)),
+            quiet_timezone=getattr(settings, "sla_quiet_timezone", None) or None,
+        )
+
+
+def parse_quiet_hours(text: str | None) -> tuple[time, time] | None:
+    """"22:00-07:00" → (22:00, 07:00); empty → None. Raises ValueError with the expected form."""
+    if not text or not str(text).strip():
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in str(text).split("-"))
+    except ValueError as exc:
+        raise ValueError(f"quiet hours: write them as HH:MM-HH:MM, e.g. 22:00-07:00 (got {text!r})") from exc
+    return start, end
+
+
+def quiet_end(at: datetime, quiet: tuple[time, time] | None, timezone: str) -> datetime:
+    """`at` itself when outside quiet hours, else the end of the quiet window it falls in (UTC)."""
+    if quiet is None or not in_quiet_hours(at, quiet, timezone):
+        return at
+    local = at.astimezone(ZoneInfo(timezone))
+    end = datetime.combine(local.date(), quiet[1], tzinfo=local.tzinfo)
+    if end <= local:
+        end = datetime.combine(local.date() + timedelta(days=1), quiet[1], tzinfo=local.tzinfo)
+    return end.astimezone(UTC)
+
+
+def heads_up_at(start: datetime, due: datetime, hours: BusinessHours | None, fraction: float = 0.75
+                ) -> datetime:
+    """When the heads-up for a clock running from `start` to `due` is due (business time)."""
+    return deadline_fraction_at(start, due, fraction, hours) if start < due else due
+
+
+def waiting_on_customer(reason: str | None) -> bool:
+    return (reason or "").strip().lower().replace("_", " ").replace("-", " ") == "waiting on customer"
+
+
+@dataclass
+class SweepResult:
+    taken: int = 0
+    heads_up: int = 0
+    breached: int = 0
+    nagged: int = 0
+    escalated: int = 0
+    woke: int = 0
+    rescheduled: int = 0  # bookkeeping only: the next step moved, nothing was said
+    lost: int = 0  # a compare-and-set lost to a concurrent change; the alert is looked at again later
+    failed: int = 0  # could not be planned (logged); left for the next sweep
+
+    @property
+    def steps(self) -> int:
+        return self.heads_up + self.breached + self.nagged + self.escalated + self.woke
+
+    def add(self, other: SweepResult) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class View:
+    """The alert fields the sweep decides on (a plain value: steps are simulated with `replace`)."""
+
+    key: str
+    severity: str
+    status: str
+    team_id: int
+    owner_id: str | None
+    owner_name: str | None
+    owner_platform: str | None
+    escalation_level: int
+    created_at: datetime
+    claim_due_at: datetime | None
+    resolve_due_at: datetime | None
+    snoozed_until: datetime | None
+    snooze_reason: str | None
+
+    @classmethod
+    def of(cls, alert: Alert) -> View:
+        return cls(**{f.name: getattr(alert, f.name) for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class Clock:
+    name: str  # claim | resolve
+    due: datetime
+    heads_up_at: datetime
+    warned: bool
+    breached_at: datetime | None
+    nags: int
+    last_notice_at: datetime | None
+
+
+@dataclass
+class _Ctx:
+    config: ConfigSnapshot
+    options: SweepOptions
+    now: datetime
+    result: SweepResult = field(default_factory=SweepResult)
+
+    def hours(self, view: View) -> BusinessHours | None:
+        return self.config.team(view.team_id).hours
+
+    def quiet_zone(self, view: View) -> str:
+        hours = self.hours(view)
+        return self.options.quiet_timezone or (hours.timezone if hours else "UTC")
+
+
+def _clock(view: View, facts: Sequence[Fact], ctx: _Ctx) -> Clock | None:
+    is_open = view.status == AlertStatus.OPEN
+    name, due = ("claim", view.claim_due_at) if is_open else ("resolve", view.resolve_due_at)
+    if due is None:
+        return None
+    start = max([view.created_at, *(f.at for f in facts if f.kind == "reopened")])
+    warn_at = heads_up_at(start, due, ctx.hours(view), ctx.options.heads_up_fraction)
+    mine = [f for f in facts if f.kind in _NOTICES and f.data.get("clock") == name
+            and f.data.get("due") and datetime.fromisoformat(f.data["due"]) == due]
+    breach = next((f.at for f in mine if f.kind == BREACHED), None)
+    notices = [f.at for f in mine if f.kind in (BREACHED, NAGGED)]
+    return Clock(name, due, warn_at, any(f.kind == HEADS_UP for f in mine), breach,
+                 sum(1 for f in mine if f.kind == NAGGED), max(notices, default=None))
+
+
+def _chain_next(view: View, clock: Clock, ctx: _Ctx) -> tuple[datetime | None, int | None]:
+    """When the next escalation-chain level fires (after_seconds after the breach), and which level."""
+    steps = sorted(ctx.config.escalation_steps(view.team_id), key=lambda s: s.level)
+    step = next((s for s in steps if s.level > view.escalation_level), None)
+    if step is None or clock.breached_at is None:
+        return None, None
+    return clock.breached_at + timedelta(seconds=step.after_seconds), step.level
+
+
+def _nag_at(view: View, clock: Clock, ctx: _Ctx) -> datetime | None:
+    if clock.last_notice_at is None or clock.nags >= ctx.options.nag_cap:
+        return None
+    at = clock.last_notice_at + timedelta(seconds=ctx.options.nag_seconds)
+    return quiet_end(at, ctx.options.quiet_hours, ctx.quiet_zone(view))
+
+
+def schedule(view: View, facts: Sequence[Fact], ctx: _Ctx) -> dict[str, Any]:
+    """`next_nag_at` (the next step, None = silence) and `nag_count` for this state."""
+    if view.status in (AlertStatus.SNOOZED, AlertStatus.RESOLVED):
+        return {}
+    clock = _clock(view, facts, ctx)
+    if clock is None:
+        return {"next_nag_at": None, "nag_count": 0}
+    if clock.breached_at is None:
+        wake = clock.due if clock.warned else min(clock.heads_up_at, clock.due)
+        return {"next_nag_at": wake, "nag_count": 0}
+    times = [t for t in (_chain_next(view, clock, ctx)[0], _nag_at(view, clock, ctx)) if t is not None]
+    return {"next_nag_at": min(times, default=None), "nag_count": 1 + clock.nags}
+
+
+def _data(clock: Clock, **extra: Any) -> dict[str, Any]:
+    return {"clock": clock.name, "due": clock.due.isoformat(), **extra}
+
+
+def _woke(view: View, facts: Sequence[Fact], ctx: _Ctx) -> Change:
+    resume = AlertStatus.CLAIMED if view.owner_id else AlertStatus.OPEN
+    values: dict[str, Any] = {"status": resume.value, "snoozed_until": None, "snooze_reason": None}
+    who = view.owner_name or view.owner_id
+    text = f"Snooze over: back with {who}" if view.owner_id else "Snooze over: back in the queue"
+    data: dict[str, Any] = {"resume_status": resume.value, "reason": view.snooze_reason, "paused_seconds": 0}
+    since = max((f.at for f in facts if f.kind == "snoozed"), default=None)
+    if waiting_on_customer(view.snooze_reason) and view.resolve_due_at and since and view.snoozed_until:
+        paused = business_seconds_between(since, view.snoozed_until, ctx.hours(view))
+        moved = add_business_seconds(view.resolve_due_at, paused, ctx.hours(view))
+        values["resolve_due_at"] = moved
+        data |= {"paused_seconds": paused, "resolve_due": moved.isoformat()}
+        text += (f" · resolve clock paused {humanize_delta(paused)} waiting on the customer,"
+                 f" now due {moved:%a %H:%M} UTC")
+    return Change(values, WOKE, f"{view.key} woke up", text, thread_mention=view.owner_id, event_data=data)
+
+
+def _breach(view: View, clock: Clock, alert: Alert, ctx: _Ctx) -> Change:
+    steps = ctx.config.escalation_steps(view.team_id)
+    chain_at, chain_level = _chain_next(view, dataclasses.replace(clock, breached_at=ctx.now), ctx)
+    level = chain_level if chain_at is not None and chain_at <= ctx.now else None
+    if not steps:
+        level = view.escalation_level + 1
+    values = {"escalation_level": level} if level else {}
+    text = f"SLA breach: {clock.name} was due {clock.due:%a %H:%M} UTC"
+    text += f" · escalated to level {level}" if level else ""
+    directs = []
+    if view.owner_id and view.owner_platform in CHAT_PLATFORMS:
+        dm = (f"Your hot alert {view.key} ({view.severity}) missed its {clock.name} deadline "
+              f"({clock.due:%Y-%m-%d %H:%M} UTC).")
+        directs.append((view.owner_platform, view.owner_id, dm))
+    return Change(values, BREACHED, f"{view.key} breached its {clock.name} SLA", text,
+                  thread_mention=view.owner_id or "channel",
+                  event_data=_data(clock, level=level, owner=view.owner_id),
+                  posts=escalation_places(alert, level, ctx.config) if level else [], directs=directs)
+
+
+def _next_step(view: View, facts: Sequence[Fact], alert: Alert, ctx: _Ctx) -> Change | None:
+    now = ctx.now
+    if view.status == AlertStatus.SNOOZED:
+        due = view.snoozed_until is not None and view.snoozed_until <= now
+        return _woke(view, facts, ctx) if due else None
+    clock = _clock(view, facts, ctx) if view.status != AlertStatus.RESOLVED else None
+    if clock is None:
+        return None
+    overdue = humanize_delta((now - clock.due).total_seconds())
+    if clock.breached_at is None:
+        if now >= clock.due:
+            return _breach(view, clock, alert, ctx)
+        if not clock.warned and now >= clock.heads_up_at:
+            left = humanize_delta((clock.due - now).total_seconds())
+            return Change({}, HEADS_UP, f"{view.key}: heads-up sent", f"Heads-up: {clock.name} due in {left}",
+                          thread_mention=view.owner_id, event_data=_data(clock))
+        return None
+    chain_at, level = _chain_next(view, clock, ctx)
+    if chain_at is not None and level is not None and chain_at <= now:
+        step = next(s for s in ctx.config.escalation_steps(view.team_id) if s.level == level)
+        why = f" ({step.description})" if step.description else ""
+        return Change({"escalation_level": level}, ESCALATED, f"{view.key} escalated to level {level}",
+                      f"Escalated to level {level}{why}: {clock.name} overdue {overdue}",
+                      event_data=_data(clock, level=level, reason="SLA escalation chain", auto=True),
+                      posts=escalation_places(alert, level, ctx.config))
+    nag_at = _nag_at(view, clock, ctx)
+    if nag_at is not None and nag_at <= now:
+        n = clock.nags + 1
+        return Change({}, NAGGED, f"{view.key} nagged", f"Reminder {n}/{ctx.options.nag_cap}: "
+                      f"{clock.name} overdue {overdue}", thread_mention=view.owner_id or "here",
+                      event_data=_data(clock, nag=n))
+    return None
+
+
+async def _reschedule(session: AsyncSession, alert: Alert, values: dict[str, Any]) -> bool:
+    """Move the next step without saying anything: a version-guarded update, no event, no card."""
+    merged = {name: getattr(alert, name) for name in
+              ("status", "snoozed_until", "claim_due_at", "resolve_due_at", "next_nag_at", "nag_count")}
+    merged |= values
+    values = {**values, "next_due_at": next_due(merged)}
+    if all(getattr(alert, name) == value for name, value in values.items()):
+        return False
+    values["version"] = alert.version + 1
+    guard = (col(Alert.id) == alert.id, col(Alert.version) == alert.version)
+    stmt = update(Alert).where(*guard).values(**values)
+    result = await session.execute(stmt.execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for name, value in values.items():
+        setattr(alert, name, value)
+    return True
+
+
+def _fixed(change: Change) -> Plan:
+    return lambda _alert: change
+
+
+async def _sweep_one(session: AsyncSession, alert: Alert, facts: list[Fact], ctx: _Ctx) -> None:
+    for _ in range(MAX_STEPS_PER_ALERT):
+        view = View.of(alert)
+        try:
+            step = _next_step(view, facts, alert, ctx)
+            if step is not None:
+                moved = {k: v for k, v in step.values.items() if hasattr(view, k)}
+                after = dataclasses.replace(view, **moved)
+                step.values.update(schedule(after, [*facts, Fact(step.event, ctx.now, step.event_data)], ctx))
+            else:
+                plan = schedule(view, facts, ctx)
+        except Exception:  # a team whose hours never open, a corrupt row…: log it, sweep the others
+            log.exception("sla.plan_failed", alert=alert.key)
+            ctx.result.failed += 1
+            return
+        if step is None:
+            ctx.result.rescheduled += await _reschedule(session, alert, plan)
+            return
+        if not await apply_in(session, alert=alert, actor=SYSTEM, now=ctx.now, plan=_fixed(step)):
+            ctx.result.lost += 1
+            return
+        facts.append(Fact(step.event, ctx.now, step.event_data))
+        setattr(ctx.result, step.event, getattr(ctx.result, step.event) + 1)
+
+
+async def _take(session: AsyncSession, *, now: datetime, batch: int) -> list[Alert]:
+    """Due alerts, oldest first: one index range per active status on ix_alert_active_due."""
+    found: list[Alert] = []
+    for status in ACTIVE_STATUSES:
+        query = (select(Alert).where(col(Alert.status) == status, col(Alert.next_due_at) <= now)
+                 .order_by(col(Alert.next_due_at)).limit(batch))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        found.extend((await session.execute(query)).scalars().all())
+    found.sort(key=lambda a: a.next_due_at or now)
+    for alert in found:
+        session.expunge(alert)  # changed only through compare-and-set, never flushed from here
+    return found[:batch]
+
+
+async def _facts(session: AsyncSession, ids: list[int]) -> dict[int, list[Fact]]:
+    facts: dict[int, list[Fact]] = defaultdict(list)
+    if ids:
+        columns = (col(AlertEvent.alert_id), col(AlertEvent.kind), col(AlertEvent.at), col(AlertEvent.data))
+        wanted = (col(AlertEvent.alert_id).in_(ids), col(AlertEvent.kind).in_(FACT_KINDS))
+        query = select(*columns).where(*wanted).order_by(col(AlertEvent.id))
+        for alert_id, kind, at, data in (await session.execute(query)).tuples():
+            facts[alert_id].append(Fact(kind, at, dict(data or {})))
+    return facts
+
+
+async def sweep(
+    sessions: SessionFactory,
+    *,
+    config: ConfigSnapshot,
+    now: datetime,
+    batch: int = 500,
+    options: SweepOptions | None = None,
+) -> SweepResult:
+    """One batch: take up to `batch` due alerts and run every step due at `now`, in one transaction."""
+    ctx = _Ctx(config, options or SweepOptions(), now)
+    async with transaction(sessions) as session:
+        alerts = await _take(session, now=now, batch=batch)
+        ctx.result.taken = len(alerts)
+        facts = await _facts(session, [a.id for a in alerts if a.id is not None])
+        with session.no_autoflush:  # events and outbox rows go out in a few multi-row INSERTs at commit
+            for alert in alerts:
+                await _sweep_one(session, alert, facts[alert.id or 0], ctx)
+    return ctx.result
+
+
+async def drain(
+    sessions: SessionFactory,
+    *,
+    config: ConfigSnapshot,
+    now: datetime,
+    batch: int = 500,
+    options: SweepOptions | None = None,
+    max_batches: int = 1000,
+) -> SweepResult:
+    """Sweep batch after batch until nothing is due at `now` (or a batch makes no progress)."""
+    total = SweepResult()
+    for _ in range(max_batches):
+        result = await sweep(sessions, config=config, now=now, batch=batch, options=options)
+        total.add(result)
+        if result.taken < batch or result.steps + result.rescheduled == 0:
+            break
+    return total
