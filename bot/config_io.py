@@ -140,7 +140,8 @@ class TeamDoc(_Strict):
 
 
 class RouteDoc(_Strict):
-    match: dict[str, str] = Field(default_factory=dict)
+    # the same values `route add` accepts: a string, a list of alternatives, severity comparisons
+    match: dict[str, str | list[str]] = Field(default_factory=dict)
     team: str
     priority: int | None = None  # None: position * 10, filled in by ConfigDoc
 
@@ -150,11 +151,13 @@ class RouteDoc(_Strict):
         if not isinstance(value, dict):
             return value  # the strict dict check reports it
         for key, item in value.items():
-            if not isinstance(item, str):
-                raise ValueError(f"value of {key!r} must be a quoted string, got {item!r}")
-        if "severity" in value:  # an exact severity or a floor like ">=high"
-            value = {**value, "severity": value["severity"].strip()}
-            _severity(value["severity"].removeprefix(">="))
+            items = item if isinstance(item, list) else [item]
+            if not items or not all(isinstance(i, str) for i in items):
+                raise ValueError(f"value of {key!r} must be a quoted string or a list of them, got {item!r}")
+        if "severity" in value:  # an exact severity or a comparison like ">=high", "<critical"
+            options = value["severity"] if isinstance(value["severity"], list) else [value["severity"]]
+            for option in options:
+                _severity(option.strip().lstrip("<>="))
         return dict(sorted(value.items()))
 
 

@@ -32,9 +32,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from bot.alerts import SYSTEM, Change, Plan, apply_in, escalation_places, next_due
 from bot.cards import humanize_delta
@@ -399,10 +399,24 @@ async def sweep(
         alerts = await _take(session, now=now, batch=batch)
         ctx.result.taken = len(alerts)
         facts = await _facts(session, [a.id for a in alerts if a.id is not None])
-        with session.no_autoflush:  # events and outbox rows go out in a few multi-row INSERTs at commit
+        with session.no_autoflush:  # the events and outbox rows are written together at the end
             for alert in alerts:
                 await _sweep_one(session, alert, facts[alert.id or 0], ctx)
+        await _insert_new_rows(session)
     return ctx.result
+
+
+async def _insert_new_rows(session: AsyncSession) -> None:
+    """One executemany INSERT per table for the rows the steps added (the ORM would insert them one by
+    one to learn ids nobody here reads)."""
+    by_model: dict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
+    for row in list(session.new):
+        if isinstance(row, SQLModel):
+            session.expunge(row)
+            table = row.__table__  # type: ignore[attr-defined]
+            by_model[type(row)].append({c.key: getattr(row, c.key) for c in table.columns if c.key != "id"})
+    for model, values in by_model.items():
+        await session.execute(insert(model), values)
 
 
 async def drain(

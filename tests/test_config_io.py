@@ -234,6 +234,23 @@ def test_errors_list_every_problem_with_its_path() -> None:
         load_yaml("teams: [{name: a, colour: red}]\nroutes: [{team: a, match: {location: 42}}]\nextra: 1\n")
     assert sorted(caught.value.problems) == [
         "extra: unknown key",
-        "routes[0].match: value of 'location' must be a quoted string, got 42",
+        "routes[0].match: value of 'location' must be a quoted string or a list of them, got 42",
         "teams[0].colour: unknown key",
     ]
+
+
+async def test_routes_made_by_chat_commands_export_and_import(sessions) -> None:  # type: ignore[no-untyped-def]
+    """Every match `route add` accepts (lists, severity comparisons) survives a YAML round trip."""
+    from bot.config_io import dump_yaml, export_config, import_config, load_yaml
+    from bot.routing import parse_match
+
+    doc = load_yaml(
+        "default_team: support\nteams:\n  - name: support\nroutes:\n"
+        f"  - match: {parse_match('region=north,south severity>high')!r}\n    team: support\n".replace("'", '"')
+    )
+    await import_config(sessions, doc)
+    exported = await export_config(sessions)
+    assert exported["routes"][0]["match"] == {"region": ["north", "south"], "severity": ">high"}
+    again = load_yaml(dump_yaml(exported))
+    await import_config(sessions, again)
+    assert await export_config(sessions) == exported

@@ -46,6 +46,7 @@ NOT_PRIVATE = (
     "That answer contains a secret and I could not message you privately. "
     "Send the command to me in a 1:1 chat instead."
 )
+NO_SENDER = "The activity does not say who sent it."
 Json = dict[str, Any]
 
 
@@ -109,6 +110,8 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
         return InvokeResponse(status=200, body=await self.execute(turn_context.activity))
 
     async def execute(self, activity: Activity) -> Json:
+        if not translate.has_sender(activity):
+            return message_response(NO_SENDER)
         try:
             click = translate.click_from_invoke(activity.value)
         except translate.BadAction as bad:
@@ -163,6 +166,8 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
+        if not translate.has_sender(activity):
+            return
         if not await self.first_delivery(activity):
             log.info("teams.duplicate_message", activity=activity.id)
             return

@@ -100,6 +100,11 @@ def request_for(click: Click, actor: Actor) -> ActionRequest:
     return ActionRequest(action=click.verb, alert_key=click.alert_key, actor=actor, args=dict(click.args))
 
 
+def has_sender(activity: Activity) -> bool:
+    sender = activity.from_property
+    return sender is not None and bool(sender.id)
+
+
 def actor_of(activity: Activity) -> Actor:
     """Admins and managers are stored by Entra object id: prefer `aadObjectId` over the Teams user id."""
     sender = activity.from_property
