@@ -30,6 +30,7 @@ from bot.alerts import (
 )
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import Outcome
+from storage import queries
 from storage.db import SessionFactory
 
 __all__ = ["ROUTES", "ActionId", "ActionReply", "ActionRequest", "dispatch"]
@@ -41,6 +42,8 @@ class ActionRequest:
     alert_key: str
     actor: Actor
     args: Mapping[str, str] = field(default_factory=dict)  # outcome, root_cause, note, reason, until, user…
+    # the chat channel the click came from; None for App Home, DMs and the CLI
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,20 @@ NEEDS_INPUT: dict[ActionId, str] = {
 Dispatcher = Callable[[ActionRequest], Awaitable[ActionReply]]
 
 
+async def _require_card_here(sessions: SessionFactory, request: ActionRequest) -> None:
+    """A click must come from a channel where this alert's card was posted: a key typed or replayed
+    into another team's channel acts on nothing."""
+    if request.channel is None:
+        return
+    async with sessions() as session:
+        alert = await queries.get_alert(session, key=request.alert_key)
+        if alert is None or alert.id is None:
+            raise AlertNotFoundError(request.alert_key)
+        places = {ref.channel for ref in await queries.card_refs(session, alert_id=alert.id)}
+    if places and request.channel not in places:
+        raise Refused(f"{request.alert_key} is not handled in this channel")
+
+
 async def dispatch(
     request: ActionRequest, *, sessions: SessionFactory, config: ConfigSnapshot, now: datetime
 ) -> ActionReply:
@@ -107,6 +124,7 @@ async def dispatch(
     if builder is None:
         return ActionReply(False, f"Unknown action {request.action}", request.alert_key)
     try:
+        await _require_card_here(sessions, request)
         plan = builder(request, config, now)
         result: TransitionResult = await apply(
             sessions, key=request.alert_key, actor=request.actor, now=now, plan=plan
