@@ -25,11 +25,11 @@ from sqlmodel import col
 
 from bot.chat import Chat, ChatError
 from bot.domain import utcnow
-from bot.outbox import OutboxSignal
+from bot.outbox import OutboxSignal, enqueue_direct
 from bot.telemetry import DELIVERIES
 from jobs.delivery_ops import Job, JobHandler, LaneOps, Verdict
 from storage.db import SessionFactory, transaction
-from storage.models import AlertEvent, Outbox
+from storage.models import Admin, AlertEvent, Outbox
 
 log = structlog.get_logger("hotloop.delivery")
 
@@ -66,6 +66,7 @@ class DeliveryWorker:
         self.clock = clock
         self.ops = LaneOps(sessions, chats, clock=clock, group_threshold=group_threshold, handlers=handlers)
         self._lane_limit = asyncio.Semaphore(32)
+        self._reported: dict[tuple[str, str, str], datetime] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -181,6 +182,25 @@ class DeliveryWorker:
             }
             session.add(AlertEvent(alert_id=job.alert_id, kind="delivery_failed", platform="hotloop",
                                    at=now, data=data))
+        await self._tell_admins(session, job, verdict, now)
+
+    async def _tell_admins(self, session: AsyncSession, job: Job, verdict: Verdict, now: datetime) -> None:
+        """A permanent failure is shown to admins by DM, at most once an hour per place and error.
+        Failed DMs are not reported by DM (that could loop)."""
+        if job.kind == "dm":
+            return
+        place = (job.platform, job.destination, (verdict.error or "")[:80])
+        last = self._reported.get(place)
+        if last is not None and now - last < timedelta(hours=1):
+            return
+        self._reported[place] = now
+        where = f"{job.platform}:{job.destination}" if job.destination else job.platform
+        text = (f"hotloop could not deliver a {job.kind} to {where} after {job.attempts} attempts: {verdict.error}. "
+                "Check the channel exists and the app is invited to it.")
+        for admin in (await session.execute(select(Admin))).scalars():
+            if admin.platform in self.chats:
+                enqueue_direct(session, platform=admin.platform, user=admin.user_id, text=text,
+                               alert_id=job.alert_id, now=now)
 
     async def _push_back_lane(self, lane: tuple[str, str], until: datetime) -> None:
         """A 429 for this channel: every pending row for it waits; other channels are untouched."""

@@ -130,6 +130,8 @@ async def test_permanent_error_is_marked_failed_and_recorded_on_the_alert(
     assert row.status == "failed" and "channel_not_found" in (row.last_error or "")
     events = [e for e in await rows(sessions, AlertEvent) if e.kind == "delivery_failed"]
     assert len(events) == 1 and events[0].data["destination"] == "C0GONE"
+    dms = [c.args for c in slack.calls("chat.postMessage") if c.args["channel"].startswith("D")]
+    assert len(dms) == 1 and "C0GONE" in dms[0]["text"] and "channel_not_found" in dms[0]["text"]
 
 
 async def test_server_errors_are_retried_with_backoff_then_delivered(
