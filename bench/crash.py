@@ -422,8 +422,10 @@ async def pending_rows(database_url: str) -> int:
 
 
 async def expire_dead_leases(database_url: str, live_since: datetime) -> int:
-    """Make due at once the pending rows leased by a process that was killed (lease taken before the live
-    process started, so their next_attempt_at < live_since + lease). Never touches the live process's leases."""
+    """Make due at once the pending rows leased by a process that was killed.
+
+    Their lease was taken before the live process started, so next_attempt_at < live_since + lease.
+    Never touches the live process's leases."""
     from sqlalchemy import update
     from sqlmodel import col
 
@@ -620,7 +622,10 @@ def analyse(
     allowed = 0
     for key in dup_keys:
         first = min(posted_at[key])
-        if any(first <= t <= first + ALLOWED_WINDOW_S for t in record.kill_times):
+        # one extra post, right after a kill that followed the first post's answer
+        if len(posted_at[key]) == 2 and any(
+            first <= t <= first + ALLOWED_WINDOW_S for t in record.kill_times
+        ):
             allowed += 1
     status_500 = sum(n for s, n in record.statuses.items() if s.isdigit() and int(s) >= 500)
     return CrashResult(
@@ -822,13 +827,15 @@ def write_results(results: list[CrashResult], args: argparse.Namespace, out_dir:
         "",
         table(results),
         "",
-        "- **sent**: unique ids + repeats; **accepted**: unique ids answered 2xx; **lost**: accepted ids without "
-        "exactly one Feedback row (and one Alert when one is due, with the key the server answered)",
-        "- **dup cards**: extra card/digest posts of an alert key in the channel; **dup: kill after answer**: "
-        f"duplicated keys whose first post was answered by Slack ≤ {ALLOWED_WINDOW_S:.0f} s before a kill "
+        "- **sent**: unique ids + repeats; **accepted**: unique ids answered 2xx; "
+        "**lost**: accepted ids without exactly one Feedback row "
+        "(and one Alert when one is due, with the key the server answered)",
+        "- **dup cards**: extra card/digest posts of an alert key in the channel; "
+        "**dup: kill after answer**: duplicated keys (one extra post) whose first post was answered "
+        f"by Slack ≤ {ALLOWED_WINDOW_S:.0f} s before a kill "
         "(the one allowed cause: killed between Slack's answer and our commit)",
-        "- **CardRef repairs**: `chat.update` calls — a row retaken after a kill whose CardRef was already saved "
-        "refreshed the card instead of posting a second one",
+        "- **CardRef repairs**: `chat.update` calls — a row retaken after a kill whose CardRef was "
+        "already saved refreshed the card instead of posting a second one",
         "",
         "## Details",
         "",
@@ -837,8 +844,10 @@ def write_results(results: list[CrashResult], args: argparse.Namespace, out_dir:
         lines += [
             f"### {r.db}",
             "",
-            f"- HTTP statuses (incl. connection errors while the server was down): `{json.dumps(r.statuses)}`",
-            f"- requests {r.requests} (resends {r.resends}); repeats {r.repeats}; never accepted {r.unaccepted}",
+            f"- HTTP statuses (incl. connection errors while the server was down): "
+            f"`{json.dumps(r.statuses)}`",
+            f"- requests {r.requests} (resends {r.resends}); repeats {r.repeats}; "
+            f"never accepted {r.unaccepted}",
             f"- outbox at the end: `{json.dumps(r.outbox)}`; card.post rows retaken after a kill: "
             f"{r.retaken_card_posts}",
             f"- Slack card/digest posts in {CHANNEL}: {r.slack_posts} ({r.digests} digests)",

@@ -49,10 +49,27 @@ def rows(n: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     feedback, alerts = [], []
     for i in range(1, n + 1):
         created = NOW - timedelta(minutes=30 + i % 600)
-        due = NOW - timedelta(seconds=60 + i % 3600) if i % 10 == 0 else NOW + timedelta(hours=1, seconds=i % 200_000)
+        due = (
+            NOW - timedelta(seconds=60 + i % 3600)
+            if i % 10 == 0
+            else NOW + timedelta(hours=1, seconds=i % 200_000)
+        )
         feedback.append((i, 1, f"r-{i}", created))
-        alerts.append((i, f"HA-{1000 + i}", i, "critical", "open", 1, created, created, due,
-                       due + timedelta(hours=4), due))
+        alerts.append(
+            (
+                i,
+                f"HA-{1000 + i}",
+                i,
+                "critical",
+                "open",
+                1,
+                created,
+                created,
+                due,
+                due + timedelta(hours=4),
+                due,
+            )
+        )
     return feedback, alerts
 
 
@@ -64,21 +81,29 @@ def load_sqlite(path: str, n: int) -> None:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA foreign_keys=OFF")
     conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("INSERT INTO team (id, name, managers, timezone, is_default, created_at) "
-                 "VALUES (1, 'support', '[]', 'UTC', 1, ?)", (_iso(NOW),))
-    conn.execute("INSERT INTO source (id, name, kind, secret_encrypted, mapping, created_at) "
-                 "VALUES (1, 'web', 'generic', 'x', '{}', ?)", (_iso(NOW),))
+    conn.execute(
+        "INSERT INTO team (id, name, managers, timezone, is_default, created_at) "
+        "VALUES (1, 'support', '[]', 'UTC', 1, ?)",
+        (_iso(NOW),),
+    )
+    conn.execute(
+        "INSERT INTO source (id, name, kind, secret_encrypted, mapping, created_at) "
+        "VALUES (1, 'web', 'generic', 'x', '{}', ?)",
+        (_iso(NOW),),
+    )
     feedback, alerts = rows(n)
     for start in range(0, n, CHUNK):
         conn.executemany(
             "INSERT INTO feedback (id, source_id, external_id, received_at, contact_requested, answers, attributes,"
             " partial) VALUES (?, ?, ?, ?, 0, '[]', '{}', 0)",
-            [(a, b, c, _iso(d)) for a, b, c, d in feedback[start:start + CHUNK]])
+            [(a, b, c, _iso(d)) for a, b, c, d in feedback[start : start + CHUNK]],
+        )
         conn.executemany(
             "INSERT INTO alert (id, key, feedback_id, severity, status, team_id, created_at, updated_at, claim_due_at,"
             " resolve_due_at, next_due_at, routed_by_default, reasons, escalation_level, nag_count, version)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '[]', 0, 0, 1)",
-            [(*r[:6], *(_iso(t) for t in r[6:])) for r in alerts[start:start + CHUNK]])
+            [(*r[:6], *(_iso(t) for t in r[6:])) for r in alerts[start : start + CHUNK]],
+        )
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()
@@ -89,23 +114,58 @@ async def load_postgres(url: str, n: int) -> None:
     async with engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
-        await raw.execute("INSERT INTO team (id, name, managers, timezone, is_default, created_at) "
-                          "VALUES (1, 'support', '[]', 'UTC', true, $1)", NOW)
-        await raw.execute("INSERT INTO source (id, name, kind, secret_encrypted, mapping, created_at) "
-                          "VALUES (1, 'web', 'generic', 'x', '{}', $1)", NOW)
+        await raw.execute(
+            "INSERT INTO team (id, name, managers, timezone, is_default, created_at) "
+            "VALUES (1, 'support', '[]', 'UTC', true, $1)",
+            NOW,
+        )
+        await raw.execute(
+            "INSERT INTO source (id, name, kind, secret_encrypted, mapping, created_at) "
+            "VALUES (1, 'web', 'generic', 'x', '{}', $1)",
+            NOW,
+        )
         feedback, alerts = rows(n)
         for start in range(0, n, CHUNK):
             await raw.copy_records_to_table(
-                "feedback", columns=["id", "source_id", "external_id", "received_at", "contact_requested", "answers",
-                                     "attributes", "partial"],
-                records=[(*f, False, "[]", "{}", False) for f in feedback[start:start + CHUNK]])
+                "feedback",
+                columns=[
+                    "id",
+                    "source_id",
+                    "external_id",
+                    "received_at",
+                    "contact_requested",
+                    "answers",
+                    "attributes",
+                    "partial",
+                ],
+                records=[(*f, False, "[]", "{}", False) for f in feedback[start : start + CHUNK]],
+            )
             await raw.copy_records_to_table(
-                "alert", columns=["id", "key", "feedback_id", "severity", "status", "team_id", "created_at",
-                                  "updated_at", "claim_due_at", "resolve_due_at", "next_due_at", "routed_by_default",
-                                  "reasons", "escalation_level", "nag_count", "version"],
-                records=[(*a, False, "[]", 0, 0, 1) for a in alerts[start:start + CHUNK]])
+                "alert",
+                columns=[
+                    "id",
+                    "key",
+                    "feedback_id",
+                    "severity",
+                    "status",
+                    "team_id",
+                    "created_at",
+                    "updated_at",
+                    "claim_due_at",
+                    "resolve_due_at",
+                    "next_due_at",
+                    "routed_by_default",
+                    "reasons",
+                    "escalation_level",
+                    "nag_count",
+                    "version",
+                ],
+                records=[(*a, False, "[]", 0, 0, 1) for a in alerts[start : start + CHUNK]],
+            )
         for table in ("team", "source", "feedback", "alert"):
-            await raw.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            await raw.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
         await raw.execute("ANALYZE")
     await engine.dispose()
 
@@ -132,9 +192,14 @@ async def measure(url: str, n: int) -> dict[str, Any]:
     assert swept == n // 10 and idle.taken == 0, (swept, idle)
     full = batches[:-1] or batches
     return {
-        "n": n, "due": swept, "batches": len(batches), "batch_ms_mean": 1000 * statistics.mean(full),
-        "batch_ms_p95": 1000 * sorted(full)[int(0.95 * (len(full) - 1))], "drain_s": drain,
-        "alerts_per_s": swept / drain, "idle_sweep_ms": 1000 * idle_seconds,
+        "n": n,
+        "due": swept,
+        "batches": len(batches),
+        "batch_ms_mean": 1000 * statistics.mean(full),
+        "batch_ms_p95": 1000 * sorted(full)[int(0.95 * (len(full) - 1))],
+        "drain_s": drain,
+        "alerts_per_s": swept / drain,
+        "idle_sweep_ms": 1000 * idle_seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -174,11 +239,16 @@ async def one(backend: str, n: int) -> dict[str, Any]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    head = ("| backend | N | due | batches | batch mean ms | batch p95 ms | drain s | alerts/s | idle sweep ms "
-            "| peak RSS MB | setup s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    body = [f"| {r['backend']} | {r['n']:,} | {r['due']:,} | {r['batches']} | {r['batch_ms_mean']:.0f} | "
-            f"{r['batch_ms_p95']:.0f} | {r['drain_s']:.1f} | {r['alerts_per_s']:.0f} | {r['idle_sweep_ms']:.1f} | "
-            f"{r['peak_rss_mb']:.0f} | {r['setup_s']:.1f} |" for r in results]
+    head = (
+        "| backend | N | due | batches | batch mean ms | batch p95 ms | drain s | alerts/s | idle sweep ms "
+        "| peak RSS MB | setup s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    body = [
+        f"| {r['backend']} | {r['n']:,} | {r['due']:,} | {r['batches']} | {r['batch_ms_mean']:.0f} | "
+        f"{r['batch_ms_p95']:.0f} | {r['drain_s']:.1f} | {r['alerts_per_s']:.0f} | {r['idle_sweep_ms']:.1f} | "
+        f"{r['peak_rss_mb']:.0f} | {r['setup_s']:.1f} |"
+        for r in results
+    ]
     return "\n".join([head, *body])
 
 
@@ -188,15 +258,19 @@ def growth(results: list[dict[str, Any]]) -> list[str]:
         mine = sorted((r for r in results if r["backend"] == backend), key=lambda r: r["n"])
         if len(mine) > 1:
             small, big = mine[0], mine[-1]
-            out.append(f"- {backend}: N ×{big['n'] // small['n']} → batch time ×"
-                       f"{big['batch_ms_mean'] / small['batch_ms_mean']:.2f}, idle sweep ×"
-                       f"{big['idle_sweep_ms'] / max(small['idle_sweep_ms'], 1e-6):.2f}, peak RSS ×"
-                       f"{big['peak_rss_mb'] / small['peak_rss_mb']:.2f}")
+            out.append(
+                f"- {backend}: N ×{big['n'] // small['n']} → batch time ×"
+                f"{big['batch_ms_mean'] / small['batch_ms_mean']:.2f}, idle sweep ×"
+                f"{big['idle_sweep_ms'] / max(small['idle_sweep_ms'], 1e-6):.2f}, peak RSS ×"
+                f"{big['peak_rss_mb'] / small['peak_rss_mb']:.2f}"
+            )
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="N = 10k and 100k only")
     parser.add_argument("--one", nargs=2, metavar=("BACKEND", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -208,22 +282,35 @@ def main() -> None:
     results = []
     for backend in backends:
         for n in sizes:
-            out = subprocess.run([sys.executable, __file__, "--one", backend, str(n)], capture_output=True,
-                                 text=True, check=True, cwd=ROOT)
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", backend, str(n)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            )
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"{backend:8} N={n:>9,}  batch {results[-1]['batch_ms_mean']:.0f} ms  "
-                  f"drain {results[-1]['drain_s']:.1f} s  rss {results[-1]['peak_rss_mb']:.0f} MB", flush=True)
+            print(
+                f"{backend:8} N={n:>9,}  batch {results[-1]['batch_ms_mean']:.0f} ms  "
+                f"drain {results[-1]['drain_s']:.1f} s  rss {results[-1]['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
     report = table(results)
     lines = growth(results)
     print("\n" + report + "\n" + "\n".join(lines))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "batch": BATCH, "quick": args.quick,
-            "python": sys.version.split()[0]}
+    meta = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "batch": BATCH,
+        "quick": args.quick,
+        "python": sys.version.split()[0],
+    }
     (RESULTS / "sla_sweep.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
     (RESULTS / "sla_sweep.md").write_text(
         f"# SLA sweep benchmark\n\n{meta['when']} · batch {BATCH} · 10 % of N overdue, each gets its breach step "
         f"(event + thread line + card update + managers' card)\n\n{report}\n\nGrowth from the smallest to the largest "
-        f"N:\n\n" + "\n".join(lines) + "\n")
+        f"N:\n\n" + "\n".join(lines) + "\n"
+    )
 
 
 if __name__ == "__main__":

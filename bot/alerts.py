@@ -119,16 +119,6 @@ async def apply(
                 return TransitionResult(True, change.message, alert)
     return TransitionResult(False, f"{key} is changing fast; try again", None)
 
-
-async def apply_in(session: AsyncSession, *, alert: Alert, actor: Actor, now: datetime, plan: Plan) -> bool:
-    """One compare-and-set of `plan` inside the caller's transaction (the SLA sweep's locked batch)."""
-    try:
-        change = plan(alert)
-    except Refused:
-        return False
-    return await _compare_and_set(session, alert=alert, change=change, actor=actor, now=now)
-
-
 def _current_values(alert: Alert) -> dict[str, Any]:
     return {name: getattr(alert, name) for name in Alert.model_fields}
 

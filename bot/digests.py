@@ -44,8 +44,13 @@ def digest_payload(card: DigestCard, *, key: str) -> dict[str, Any]:
 def digest_from_payload(payload: dict[str, Any]) -> DigestCard:
     data = dict(payload["digest"])
     items = tuple(
-        DigestItem(alert_key=i["alert_key"], severity=Severity(i["severity"]), summary=i["summary"],
-                   status=AlertStatus(i["status"]), link=i.get("link"))
+        DigestItem(
+            alert_key=i["alert_key"],
+            severity=Severity(i["severity"]),
+            summary=i["summary"],
+            status=AlertStatus(i["status"]),
+            link=i.get("link"),
+        )
         for i in data.pop("items", ())
     )
     figures = tuple((str(a), str(b)) for a, b in data.pop("figures", ()))
@@ -85,9 +90,15 @@ async def build_team_digests(
             if not places:
                 continue
             waiting = (col(Alert.team_id) == team.id, col(Alert.status) == AlertStatus.OPEN.value)
-            oldest = (await session.execute(
-                select(Alert).where(*waiting).order_by(col(Alert.created_at)).limit(OLDEST)
-            )).scalars().all()
+            oldest = (
+                (
+                    await session.execute(
+                        select(Alert).where(*waiting).order_by(col(Alert.created_at)).limit(OLDEST)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             items = tuple(_item(a, now) for a in oldest)
             week = figures.get(team.name)
             open_count = by_status[(team.id, "open")] + by_status[(team.id, "snoozed")]
@@ -114,9 +125,12 @@ async def build_team_digests(
 
 def _item(alert: Alert, now: datetime) -> DigestItem:
     sla = sla_line(alert, now=now)[0] or "no SLA"
-    return DigestItem(alert_key=alert.key or "HA-?", severity=Severity(alert.severity),
-                      status=AlertStatus(alert.status),
-                      summary=f"waiting since {alert.created_at:%a %H:%M} UTC · {sla}")
+    return DigestItem(
+        alert_key=alert.key or "HA-?",
+        severity=Severity(alert.severity),
+        status=AlertStatus(alert.status),
+        summary=f"waiting since {alert.created_at:%a %H:%M} UTC · {sla}",
+    )
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -169,8 +183,14 @@ async def enqueue_due_digests(sessions: SessionFactory, *, now: datetime, hour: 
             if any(payload.get("key") == key for payload in today.scalars()):
                 continue
             for platform, destination, card in by_team.get(team_id, []):
-                enqueue(session, kind=DIGEST_KIND, platform=platform, destination=destination, alert_id=None,
-                        now=now, payload=digest_payload(card, key=key))
+                enqueue(
+                    session,
+                    kind=DIGEST_KIND,
+                    platform=platform,
+                    destination=destination,
+                    alert_id=None,
+                    now=now,
+                    payload=digest_payload(card, key=key),
+                )
             sent += 1
     return sent
-

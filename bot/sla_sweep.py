@@ -2,7 +2,8 @@
 
 `sweep()` takes the alerts whose indexed `next_due_at` has passed (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, so two workers never take the same alert; SQLite's `BEGIN IMMEDIATE` serializes) and
-runs each one's due steps, each as one compare-and-set through `bot.alerts.apply_in` (actor SYSTEM):
+runs each one's due steps as one compare-and-set (`UPDATE … WHERE id AND version`, actor SYSTEM,
+the same event and outbox rows as `bot.alerts`), for the whole batch in one transaction:
 
 - **heads-up** at `heads_up_fraction` (75 %) of the claim/resolve window, in business time;
 - **breach** at the deadline: event `breached`, a thread line mentioning the owner (or the
@@ -32,14 +33,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
-from bot.alerts import SYSTEM, Change, Plan, apply_in, escalation_places, next_due
+from bot.alerts import SYSTEM, Change, escalation_places, next_due
 from bot.cards import humanize_delta
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import AlertStatus
+from bot.outbox import enqueue, enqueue_card_posts, enqueue_direct, enqueue_thread_line
 from bot.sla_clock import (
     BusinessHours,
     add_business_seconds,
@@ -48,7 +50,7 @@ from bot.sla_clock import (
     in_quiet_hours,
 )
 from storage.db import SessionFactory, transaction
-from storage.models import Alert, AlertEvent
+from storage.models import Alert, AlertEvent, Outbox
 
 log = structlog.get_logger("hotloop.sla")
 
@@ -83,7 +85,7 @@ class SweepOptions:
 
 
 def parse_quiet_hours(text: str | None) -> tuple[time, time] | None:
-    """"22:00-07:00" → (22:00, 07:00); empty → None. Raises ValueError with the expected form."""
+    """ "22:00-07:00" → (22:00, 07:00); empty → None. Raises ValueError with the expected form."""
     if not text or not str(text).strip():
         return None
     try:
@@ -104,8 +106,9 @@ def quiet_end(at: datetime, quiet: tuple[time, time] | None, timezone: str) -> d
     return end.astimezone(UTC)
 
 
-def heads_up_at(start: datetime, due: datetime, hours: BusinessHours | None, fraction: float = 0.75
-                ) -> datetime:
+def heads_up_at(
+    start: datetime, due: datetime, hours: BusinessHours | None, fraction: float = 0.75
+) -> datetime:
     """When the heads-up for a clock running from `start` to `due` is due (business time)."""
     return deadline_fraction_at(start, due, fraction, hours) if start < due else due
 
@@ -198,12 +201,25 @@ def _clock(view: View, facts: Sequence[Fact], ctx: _Ctx) -> Clock | None:
         return None
     start = max([view.created_at, *(f.at for f in facts if f.kind == "reopened")])
     warn_at = heads_up_at(start, due, ctx.hours(view), ctx.options.heads_up_fraction)
-    mine = [f for f in facts if f.kind in _NOTICES and f.data.get("clock") == name
-            and f.data.get("due") and datetime.fromisoformat(f.data["due"]) == due]
+    mine = [
+        f
+        for f in facts
+        if f.kind in _NOTICES
+        and f.data.get("clock") == name
+        and f.data.get("due")
+        and datetime.fromisoformat(f.data["due"]) == due
+    ]
     breach = next((f.at for f in mine if f.kind == BREACHED), None)
     notices = [f.at for f in mine if f.kind in (BREACHED, NAGGED)]
-    return Clock(name, due, warn_at, any(f.kind == HEADS_UP for f in mine), breach,
-                 sum(1 for f in mine if f.kind == NAGGED), max(notices, default=None))
+    return Clock(
+        name,
+        due,
+        warn_at,
+        any(f.kind == HEADS_UP for f in mine),
+        breach,
+        sum(1 for f in mine if f.kind == NAGGED),
+        max(notices, default=None),
+    )
 
 
 def _chain_next(view: View, clock: Clock, ctx: _Ctx) -> tuple[datetime | None, int | None]:
@@ -252,8 +268,10 @@ def _woke(view: View, facts: Sequence[Fact], ctx: _Ctx) -> Change:
         moved = add_business_seconds(view.resolve_due_at, paused, ctx.hours(view))
         values["resolve_due_at"] = moved
         data |= {"paused_seconds": paused, "resolve_due": moved.isoformat()}
-        text += (f" · resolve clock paused {humanize_delta(paused)} waiting on the customer,"
-                 f" now due {moved:%a %H:%M} UTC")
+        text += (
+            f" · resolve clock paused {humanize_delta(paused)} waiting on the customer,"
+            f" now due {moved:%a %H:%M} UTC"
+        )
     return Change(values, WOKE, f"{view.key} woke up", text, thread_mention=view.owner_id, event_data=data)
 
 
@@ -268,13 +286,21 @@ def _breach(view: View, clock: Clock, alert: Alert, ctx: _Ctx) -> Change:
     text += f" · escalated to level {level}" if level else ""
     directs = []
     if view.owner_id and view.owner_platform in CHAT_PLATFORMS:
-        dm = (f"Your hot alert {view.key} ({view.severity}) missed its {clock.name} deadline "
-              f"({clock.due:%Y-%m-%d %H:%M} UTC).")
+        dm = (
+            f"Your hot alert {view.key} ({view.severity}) missed its {clock.name} deadline "
+            f"({clock.due:%Y-%m-%d %H:%M} UTC)."
+        )
         directs.append((view.owner_platform, view.owner_id, dm))
-    return Change(values, BREACHED, f"{view.key} breached its {clock.name} SLA", text,
-                  thread_mention=view.owner_id or "channel",
-                  event_data=_data(clock, level=level, owner=view.owner_id),
-                  posts=escalation_places(alert, level, ctx.config) if level else [], directs=directs)
+    return Change(
+        values,
+        BREACHED,
+        f"{view.key} breached its {clock.name} SLA",
+        text,
+        thread_mention=view.owner_id or "channel",
+        event_data=_data(clock, level=level, owner=view.owner_id),
+        posts=escalation_places(alert, level, ctx.config) if level else [],
+        directs=directs,
+    )
 
 
 def _next_step(view: View, facts: Sequence[Fact], alert: Alert, ctx: _Ctx) -> Change | None:
@@ -291,80 +317,167 @@ def _next_step(view: View, facts: Sequence[Fact], alert: Alert, ctx: _Ctx) -> Ch
             return _breach(view, clock, alert, ctx)
         if not clock.warned and now >= clock.heads_up_at:
             left = humanize_delta((clock.due - now).total_seconds())
-            return Change({}, HEADS_UP, f"{view.key}: heads-up sent", f"Heads-up: {clock.name} due in {left}",
-                          thread_mention=view.owner_id, event_data=_data(clock))
+            return Change(
+                {},
+                HEADS_UP,
+                f"{view.key}: heads-up sent",
+                f"Heads-up: {clock.name} due in {left}",
+                thread_mention=view.owner_id,
+                event_data=_data(clock),
+            )
         return None
     chain_at, level = _chain_next(view, clock, ctx)
     if chain_at is not None and level is not None and chain_at <= now:
         step = next(s for s in ctx.config.escalation_steps(view.team_id) if s.level == level)
         why = f" ({step.description})" if step.description else ""
-        return Change({"escalation_level": level}, ESCALATED, f"{view.key} escalated to level {level}",
-                      f"Escalated to level {level}{why}: {clock.name} overdue {overdue}",
-                      event_data=_data(clock, level=level, reason="SLA escalation chain", auto=True),
-                      posts=escalation_places(alert, level, ctx.config))
+        return Change(
+            {"escalation_level": level},
+            ESCALATED,
+            f"{view.key} escalated to level {level}",
+            f"Escalated to level {level}{why}: {clock.name} overdue {overdue}",
+            event_data=_data(clock, level=level, reason="SLA escalation chain", auto=True),
+            posts=escalation_places(alert, level, ctx.config),
+        )
     nag_at = _nag_at(view, clock, ctx)
     if nag_at is not None and nag_at <= now:
         n = clock.nags + 1
-        return Change({}, NAGGED, f"{view.key} nagged", f"Reminder {n}/{ctx.options.nag_cap}: "
-                      f"{clock.name} overdue {overdue}", thread_mention=view.owner_id or "here",
-                      event_data=_data(clock, nag=n))
+        return Change(
+            {},
+            NAGGED,
+            f"{view.key} nagged",
+            f"Reminder {n}/{ctx.options.nag_cap}: {clock.name} overdue {overdue}",
+            thread_mention=view.owner_id or "here",
+            event_data=_data(clock, nag=n),
+        )
     return None
 
 
-async def _reschedule(session: AsyncSession, alert: Alert, values: dict[str, Any]) -> bool:
-    """Move the next step without saying anything: a version-guarded update, no event, no card."""
-    merged = {name: getattr(alert, name) for name in
-              ("status", "snoozed_until", "claim_due_at", "resolve_due_at", "next_nag_at", "nag_count")}
-    merged |= values
-    values = {**values, "next_due_at": next_due(merged)}
-    if all(getattr(alert, name) == value for name, value in values.items()):
-        return False
-    values["version"] = alert.version + 1
-    guard = (col(Alert.id) == alert.id, col(Alert.version) == alert.version)
-    stmt = update(Alert).where(*guard).values(**values)
-    result = await session.execute(stmt.execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    for name, value in values.items():
-        setattr(alert, name, value)
-    return True
+@dataclass
+class _Write:
+    """One alert's steps in this sweep, applied as one compare-and-set from the version read."""
+
+    alert: Alert
+    values: dict[str, Any]
+    changes: list[Change]
+
+    @property
+    def version(self) -> int:
+        return self.alert.version + max(1, len(self.changes))
 
 
-def _fixed(change: Change) -> Plan:
-    return lambda _alert: change
-
-
-async def _sweep_one(session: AsyncSession, alert: Alert, facts: list[Fact], ctx: _Ctx) -> None:
-    for _ in range(MAX_STEPS_PER_ALERT):
-        view = View.of(alert)
-        try:
+def _plan(alert: Alert, facts: list[Fact], ctx: _Ctx) -> _Write | None:
+    """Every step due at `now`, in order (woke → breach → chain…), then the next wake-up."""
+    view, values, changes = View.of(alert), dict[str, Any](), list[Change]()
+    try:
+        for _ in range(MAX_STEPS_PER_ALERT):
             step = _next_step(view, facts, alert, ctx)
-            if step is not None:
-                moved = {k: v for k, v in step.values.items() if hasattr(view, k)}
-                after = dataclasses.replace(view, **moved)
-                step.values.update(schedule(after, [*facts, Fact(step.event, ctx.now, step.event_data)], ctx))
-            else:
-                plan = schedule(view, facts, ctx)
-        except Exception:  # a team whose hours never open, a corrupt row…: log it, sweep the others
-            log.exception("sla.plan_failed", alert=alert.key)
-            ctx.result.failed += 1
-            return
-        if step is None:
-            ctx.result.rescheduled += await _reschedule(session, alert, plan)
-            return
-        if not await apply_in(session, alert=alert, actor=SYSTEM, now=ctx.now, plan=_fixed(step)):
-            ctx.result.lost += 1
-            return
-        facts.append(Fact(step.event, ctx.now, step.event_data))
-        setattr(ctx.result, step.event, getattr(ctx.result, step.event) + 1)
+            if step is None:
+                break
+            view = dataclasses.replace(view, **{k: v for k, v in step.values.items() if hasattr(view, k)})
+            facts = [*facts, Fact(step.event, ctx.now, step.event_data)]
+            values |= step.values
+            changes.append(step)
+        values |= schedule(view, facts, ctx)
+    except Exception:  # a team whose hours never open, a corrupt row…: log it, sweep the others
+        log.exception("sla.plan_failed", alert=alert.key)
+        ctx.result.failed += 1
+        return None
+    merged = {name: getattr(alert, name) for name in Alert.model_fields} | values
+    values["next_due_at"] = next_due(merged)
+    if not changes and all(getattr(alert, name) == value for name, value in values.items()):
+        return None
+    if changes:
+        values["updated_at"] = ctx.now
+    return _Write(alert, values, changes)
+
+
+async def _commit(session: AsyncSession, writes: list[_Write], ctx: _Ctx) -> None:
+    """The compare-and-set UPDATEs (one executemany per column set), then the events and chat work:
+    what `bot.alerts._compare_and_set` writes for one transition, for a whole batch at once."""
+    groups: dict[tuple[str, ...], list[_Write]] = defaultdict(list)
+    for write in writes:
+        groups[tuple(sorted(write.values))].append(write)
+    table = Alert.__table__  # type: ignore[attr-defined]
+    guard = (table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
+    for names, group in groups.items():
+        stmt = update(table).where(*guard).values({name: bindparam(name) for name in (*names, "version")})
+        await session.execute(
+            stmt,
+            [
+                {**w.values, "version": w.version, "_id": w.alert.id, "_version": w.alert.version}
+                for w in group
+            ],
+        )
+    ids = [w.alert.id for w in writes]
+    written = await session.execute(select(col(Alert.id), col(Alert.version)).where(col(Alert.id).in_(ids)))
+    if dict(written.tuples().all()) != {w.alert.id: w.version for w in writes}:
+        raise RuntimeError("SLA sweep: an alert changed under its lock; the batch is rolled back")
+    stepped = [w for w in writes if w.changes]
+    coalesce = (
+        col(Outbox.alert_id).in_([w.alert.id for w in stepped]),
+        col(Outbox.kind) == "card.update",
+        col(Outbox.status) == "pending",
+    )
+    has_update = set((await session.execute(select(col(Outbox.alert_id)).where(*coalesce))).scalars())
+    now = ctx.now
+    for write in stepped:
+        alert_id = write.alert.id or 0
+        if alert_id not in has_update:  # one pending update renders the latest state (coalescing)
+            enqueue(session, kind="card.update", platform="*", alert_id=alert_id, now=now)
+        for number, change in enumerate(write.changes, start=write.alert.version + 1):
+            data = {**change.event_data, "version": number}
+            session.add(
+                AlertEvent(
+                    alert_id=alert_id,
+                    kind=change.event,
+                    actor_id=SYSTEM.id,
+                    actor_name=SYSTEM.name,
+                    platform=SYSTEM.platform,
+                    at=now,
+                    data=data,
+                )
+            )
+            if change.thread_text:
+                enqueue_thread_line(
+                    session,
+                    alert_id=alert_id,
+                    text=change.thread_text,
+                    mention=change.thread_mention,
+                    now=now,
+                )
+            if change.posts:
+                enqueue_card_posts(
+                    session, alert_id=alert_id, places=change.posts, audience="managers", now=now
+                )
+            for platform, user, text in change.directs:
+                enqueue_direct(session, platform=platform, user=user, text=text, alert_id=alert_id, now=now)
+            setattr(ctx.result, change.event, getattr(ctx.result, change.event) + 1)
+    ctx.result.rescheduled += len(writes) - len(stepped)
+    await _insert_new_rows(session)
+
+
+async def _insert_new_rows(session: AsyncSession) -> None:
+    """One executemany INSERT per table (the ORM would insert row by row to learn ids nobody reads)."""
+    by_model: dict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
+    for row in list(session.new):
+        if isinstance(row, SQLModel):
+            session.expunge(row)
+            table = row.__table__  # type: ignore[attr-defined]
+            by_model[type(row)].append({c.key: getattr(row, c.key) for c in table.columns if c.key != "id"})
+    for model, values in by_model.items():
+        await session.execute(insert(model), values)
 
 
 async def _take(session: AsyncSession, *, now: datetime, batch: int) -> list[Alert]:
     """Due alerts, oldest first: one index range per active status on ix_alert_active_due."""
     found: list[Alert] = []
     for status in ACTIVE_STATUSES:
-        query = (select(Alert).where(col(Alert.status) == status, col(Alert.next_due_at) <= now)
-                 .order_by(col(Alert.next_due_at)).limit(batch))
+        query = (
+            select(Alert)
+            .where(col(Alert.status) == status, col(Alert.next_due_at) <= now)
+            .order_by(col(Alert.next_due_at))
+            .limit(batch)
+        )
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         found.extend((await session.execute(query)).scalars().all())
@@ -399,24 +512,10 @@ async def sweep(
         alerts = await _take(session, now=now, batch=batch)
         ctx.result.taken = len(alerts)
         facts = await _facts(session, [a.id for a in alerts if a.id is not None])
-        with session.no_autoflush:  # the events and outbox rows are written together at the end
-            for alert in alerts:
-                await _sweep_one(session, alert, facts[alert.id or 0], ctx)
-        await _insert_new_rows(session)
+        writes = [w for a in alerts if (w := _plan(a, facts[a.id or 0], ctx)) is not None]
+        if writes:
+            await _commit(session, writes, ctx)
     return ctx.result
-
-
-async def _insert_new_rows(session: AsyncSession) -> None:
-    """One executemany INSERT per table for the rows the steps added (the ORM would insert them one by
-    one to learn ids nobody here reads)."""
-    by_model: dict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
-    for row in list(session.new):
-        if isinstance(row, SQLModel):
-            session.expunge(row)
-            table = row.__table__  # type: ignore[attr-defined]
-            by_model[type(row)].append({c.key: getattr(row, c.key) for c in table.columns if c.key != "id"})
-    for model, values in by_model.items():
-        await session.execute(insert(model), values)
 
 
 async def drain(

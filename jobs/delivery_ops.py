@@ -131,9 +131,11 @@ class LaneOps:
         chat = self._chat(first.platform)
         now = self.clock()
         async with self.sessions() as session:
-            # rows retaken after a crash whose digest was already posted AND recorded: never post them again
-            placed = {j.id for j in batch
-                      if await _ref_at(session, j.alert_id or 0, first.platform, first.destination) is not None}
+            # rows retaken after a crash whose card was already posted AND recorded: not again
+            placed = {
+                j.id for j in batch
+                if await _ref_at(session, j.alert_id or 0, first.platform, first.destination) is not None
+            }
             fresh = [j for j in batch if j.id not in placed]
             cards = [
                 await load_card(session, alert_id=j.alert_id or 0, audience="digest", now=now) for j in fresh

@@ -48,12 +48,25 @@ def sla_jobs(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
 
     async def run_sweep() -> SweepResult:
         config = await ctx.config.get()
-        result = await drain(ctx.sessions, config=config, now=utcnow(), batch=batch, options=options,
-                             max_batches=MAX_BATCHES_PER_TICK)
+        result = await drain(
+            ctx.sessions,
+            config=config,
+            now=utcnow(),
+            batch=batch,
+            options=options,
+            max_batches=MAX_BATCHES_PER_TICK,
+        )
         if result.steps:
             ctx.signal.notify()
-            log.info("sla.swept", taken=result.taken, heads_up=result.heads_up, breached=result.breached,
-                     nagged=result.nagged, escalated=result.escalated, woke=result.woke)
+            log.info(
+                "sla.swept",
+                taken=result.taken,
+                heads_up=result.heads_up,
+                breached=result.breached,
+                nagged=result.nagged,
+                escalated=result.escalated,
+                woke=result.woke,
+            )
         if result.failed or result.lost:
             log.warning("sla.sweep_incomplete", failed=result.failed, lost=result.lost)
         return result

@@ -65,8 +65,16 @@ def _check(result: object) -> None:
 
 @pytest.mark.parametrize("db", DATABASES)
 def test_short_crash_run_loses_nothing(db: str, tmp_path: Path) -> None:
-    result = crash.run_crash(db, webhooks=300, kills=2, concurrency=16, seed=11, skip_leases=True,
-                             pg_admin_url=_pg_admin_or_skip(db), workdir=tmp_path)
+    result = crash.run_crash(
+        db,
+        webhooks=300,
+        kills=2,
+        concurrency=16,
+        seed=11,
+        skip_leases=True,
+        pg_admin_url=_pg_admin_or_skip(db),
+        workdir=tmp_path,
+    )
     print("\n" + crash.table([result]))
     _check(result)
     assert result.restarts == 2 and result.kills == 2
@@ -76,8 +84,15 @@ def test_short_crash_run_loses_nothing(db: str, tmp_path: Path) -> None:
 @pytest.mark.skipif(os.environ.get("HOTLOOP_LONG_TESTS") != "1", reason="set HOTLOOP_LONG_TESTS=1")
 @pytest.mark.parametrize("db", DATABASES)
 def test_long_crash_run_loses_nothing(db: str, tmp_path: Path) -> None:
-    result = crash.run_crash(db, webhooks=3000, kills=10, concurrency=16, seed=7,
-                             pg_admin_url=_pg_admin_or_skip(db), workdir=tmp_path)
+    result = crash.run_crash(
+        db,
+        webhooks=3000,
+        kills=10,
+        concurrency=16,
+        seed=7,
+        pg_admin_url=_pg_admin_or_skip(db),
+        workdir=tmp_path,
+    )
     print("\n" + crash.table([result]))
     _check(result)
     assert result.restarts == 10
@@ -114,7 +129,9 @@ async def test_killed_after_a_digest_was_posted_and_recorded_it_is_not_posted_ag
     clock = Clock()
     first = _worker(sessions, slack, clock)
     jobs = await first._take()
-    await first.ops.execute(jobs)  # digest posted, CardRefs committed … killed before the rows were marked done
+    await first.ops.execute(
+        jobs
+    )  # digest posted, CardRefs committed … killed before the rows were marked done
     assert len(slack.calls("chat.postMessage")) == 1
     await _drain_for_an_hour(_worker(sessions, slack, clock), clock)
     posts = slack.calls("chat.postMessage")

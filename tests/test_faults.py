@@ -13,6 +13,7 @@ permanently bad channel never holds the others up.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 from collections import Counter, defaultdict
@@ -39,7 +40,11 @@ from tests.fakes.slack_api import FakeSlackApi
 
 ANA = Actor("U0ANA", "Ana", "slack")
 TIMEOUT = 0.3  # client timeout (s); a scripted timeout answers after TIMEOUT + 0.2
-GOOD = {"a": ("C0A", "19:a@thread.tacv2"), "b": ("C0B", "19:b@thread.tacv2"), "c": ("C0C", "19:c@thread.tacv2")}
+GOOD = {
+    "a": ("C0A", "19:a@thread.tacv2"),
+    "b": ("C0B", "19:b@thread.tacv2"),
+    "c": ("C0C", "19:c@thread.tacv2"),
+}
 
 
 class Clock:
@@ -84,7 +89,9 @@ def script_slack(slack: FakeSlackApi, rng: random.Random, calls: int, rate: floa
     return kinds
 
 
-def script_teams(connector: FakeBotConnector, rng: random.Random, calls: int, rate: float = 0.3) -> Counter[str]:
+def script_teams(
+    connector: FakeBotConnector, rng: random.Random, calls: int, rate: float = 0.3
+) -> Counter[str]:
     kinds: Counter[str] = Counter()
     for _ in range(calls):
         roll = rng.random()
@@ -144,15 +151,27 @@ class Harness:
     def _stamp(self) -> None:
         slack_calls = self.slack.calls()
         teams_calls = self.connector.calls() if self.connector else []
-        for call in slack_calls[self._seen[0]:]:  # an `ok: false` answer counts as a failure (400)
+        for call in slack_calls[self._seen[0] :]:  # an `ok: false` answer counts as a failure (400)
             status = 400 if call.error and call.status == 200 else call.status
-            self.calls.append(Stamped(self.clock.now, "slack", str(call.args.get("channel", "")), call.method,
-                                      status, call.args))
-        for tcall in teams_calls[self._seen[1]:]:
-            channel = str(((tcall.body or {}).get("channelData") or {}).get("channel", {}).get("id")
-                          or (tcall.conversation or "").split(";")[0]) if isinstance(tcall.body, dict) else ""
-            self.calls.append(Stamped(self.clock.now, "teams", channel, f"{tcall.method} {tcall.path}",
-                                      tcall.status, tcall.body))
+            self.calls.append(
+                Stamped(
+                    self.clock.now, "slack", str(call.args.get("channel", "")), call.method, status, call.args
+                )
+            )
+        for tcall in teams_calls[self._seen[1] :]:
+            channel = (
+                str(
+                    ((tcall.body or {}).get("channelData") or {}).get("channel", {}).get("id")
+                    or (tcall.conversation or "").split(";")[0]
+                )
+                if isinstance(tcall.body, dict)
+                else ""
+            )
+            self.calls.append(
+                Stamped(
+                    self.clock.now, "teams", channel, f"{tcall.method} {tcall.path}", tcall.status, tcall.body
+                )
+            )
         self._seen = (len(slack_calls), len(teams_calls))
 
     async def _track_attempts(self) -> None:
@@ -163,7 +182,8 @@ class Harness:
                 if row.attempts > before:
                     pending = row.status == "pending"
                     self.attempts[row.id].append(
-                        Attempt(self.clock.now, row.next_attempt_at if pending else None, row.last_error))
+                        Attempt(self.clock.now, row.next_attempt_at if pending else None, row.last_error)
+                    )
                 self._attempts_seen[row.id] = row.attempts
 
     async def pending(self) -> list[Outbox]:
@@ -184,15 +204,22 @@ class Harness:
         raise AssertionError(f"still pending after {max_steps} steps: {await self.pending()}")
 
 
-def harness(sessions: SessionFactory, slack: FakeSlackApi, connector: FakeBotConnector | None,
-            *, group_threshold: int = 100) -> Harness:
+def harness(
+    sessions: SessionFactory,
+    slack: FakeSlackApi,
+    connector: FakeBotConnector | None,
+    *,
+    group_threshold: int = 100,
+) -> Harness:
     clock = Clock()
     chats: dict[str, Any] = {}
     chat = SlackChat(slack.token, base_url=slack.url, timeout=TIMEOUT)
     chat.pace_seconds = 0.0
     chats["slack"] = chat
     if connector is not None:
-        chats["teams"] = TeamsChat(service_url=connector.url, token_provider=None, tenant_id="t1", timeout=TIMEOUT)
+        chats["teams"] = TeamsChat(
+            service_url=connector.url, token_provider=None, tenant_id="t1", timeout=TIMEOUT
+        )
     worker = DeliveryWorker(sessions, chats, clock=clock, group_threshold=group_threshold)
     return Harness(sessions, slack, connector, clock, worker)
 
@@ -214,19 +241,36 @@ async def teams_setup(sessions: SessionFactory, spec: dict[str, tuple[str, str |
     return await ConfigCache(sessions).get()
 
 
-async def raise_in(sessions: SessionFactory, config: ConfigSnapshot, team: str, n: int, prefix: str) -> list[str]:
+async def raise_in(
+    sessions: SessionFactory, config: ConfigSnapshot, team: str, n: int, prefix: str
+) -> list[str]:
     extra = {} if team == "a" else {"attributes": {"location": team}}
-    return [await raise_alert(sessions, config, external_id=f"{prefix}-{team}-{i}", **extra) for i in range(n)]
+    return [
+        await raise_alert(sessions, config, external_id=f"{prefix}-{team}-{i}", **extra) for i in range(n)
+    ]
 
 
 def slack_card_posts(h: Harness, channel: str) -> list[Stamped]:
-    return [c for c in h.calls if c.platform == "slack" and c.method == "chat.postMessage" and c.status == 200
-            and c.channel == channel and not c.args.get("thread_ts")]
+    return [
+        c
+        for c in h.calls
+        if c.platform == "slack"
+        and c.method == "chat.postMessage"
+        and c.status == 200
+        and c.channel == channel
+        and not c.args.get("thread_ts")
+    ]
 
 
 def teams_card_posts(h: Harness, channel: str) -> list[Stamped]:
-    return [c for c in h.calls if c.platform == "teams" and c.method == "POST /v3/conversations"
-            and c.status < 300 and c.channel == channel]
+    return [
+        c
+        for c in h.calls
+        if c.platform == "teams"
+        and c.method == "POST /v3/conversations"
+        and c.status < 300
+        and c.channel == channel
+    ]
 
 
 def mentions(calls: list[Stamped], key: str) -> int:
@@ -253,9 +297,15 @@ async def test_thirty_percent_faults_every_card_arrives_once_per_destination_and
     # every alert claimed, with a note: card updates and thread lines go through the same faults
     every = [k for ks in keys.values() for k in ks]
     for key in every:
-        await dispatch(ActionRequest(ActionId.CLAIM, key, ANA), sessions=sessions, config=config, now=utcnow())
-        await dispatch(ActionRequest(ActionId.NOTE, key, ANA, {"note": f"called {key}"}), sessions=sessions,
-                       config=config, now=utcnow())
+        await dispatch(
+            ActionRequest(ActionId.CLAIM, key, ANA), sessions=sessions, config=config, now=utcnow()
+        )
+        await dispatch(
+            ActionRequest(ActionId.NOTE, key, ANA, {"note": f"called {key}"}),
+            sessions=sessions,
+            config=config,
+            now=utcnow(),
+        )
     await h.run_until_quiet()
     for team, (slack_channel, _teams_channel) in GOOD.items():
         top = [m for m in slack.messages_in(slack_channel) if not m.get("thread_ts")]
@@ -263,14 +313,24 @@ async def test_thirty_percent_faults_every_card_arrives_once_per_destination_and
             [card] = [m for m in top if key in m.get("text", "")]
             assert "Ana" in json.dumps(card["blocks"]), f"the claim reached {key}'s Slack card"
             lines = [m for m in slack.messages_in(slack_channel) if m.get("thread_ts") == card["ts"]]
-            assert sum(f"called {key}" in m.get("text", "") for m in lines) >= 1, f"{key}'s note in its thread"
+            assert sum(f"called {key}" in m.get("text", "") for m in lines) >= 1, (
+                f"{key}'s note in its thread"
+            )
     for key in every:  # the last successful Teams replacement of the card shows the owner
-        puts = [c for c in h.calls if c.platform == "teams" and c.method.startswith("PUT") and c.status < 300
-                and key in json.dumps(c.args)]
+        puts = [
+            c
+            for c in h.calls
+            if c.platform == "teams"
+            and c.method.startswith("PUT")
+            and c.status < 300
+            and key in json.dumps(c.args)
+        ]
         assert puts and "Ana" in json.dumps(puts[-1].args), f"the claim reached {key}'s Teams card"
     async with sessions() as session:
         statuses = {r.status for r in (await session.execute(select(Outbox))).scalars()}
-        failed = [e for e in (await session.execute(select(AlertEvent))).scalars() if e.kind == "delivery_failed"]
+        failed = [
+            e for e in (await session.execute(select(AlertEvent))).scalars() if e.kind == "delivery_failed"
+        ]
     assert statuses == {"done"} and not failed
     faulty = [c for c in h.calls if c.status >= 400]
     assert len(faulty) >= 10, f"the faults really happened: {slack_kinds} {teams_kinds}"
@@ -289,7 +349,7 @@ async def test_retries_back_off_and_are_never_early(
     await h.run_until_quiet()
     retried = 0
     for row_id, attempts in h.attempts.items():
-        for before, after in zip(attempts, attempts[1:], strict=False):
+        for before, after in itertools.pairwise(attempts):
             assert before.next_at is not None
             assert after.at >= before.next_at, f"row {row_id} retried before it was due"
             gap = (after.at - before.at).total_seconds()
@@ -299,13 +359,17 @@ async def test_retries_back_off_and_are_never_early(
             if attempt.next_at is None or attempt.error == "ratelimited" or "429" in (attempt.error or ""):
                 continue
             delay = (attempt.next_at - attempt.at).total_seconds()
-            assert 1.0 - 1e-6 <= delay <= 2.0 ** n + 1e-6, f"row {row_id} attempt {n}: backoff {delay:.2f}s"
+            assert 1.0 - 1e-6 <= delay <= 2.0**n + 1e-6, f"row {row_id} attempt {n}: backoff {delay:.2f}s"
     assert retried >= 5, "enough retries happened to say something"
 
 
-async def test_retry_after_holds_back_only_that_channel(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+async def test_retry_after_holds_back_only_that_channel(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
     config = await teams_setup(sessions, {"a": ("C0A", None), "b": ("C0B", None)})
-    slack.fail_next(1, status=429, error="ratelimited", retry_after=7, method="chat.postMessage", channel="C0A")
+    slack.fail_next(
+        1, status=429, error="ratelimited", retry_after=7, method="chat.postMessage", channel="C0A"
+    )
     await raise_in(sessions, config, "a", 2, "r")
     await raise_in(sessions, config, "b", 2, "r")
     h = harness(sessions, slack, None)
@@ -319,8 +383,11 @@ async def test_retry_after_holds_back_only_that_channel(sessions: SessionFactory
     assert len(b_posts) == 2 and all(c.at == start for c in b_posts), "C0B did not wait for C0A"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a 429 pushes back only the channel lane (card posts); thread "
-                   "replies and card updates for that channel run in per-alert lanes and are not held back")
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a 429 pushes back only the channel lane (card posts); thread "
+    "replies and card updates for that channel run in per-alert lanes and are not held back",
+)
 async def test_retry_after_also_holds_back_thread_replies_in_that_channel(
     sessions: SessionFactory, slack: FakeSlackApi
 ) -> None:
@@ -328,20 +395,34 @@ async def test_retry_after_also_holds_back_thread_replies_in_that_channel(
     [old] = await raise_in(sessions, config, "a", 1, "old")
     h = harness(sessions, slack, None)
     await h.run_until_quiet()
-    slack.fail_next(1, status=429, error="ratelimited", retry_after=30, method="chat.postMessage", channel="C0A")
+    slack.fail_next(
+        1, status=429, error="ratelimited", retry_after=30, method="chat.postMessage", channel="C0A"
+    )
     await raise_in(sessions, config, "a", 1, "new")
     await h.step()  # the new card gets the 429 for C0A
     at = h.clock.now
-    await dispatch(ActionRequest(ActionId.NOTE, old, ANA, {"note": "hello"}), sessions=sessions, config=config,
-                   now=utcnow())
+    await dispatch(
+        ActionRequest(ActionId.NOTE, old, ANA, {"note": "hello"}),
+        sessions=sessions,
+        config=config,
+        now=utcnow(),
+    )
     h.clock.now = max(h.clock.now, utcnow())  # the note's rows are stamped with the real time
     await h.step()  # a moment later: the thread line for C0A should wait too
-    early = [c for c in h.calls if c.channel == "C0A" and c.at < at + timedelta(seconds=30) and c.status != 429
-             and c.args.get("thread_ts")]
+    early = [
+        c
+        for c in h.calls
+        if c.channel == "C0A"
+        and c.at < at + timedelta(seconds=30)
+        and c.status != 429
+        and c.args.get("thread_ts")
+    ]
     assert not early, f"{len(early)} postMessage call(s) to C0A inside its Retry-After"
 
 
-@pytest.mark.parametrize("bad", [{"status": 500}, {"error": "channel_not_found"}], ids=["always-500", "not-found"])
+@pytest.mark.parametrize(
+    "bad", [{"status": 500}, {"error": "channel_not_found"}], ids=["always-500", "not-found"]
+)
 async def test_a_permanently_bad_channel_never_holds_up_the_others(
     sessions: SessionFactory, slack: FakeSlackApi, connector: FakeBotConnector, bad: dict[str, Any]
 ) -> None:
@@ -358,9 +439,12 @@ async def test_a_permanently_bad_channel_never_holds_up_the_others(
     while True:  # good channels: all their cards within a few steps and at most ~a minute of backoff
         await h.step()
         first_steps += 1
-        done = all(mentions(slack_card_posts(h, spec[t][0]), k) == 1 and
-                   mentions(teams_card_posts(h, spec[t][1] or ""), k) == 1
-                   for t, ks in good.items() for k in ks)
+        done = all(
+            mentions(slack_card_posts(h, spec[t][0]), k) == 1
+            and mentions(teams_card_posts(h, spec[t][1] or ""), k) == 1
+            for t, ks in good.items()
+            for k in ks
+        )
         if done:
             break
         pending = await h.pending()
@@ -370,7 +454,9 @@ async def test_a_permanently_bad_channel_never_holds_up_the_others(
     await h.run_until_quiet(max_steps=200)  # the bad channel ends failed, reported, not pending forever
     async with sessions() as session:
         rows = list((await session.execute(select(Outbox))).scalars())
-        events = [e for e in (await session.execute(select(AlertEvent))).scalars() if e.kind == "delivery_failed"]
+        events = [
+            e for e in (await session.execute(select(AlertEvent))).scalars() if e.kind == "delivery_failed"
+        ]
     bad_rows = [r for r in rows if r.destination == "C0BAD"]
     assert bad_rows and {r.status for r in bad_rows} == {"failed"}
     assert {r.status for r in rows if r.destination != "C0BAD"} == {"done"}
@@ -397,7 +483,8 @@ async def test_a_hanging_channel_delays_the_others_by_at_most_its_timeouts(
         [key] = await raise_in(sessions, config, "a", 1, "late")
         worker.signal.notify()
         arrived = await asyncio.to_thread(
-            slack.wait_for, lambda: any(key in str(m.get("text")) for m in slack.messages_in("C0A")), 10.0)
+            slack.wait_for, lambda: any(key in str(m.get("text")) for m in slack.messages_in("C0A")), 10.0
+        )
         waited = loop.time() - started
     finally:
         stop.set()

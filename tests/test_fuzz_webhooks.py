@@ -40,8 +40,9 @@ from tests.appserver import SOURCE_SECRET, free_port, test_settings
 
 TABLES = ("feedback", "alert", "alertevent", "outbox")
 DOCUMENTED = {200, 202, 400, 401, 404, 413, 422}
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Served:
 
     def counts(self) -> tuple[int, ...]:
         with sqlite3.connect(self.db_path, timeout=30) as conn:
-            return tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES)  # noqa: S608
+            return tuple(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES)
 
 
 def _prepare(settings_: Settings) -> None:
@@ -72,8 +73,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     app_settings = test_settings(f"sqlite+aiosqlite:///{db_path}")
     _prepare(app_settings)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(app_settings, role=Role.WEB), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(app_settings, role=Role.WEB),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
     thread = threading.Thread(target=server.run, name="fuzz-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -93,9 +101,49 @@ def client(served: Served) -> Iterator[httpx.Client]:
         yield http
 
 
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
+def _dangling_refs(spec: dict[str, Any]) -> set[str]:
+    schemas = spec.get("components", {}).get("schemas", {})
+    return {
+        r
+        for r in _refs(spec)
+        if r.startswith("#/components/schemas/") and r.removeprefix("#/components/schemas/") not in schemas
+    }
+
+
+def _fuzzable_schema(served: Served) -> Any:
+    """The served OpenAPI document; its request body's inline `$defs` are moved to components.schemas,
+    where its `$ref`s point (see the xfail test below), so schemathesis can generate bodies at all."""
+    spec = httpx.get(f"{served.url}/openapi.json", timeout=30).json()
+    body = spec["paths"]["/webhooks/{source}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    spec.setdefault("components", {}).setdefault("schemas", {}).update(body.pop("$defs", {}))
+    assert not _dangling_refs(spec)
+    return schemathesis.openapi.from_dict(spec)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG adapters/webhook_routes.py _OPENAPI_BODY: the request body schema "
+    "refers to #/components/schemas/Customer and GenericAnswer but keeps them in an inline $defs",
+)
+def test_the_openapi_document_has_no_dangling_refs(served: Served) -> None:
+    spec = httpx.get(f"{served.url}/openapi.json", timeout=30).json()
+    assert not _dangling_refs(spec)
+
+
 def _post_signed(client: httpx.Client, body: bytes, *, source: str = "web") -> httpx.Response:
-    headers = {"content-type": "application/json",
-               "x-hotloop-signature": sign(SOURCE_SECRET, body, int(time.time()))}
+    headers = {
+        "content-type": "application/json",
+        "x-hotloop-signature": sign(SOURCE_SECRET, body, int(time.time())),
+    }
     return client.post(f"/webhooks/{source}", content=body, headers=headers)
 
 
@@ -104,14 +152,16 @@ def _check(served: Served, before: tuple[int, ...], status: int, what: str) -> N
     assert status < 500, f"{status} for {what}"
     assert status in DOCUMENTED, f"undocumented {status} for {what}"
     if not 200 <= status < 300:
-        assert after == before, f"a {status} changed rows {dict(zip(TABLES, before, strict=True))} → " \
-                                f"{dict(zip(TABLES, after, strict=True))} for {what}"
+        assert after == before, (
+            f"a {status} changed rows {dict(zip(TABLES, before, strict=True))} → "
+            f"{dict(zip(TABLES, after, strict=True))} for {what}"
+        )
     else:
         assert all(a >= b for a, b in zip(after, before, strict=True)), "rows only grow"
 
 
 def test_schemathesis_requests_from_the_openapi_document(served: Served) -> None:
-    schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
+    schema = _fuzzable_schema(served)
     operation = schema["/webhooks/{source}"]["POST"]
     seen: dict[int, int] = {}
 
@@ -123,21 +173,23 @@ def test_schemathesis_requests_from_the_openapi_document(served: Served) -> None
         before = served.counts()
         response = case.call(base_url=served.url)
         seen[response.status_code] = seen.get(response.status_code, 0) + 1
-        _check(served, before, response.status_code, f"{case.path_parameters} {case.headers} {case.body!r:.300}")
+        _check(
+            served, before, response.status_code, f"{case.path_parameters} {case.headers} {case.body!r:.300}"
+        )
 
     run()
     assert seen, "schemathesis sent requests"
 
 
 def test_schemathesis_bodies_correctly_signed(served: Served, client: httpx.Client) -> None:
-    schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
+    schema = _fuzzable_schema(served)
     operation = schema["/webhooks/{source}"]["POST"]
     statuses: dict[int, int] = {}
 
     @FUZZ
     @given(case=operation.as_strategy())
     def run(case: Any) -> None:
-        body = json.dumps(case.body).encode()
+        body = b"" if type(case.body).__name__ == "NotSet" else json.dumps(case.body).encode()
         before = served.counts()
         response = _post_signed(client, body)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
@@ -158,13 +210,19 @@ FIELDS = {
     "customer": JSON,
     "nps": st.integers(-5, 15) | st.floats(allow_nan=False) | st.text(max_size=5) | st.none(),
     "contact_requested": JSON,
-    "answers": st.lists(st.dictionaries(st.sampled_from(["question", "value", "scale_min", "scale_max", "x"]),
-                                        JSON, max_size=5), max_size=4) | JSON,
+    "answers": st.lists(
+        st.dictionaries(
+            st.sampled_from(["question", "value", "scale_min", "scale_max", "x"]), JSON, max_size=5
+        ),
+        max_size=4,
+    )
+    | JSON,
     "comment": st.text(max_size=200) | JSON,
     "attributes": st.dictionaries(st.text(max_size=20), JSON, max_size=5) | JSON,
 }
 ALMOST_GENERIC = st.fixed_dictionaries({}, optional=FIELDS).flatmap(
-    lambda base: st.dictionaries(st.text(max_size=10), JSON, max_size=3).map(lambda extra: {**extra, **base}))
+    lambda base: st.dictionaries(st.text(max_size=10), JSON, max_size=3).map(lambda extra: {**extra, **base})
+)
 
 
 @FUZZ

@@ -55,14 +55,23 @@ def replies(slack: FakeSlackApi, channel: str, needle: str) -> list[dict[str, An
     return [m for m in slack.messages_in(channel) if m.get("thread_ts") and needle in m.get("text", "")]
 
 
-async def test_breach_and_digest_reach_slack_through_the_outbox(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+async def test_breach_and_digest_reach_slack_through_the_outbox(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
     config = await prepared_config(sessions, slack_channel=CHANNEL, managers_channel="C0MGRS")
     t0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
     clock = [t0]
     chats = {"slack": SlackChat(BOT_TOKEN, base_url=slack.url, timeout=5)}
     worker = DeliveryWorker(sessions, chats, clock=lambda: clock[0], handlers=delivery_handlers(None, chats))  # type: ignore[arg-type]
-    result = await ingest(sessions, source_id=1, source_name="web", config=config, alarming_words=["rude"],
-                          item=FeedbackIn(external_id="r-1", nps=1, comment="rude"), now=t0)
+    result = await ingest(
+        sessions,
+        source_id=1,
+        source_name="web",
+        config=config,
+        alarming_words=["rude"],
+        item=FeedbackIn(external_id="r-1", nps=1, comment="rude"),
+        now=t0,
+    )
     key = result.alert_key or ""
     await worker.drain()
     ana = Actor("U0ANA", "Ana", "slack")
@@ -131,10 +140,17 @@ def _pg_database() -> Iterator[str]:
 
 def process_env(url: str, slack: FakeSlackApi) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLOOP_")}
-    env.update(HOTLOOP_DATABASE_URL=url, HOTLOOP_SECRET_KEY=TEST_SECRET_KEY, HOTLOOP_SLACK_BOT_TOKEN=BOT_TOKEN,
-               HOTLOOP_SLACK_SIGNING_SECRET=SIGNING_SECRET, HOTLOOP_SLACK_API_URL=slack.url,
-               HOTLOOP_SLA_SWEEP_SECONDS="0.3", HOTLOOP_DELIVERY_POLL_SECONDS="0.2", HOTLOOP_LOG_JSON="false",
-               HOTLOOP_LOG_LEVEL="warning")
+    env.update(
+        HOTLOOP_DATABASE_URL=url,
+        HOTLOOP_SECRET_KEY=TEST_SECRET_KEY,
+        HOTLOOP_SLACK_BOT_TOKEN=BOT_TOKEN,
+        HOTLOOP_SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        HOTLOOP_SLACK_API_URL=slack.url,
+        HOTLOOP_SLA_SWEEP_SECONDS="0.3",
+        HOTLOOP_DELIVERY_POLL_SECONDS="0.2",
+        HOTLOOP_LOG_JSON="false",
+        HOTLOOP_LOG_LEVEL="warning",
+    )
     return env
 
 
@@ -145,15 +161,26 @@ def hotloop(*args: str) -> list[str]:
 @asynccontextmanager
 async def prepared(url: str, slack: FakeSlackApi, tmp_path: Path) -> AsyncIterator[SessionFactory]:
     """Migrate with the real CLI, then seed: the default team posts to CHANNEL; source "web"."""
-    subprocess.run(hotloop("db", "upgrade"), env=process_env(url, slack), cwd=tmp_path, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        hotloop("db", "upgrade"),
+        env=process_env(url, slack),
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     engine = create_engine_for(url)
     sessions = session_factory(engine)
     await ensure_defaults(sessions, default_team="support", admins=[])
     async with transaction(sessions) as session:
         await session.execute(update(Team).values(slack_channel=CHANNEL))
-    await add_source(sessions, SecretBox.from_settings(test_settings(url)), name="web", kind="generic",
-                     secret=SOURCE_SECRET)
+    await add_source(
+        sessions,
+        SecretBox.from_settings(test_settings(url)),
+        name="web",
+        kind="generic",
+        secret=SOURCE_SECRET,
+    )
     try:
         yield sessions
     finally:
@@ -164,8 +191,13 @@ async def prepared(url: str, slack: FakeSlackApi, tmp_path: Path) -> AsyncIterat
 async def serving(url: str, slack: FakeSlackApi, tmp_path: Path, *, role: str = "all") -> AsyncIterator[str]:
     port = free_port()
     log = (tmp_path / f"serve-{port}.log").open("w")
-    proc = subprocess.Popen(hotloop("serve", "--port", str(port), "--role", role), env=process_env(url, slack),
-                            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        hotloop("serve", "--port", str(port), "--role", role),
+        env=process_env(url, slack),
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as client:
@@ -197,15 +229,21 @@ async def wait_until(predicate: Any, timeout: float = 30.0) -> bool:
     return bool(predicate())
 
 
-async def test_served_breach_nag_arrives_in_the_card_thread(fresh_url: str, slack: FakeSlackApi,
-                                                            tmp_path: Path) -> None:
+async def test_served_breach_nag_arrives_in_the_card_thread(
+    fresh_url: str, slack: FakeSlackApi, tmp_path: Path
+) -> None:
     async with prepared(fresh_url, slack, tmp_path) as sessions:
         async with transaction(sessions) as session:
             for severity in ("low", "normal", "high", "critical"):
                 session.add(SlaPolicy(team_id=None, severity=severity, claim_seconds=2, resolve_seconds=3600))
         async with serving(fresh_url, slack, tmp_path) as base:
-            body = json.dumps({"id": "r-1", "nps": 2, "contact_requested": True, "comment": "Rude staff"}).encode()
-            headers = {"content-type": "application/json", "x-hotloop-signature": sign(SOURCE_SECRET, body, int(time.time()))}
+            body = json.dumps(
+                {"id": "r-1", "nps": 2, "contact_requested": True, "comment": "Rude staff"}
+            ).encode()
+            headers = {
+                "content-type": "application/json",
+                "x-hotloop-signature": sign(SOURCE_SECRET, body, int(time.time())),
+            }
             async with httpx.AsyncClient(base_url=base, timeout=10) as client:
                 reply = await client.post("/webhooks/web", content=body, headers=headers)
             assert reply.status_code == 202, reply.text
@@ -226,14 +264,18 @@ def fresh_pg_url() -> Iterator[str]:
 
 
 @pytest.mark.postgres
-async def test_two_worker_processes_post_each_breach_once(fresh_pg_url: str, slack: FakeSlackApi,
-                                                          tmp_path: Path) -> None:
+async def test_two_worker_processes_post_each_breach_once(
+    fresh_pg_url: str, slack: FakeSlackApi, tmp_path: Path
+) -> None:
     await _race_two_workers(fresh_pg_url, slack, tmp_path, alerts=400)
 
 
 async def _race_two_workers(url: str, slack: FakeSlackApi, tmp_path: Path, *, alerts: int) -> None:
-    async with prepared(url, slack, tmp_path) as sessions, \
-            serving(url, slack, tmp_path, role="worker"), serving(url, slack, tmp_path, role="worker"):
+    async with (
+        prepared(url, slack, tmp_path) as sessions,
+        serving(url, slack, tmp_path, role="worker"),
+        serving(url, slack, tmp_path, role="worker"),
+    ):
         parents = await _post_parents(slack, alerts)
         past = utcnow() - timedelta(hours=1)
         async with transaction(sessions) as session:
@@ -241,21 +283,35 @@ async def _race_two_workers(url: str, slack: FakeSlackApi, tmp_path: Path, *, al
             feedback = [Feedback(source_id=1, external_id=f"r-{i}", received_at=past) for i in range(alerts)]
             session.add_all(feedback)
             await session.flush()
-            rows = [Alert(key=f"HA-{2000 + i}", feedback_id=f.id or 0, severity="critical", team_id=team_id,
-                          created_at=past, claim_due_at=past + timedelta(minutes=15),
-                          resolve_due_at=past + timedelta(hours=4), next_due_at=past + timedelta(minutes=15))
-                    for i, f in enumerate(feedback)]
+            rows = [
+                Alert(
+                    key=f"HA-{2000 + i}",
+                    feedback_id=f.id or 0,
+                    severity="critical",
+                    team_id=team_id,
+                    created_at=past,
+                    claim_due_at=past + timedelta(minutes=15),
+                    resolve_due_at=past + timedelta(hours=4),
+                    next_due_at=past + timedelta(minutes=15),
+                )
+                for i, f in enumerate(feedback)
+            ]
             session.add_all(rows)
             await session.flush()
-            session.add_all(CardRef(alert_id=a.id or 0, platform="slack", channel=CHANNEL, message_id=ts,
-                                    thread_id=ts) for a, ts in zip(rows, parents, strict=True))
+            session.add_all(
+                CardRef(alert_id=a.id or 0, platform="slack", channel=CHANNEL, message_id=ts, thread_id=ts)
+                for a, ts in zip(rows, parents, strict=True)
+            )
         assert await wait_until(lambda: len(replies(slack, CHANNEL, "SLA breach")) >= alerts, timeout=90)
         await asyncio.sleep(1.5)  # let both workers sweep a few more times
     lines = replies(slack, CHANNEL, "SLA breach")
     assert sorted(m["thread_ts"] for m in lines) == sorted(parents)  # every thread, once
     async with sessions_for(url) as sessions, sessions() as session:
-        count = (await session.execute(
-            select(func.count()).select_from(AlertEvent).where(AlertEvent.kind == "breached"))).scalar_one()
+        count = (
+            await session.execute(
+                select(func.count()).select_from(AlertEvent).where(AlertEvent.kind == "breached")
+            )
+        ).scalar_one()
     assert count == alerts
 
 
@@ -272,6 +328,8 @@ async def _post_parents(slack: FakeSlackApi, count: int) -> list[str]:
     """The alert cards, already in the channel: their ts are the threads the breach lines go to."""
     headers = {"Authorization": f"Bearer {BOT_TOKEN}"}
     async with httpx.AsyncClient(base_url=slack.url, headers=headers, timeout=10) as client:
-        sent = [await client.post("chat.postMessage", json={"channel": CHANNEL, "text": f"card {i}"})
-                for i in range(count)]
+        sent = [
+            await client.post("chat.postMessage", json={"channel": CHANNEL, "text": f"card {i}"})
+            for i in range(count)
+        ]
     return [str(r.json()["ts"]) for r in sent]

@@ -25,12 +25,14 @@ ANA = Actor("U0ANA", "Ana", "slack")
 WEEKDAYS_9_TO_6 = {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "18:00"}
 
 
-async def new_alert(sessions: SessionFactory, config: ConfigSnapshot, *, at: datetime = T0,
-                    external_id: str = "r-1") -> str:
+async def new_alert(
+    sessions: SessionFactory, config: ConfigSnapshot, *, at: datetime = T0, external_id: str = "r-1"
+) -> str:
     """A critical alert (NPS 2 + alarming word) raised at `at` through the real ingest path."""
     item = FeedbackIn(external_id=external_id, nps=2, comment="rude staff")
-    result = await ingest(sessions, source_id=1, source_name="web", item=item, config=config,
-                          alarming_words=["rude"], now=at)
+    result = await ingest(
+        sessions, source_id=1, source_name="web", item=item, config=config, alarming_words=["rude"], now=at
+    )
     assert result.alert_key is not None
     await arm(sessions, config, result.alert_key)
     return result.alert_key
@@ -49,10 +51,20 @@ async def arm(sessions: SessionFactory, config: ConfigSnapshot, key: str) -> Non
 async def load(sessions: SessionFactory, key: str) -> tuple[Alert, list[AlertEvent], list[Outbox]]:
     async with sessions() as session:
         alert = (await session.execute(select(Alert).where(Alert.key == key))).scalar_one()
-        events = (await session.execute(
-            select(AlertEvent).where(AlertEvent.alert_id == alert.id).order_by(AlertEvent.id))).scalars().all()
-        rows = (await session.execute(
-            select(Outbox).where(Outbox.alert_id == alert.id).order_by(Outbox.id))).scalars().all()
+        events = (
+            (
+                await session.execute(
+                    select(AlertEvent).where(AlertEvent.alert_id == alert.id).order_by(AlertEvent.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        rows = (
+            (await session.execute(select(Outbox).where(Outbox.alert_id == alert.id).order_by(Outbox.id)))
+            .scalars()
+            .all()
+        )
     return alert, list(events), list(rows)
 
 
@@ -114,13 +126,20 @@ async def test_claim_after_silence_starts_the_resolve_clock_with_a_dm(sessions: 
     key = await new_alert(sessions, config)
     for minute in (15, 45, 75, 105):
         await at(sessions, config, T0 + timedelta(minutes=minute))
-    assert (await apply(sessions, key=key, actor=ANA, now=T0 + timedelta(hours=2), plan=plan_claim(ANA, T0))).ok
+    assert (
+        await apply(sessions, key=key, actor=ANA, now=T0 + timedelta(hours=2), plan=plan_claim(ANA, T0))
+    ).ok
     alert, _, _ = await load(sessions, key)
     assert alert.next_due_at == T0 + timedelta(hours=4)  # the resolve deadline (critical: 4 h)
     assert (await at(sessions, config, T0 + timedelta(hours=4))).breached == 1
     alert, events, rows = await load(sessions, key)
-    assert events[-1].data == {"clock": "resolve", "due": (T0 + timedelta(hours=4)).isoformat(), "level": 2,
-                               "owner": "U0ANA", "version": alert.version}
+    assert events[-1].data == {
+        "clock": "resolve",
+        "due": (T0 + timedelta(hours=4)).isoformat(),
+        "level": 2,
+        "owner": "U0ANA",
+        "version": alert.version,
+    }
     assert lines(rows)[-1] == ("SLA breach: resolve was due Wed 14:00 UTC · escalated to level 2", "U0ANA")
     dms = [(r.platform, r.destination) for r in rows if r.kind == "dm"]
     assert dms == [("slack", "U0ANA")]
@@ -147,8 +166,11 @@ async def test_business_hours_carry_the_clock_over_the_weekend(sessions: Session
     monday_0905 = datetime(2026, 3, 9, 8, 5, tzinfo=UTC)
     assert alert.claim_due_at == monday_0905
     assert alert.next_due_at == datetime(2026, 3, 9, 8, 1, 15, tzinfo=UTC)  # 11m15s of open time
-    for when in (friday + timedelta(minutes=15), datetime(2026, 3, 7, 12, 0, tzinfo=UTC),
-                 datetime(2026, 3, 9, 7, 59, tzinfo=UTC)):
+    for when in (
+        friday + timedelta(minutes=15),
+        datetime(2026, 3, 7, 12, 0, tzinfo=UTC),
+        datetime(2026, 3, 9, 7, 59, tzinfo=UTC),
+    ):
         assert (await at(sessions, config, when)).taken == 0
     assert (await at(sessions, config, datetime(2026, 3, 9, 8, 1, 15, tzinfo=UTC))).heads_up == 1
     assert (await at(sessions, config, monday_0905 - timedelta(seconds=1))).taken == 0
@@ -156,13 +178,18 @@ async def test_business_hours_carry_the_clock_over_the_weekend(sessions: Session
 
 
 @pytest.mark.parametrize("reason", ["Waiting on customer", "waiting_on_customer"])
-async def test_waiting_on_customer_snooze_pauses_the_resolve_clock(sessions: SessionFactory, reason: str) -> None:
+async def test_waiting_on_customer_snooze_pauses_the_resolve_clock(
+    sessions: SessionFactory, reason: str
+) -> None:
     config = await prepared_config(sessions)
     key = await new_alert(sessions, config)
     await apply(sessions, key=key, actor=ANA, now=T0 + timedelta(minutes=5), plan=plan_claim(ANA, T0))
     snoozed_at, until = T0 + timedelta(hours=1), T0 + timedelta(hours=3)
-    assert (await apply(sessions, key=key, actor=ANA, now=snoozed_at,
-                        plan=plan_snooze(ANA, snoozed_at, until, reason))).ok
+    assert (
+        await apply(
+            sessions, key=key, actor=ANA, now=snoozed_at, plan=plan_snooze(ANA, snoozed_at, until, reason)
+        )
+    ).ok
     assert (await at(sessions, config, until - timedelta(seconds=1))).taken == 0
     assert (await at(sessions, config, until)).woke == 1
     alert, events, rows = await load(sessions, key)
@@ -180,8 +207,13 @@ async def test_other_snoozes_do_not_pause_the_clock(sessions: SessionFactory) ->
     key = await new_alert(sessions, config)
     await apply(sessions, key=key, actor=ANA, now=T0, plan=plan_claim(ANA, T0))
     until = T0 + timedelta(hours=5)
-    await apply(sessions, key=key, actor=ANA, now=T0 + timedelta(hours=1),
-                plan=plan_snooze(ANA, T0 + timedelta(hours=1), until, "on leave"))
+    await apply(
+        sessions,
+        key=key,
+        actor=ANA,
+        now=T0 + timedelta(hours=1),
+        plan=plan_snooze(ANA, T0 + timedelta(hours=1), until, "on leave"),
+    )
     result = await at(sessions, config, until)
     assert (result.woke, result.breached) == (1, 1)  # woke past its deadline: the breach follows at once
     alert, events, _ = await load(sessions, key)
@@ -193,30 +225,55 @@ async def test_escalation_chain_fires_each_level_after_its_delay(sessions: Sessi
     await prepared_config(sessions, slack_channel="C0TEAM", managers_channel="C0MGRS")
     async with transaction(sessions) as session:
         team_id = (await session.execute(select(Team.id))).scalar_one()
-        for level, after, platform, to in ((1, 0, "slack", "C0LEAD"), (2, 600, "slack", "C0OPS"),
-                                           (3, 3600, "teams", "19:vp@thread")):
-            session.add(EscalationStep(team_id=team_id, level=level, after_seconds=after, platform=platform,
-                                       destination=to, description=f"level {level}"))
+        for level, after, platform, to in (
+            (1, 0, "slack", "C0LEAD"),
+            (2, 600, "slack", "C0OPS"),
+            (3, 3600, "teams", "19:vp@thread"),
+        ):
+            session.add(
+                EscalationStep(
+                    team_id=team_id,
+                    level=level,
+                    after_seconds=after,
+                    platform=platform,
+                    destination=to,
+                    description=f"level {level}",
+                )
+            )
     config = await ConfigCache(sessions).get()
     key = await new_alert(sessions, config)
     manual = await new_alert(sessions, config, external_id="r-2")
     due = T0 + timedelta(minutes=15)
     assert (await at(sessions, config, due)).breached == 2
-    assert (await apply(sessions, key=manual, actor=ANA, now=due + timedelta(minutes=2),
-                        plan=plan_escalate(ANA, due, config, "VIP"))).ok  # the card's button: level 2 now
+    assert (
+        await apply(
+            sessions,
+            key=manual,
+            actor=ANA,
+            now=due + timedelta(minutes=2),
+            plan=plan_escalate(ANA, due, config, "VIP"),
+        )
+    ).ok  # the card's button: level 2 now
     assert (await at(sessions, config, due + timedelta(minutes=9, seconds=59))).escalated == 0
-    assert (await at(sessions, config, due + timedelta(minutes=10))).escalated == 1  # only `key` needs level 2
+    assert (
+        await at(sessions, config, due + timedelta(minutes=10))
+    ).escalated == 1  # only `key` needs level 2
     assert (await at(sessions, config, due + timedelta(minutes=59))).escalated == 0
     assert (await at(sessions, config, due + timedelta(minutes=60))).escalated == 2
-    for name, expected in ((key, ["C0LEAD", "C0OPS", "19:vp@thread"]), (manual, ["C0LEAD", "C0OPS", "19:vp@thread"])):
+    for name, expected in (
+        (key, ["C0LEAD", "C0OPS", "19:vp@thread"]),
+        (manual, ["C0LEAD", "C0OPS", "19:vp@thread"]),
+    ):
         alert, events, rows = await load(sessions, name)
         posts = [r.destination for r in rows if r.kind == "card.post" and r.payload["audience"] == "managers"]
         assert posts == expected and alert.escalation_level == 3
     _, events, _ = await load(sessions, key)
     assert [e.data.get("level") for e in events if e.kind in ("breached", "escalated")] == [1, 2, 3]
     _, events, _ = await load(sessions, manual)
-    assert [(e.kind, e.actor_id) for e in events if e.kind == "escalated"] == [("escalated", "U0ANA"),
-                                                                              ("escalated", SYSTEM.id)]
+    assert [(e.kind, e.actor_id) for e in events if e.kind == "escalated"] == [
+        ("escalated", "U0ANA"),
+        ("escalated", SYSTEM.id),
+    ]
 
 
 async def test_quiet_hours_push_a_nag_to_their_end(sessions: SessionFactory) -> None:
@@ -257,16 +314,18 @@ async def test_a_second_sweep_at_the_same_instant_does_nothing(sessions: Session
         assert kinds(events) == ["created", "breached"]  # past the heads-up time already: no heads-up
 
 
-async def test_two_concurrent_sweeps_fire_each_step_once(sessions: SessionFactory, engine: AsyncEngine,
-                                                         database_url: str) -> None:
+async def test_two_concurrent_sweeps_fire_each_step_once(
+    sessions: SessionFactory, engine: AsyncEngine, database_url: str
+) -> None:
     config = await prepared_config(sessions)
     keys = [await new_alert(sessions, config, external_id=f"r-{i}") for i in range(40)]
     other_engine = create_engine_for(database_url)
     other = session_factory(other_engine)
     try:
         for when in (T0 + timedelta(minutes=12), T0 + timedelta(minutes=15), T0 + timedelta(minutes=45)):
-            results = await asyncio.gather(*(sweep(s, config=config, now=when, batch=10)
-                                             for s in (sessions, other, sessions, other)))
+            results = await asyncio.gather(
+                *(sweep(s, config=config, now=when, batch=10) for s in (sessions, other, sessions, other))
+            )
             assert sum(r.steps for r in results) == 40
     finally:
         await other_engine.dispose()
@@ -279,10 +338,15 @@ async def test_two_concurrent_sweeps_fire_each_step_once(sessions: SessionFactor
 async def test_daily_digest_once_per_team_and_day(sessions: SessionFactory) -> None:
     config = await prepared_config(sessions, slack_channel="C0TEAM", managers_channel="C0MGRS")
     config = await set_team(sessions, timezone="Europe/Paris")
-    keys = [await new_alert(sessions, config, at=T0 + timedelta(minutes=i), external_id=f"r-{i}") for i in range(7)]
+    keys = [
+        await new_alert(sessions, config, at=T0 + timedelta(minutes=i), external_id=f"r-{i}")
+        for i in range(7)
+    ]
     await apply(sessions, key=keys[0], actor=ANA, now=T0 + timedelta(minutes=3), plan=plan_claim(ANA, T0))
     morning = datetime(2026, 3, 5, 8, 30, tzinfo=UTC)  # 09:30 in Paris, the next day
-    assert await enqueue_due_digests(sessions, now=morning - timedelta(hours=1)) == 0  # 08:30 local: too early
+    assert (
+        await enqueue_due_digests(sessions, now=morning - timedelta(hours=1)) == 0
+    )  # 08:30 local: too early
     counts = await asyncio.gather(*(enqueue_due_digests(sessions, now=morning) for _ in range(3)))
     assert sum(counts) == 1
     assert await enqueue_due_digests(sessions, now=morning + timedelta(hours=2)) == 0

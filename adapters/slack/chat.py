@@ -73,7 +73,7 @@ class SlackChat:
     """The Slack implementation of `bot.chat.Chat`."""
 
     platform = "slack"
-    # chat.postMessage allows about one message per second per channel: the delivery worker paces lanes by this
+    # about one chat.postMessage per second per channel: the delivery worker paces lanes by this
     pace_seconds = 1.0
 
     def __init__(self, token: str, *, base_url: str, timeout: float = 10.0) -> None:

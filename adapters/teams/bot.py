@@ -148,14 +148,18 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
     async def _audience(self, session: Any, alert_id: int, team_id: int, activity: Activity) -> str | None:
         if activity.reply_to_id:
             ref = (
-                await session.execute(
-                    select(col(CardRef.audience)).where(
-                        col(CardRef.alert_id) == alert_id,
-                        col(CardRef.platform) == translate.PLATFORM,
-                        col(CardRef.message_id) == activity.reply_to_id,
+                (
+                    await session.execute(
+                        select(col(CardRef.audience)).where(
+                            col(CardRef.alert_id) == alert_id,
+                            col(CardRef.platform) == translate.PLATFORM,
+                            col(CardRef.message_id) == activity.reply_to_id,
+                        )
                     )
                 )
-            ).scalar_one_or_none()
+                .scalars()
+                .first()
+            )
             if ref is not None:
                 return None if ref == "digest" else str(ref)
         team = (await self.ctx.config.get()).team(team_id)
