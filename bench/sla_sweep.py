@@ -1,6 +1,7 @@
 """Benchmark: the SLA sweep over N alerts of which 10 % are past their deadline.
 
-    python bench/sla_sweep.py            # N = 10k, 100k, 1M on SQLite (+ PostgreSQL when HOTLOOP_TEST_DATABASE_URL is set)
+    python bench/sla_sweep.py            # N = 10k, 100k, 1M on SQLite
+                                         # (+ PostgreSQL when HOTLOOP_TEST_DATABASE_URL is set)
     python bench/sla_sweep.py --quick    # N = 10k, 100k
 
 Each (backend, N) runs in its own process, so peak memory (ru_maxrss) belongs to that N alone.
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,33 +46,32 @@ CHUNK = 50_000
 RESULTS = ROOT / "bench" / "results"
 
 
-def rows(n: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """(feedback, alert) tuples: every 10th alert is 1–60 min overdue, the rest due 1 h – 3 days ahead."""
-    feedback, alerts = [], []
-    for i in range(1, n + 1):
-        created = NOW - timedelta(minutes=30 + i % 600)
-        due = (
-            NOW - timedelta(seconds=60 + i % 3600)
-            if i % 10 == 0
-            else NOW + timedelta(hours=1, seconds=i % 200_000)
-        )
-        feedback.append((i, 1, f"r-{i}", created))
-        alerts.append(
-            (
-                i,
-                f"HA-{1000 + i}",
-                i,
-                "critical",
-                "open",
-                1,
-                created,
-                created,
-                due,
-                due + timedelta(hours=4),
-                due,
+def chunks(n: int) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    """(feedback, alert) rows, CHUNK at a time (setup memory stays small): every 10th alert is 1–60 min
+    overdue, the rest are due 1 h – 3 days ahead."""
+    for first in range(1, n + 1, CHUNK):
+        feedback, alerts = [], []
+        for i in range(first, min(first + CHUNK, n + 1)):
+            created = NOW - timedelta(minutes=30 + i % 600)
+            late = NOW - timedelta(seconds=60 + i % 3600)
+            due = late if i % 10 == 0 else NOW + timedelta(hours=1, seconds=i % 200_000)
+            feedback.append((i, 1, f"r-{i}", created))
+            alerts.append(
+                (
+                    i,
+                    f"HA-{1000 + i}",
+                    i,
+                    "critical",
+                    "open",
+                    1,
+                    created,
+                    created,
+                    due,
+                    due + timedelta(hours=4),
+                    due,
+                )
             )
-        )
-    return feedback, alerts
+        yield feedback, alerts
 
 
 def _iso(value: datetime) -> str:
@@ -91,18 +92,18 @@ def load_sqlite(path: str, n: int) -> None:
         "VALUES (1, 'web', 'generic', 'x', '{}', ?)",
         (_iso(NOW),),
     )
-    feedback, alerts = rows(n)
-    for start in range(0, n, CHUNK):
+    for feedback, alerts in chunks(n):
         conn.executemany(
-            "INSERT INTO feedback (id, source_id, external_id, received_at, contact_requested, answers, attributes,"
-            " partial) VALUES (?, ?, ?, ?, 0, '[]', '{}', 0)",
-            [(a, b, c, _iso(d)) for a, b, c, d in feedback[start : start + CHUNK]],
+            "INSERT INTO feedback (id, source_id, external_id, received_at, contact_requested, answers,"
+            " attributes, partial) VALUES (?, ?, ?, ?, 0, '[]', '{}', 0)",
+            [(a, b, c, _iso(d)) for a, b, c, d in feedback],
         )
         conn.executemany(
-            "INSERT INTO alert (id, key, feedback_id, severity, status, team_id, created_at, updated_at, claim_due_at,"
-            " resolve_due_at, next_due_at, routed_by_default, reasons, escalation_level, nag_count, version)"
+            "INSERT INTO alert (id, key, feedback_id, severity, status, team_id, created_at, updated_at,"
+            " claim_due_at, resolve_due_at, next_due_at, routed_by_default, reasons, escalation_level,"
+            " nag_count, version)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '[]', 0, 0, 1)",
-            [(*r[:6], *(_iso(t) for t in r[6:])) for r in alerts[start : start + CHUNK]],
+            [(*r[:6], *(_iso(t) for t in r[6:])) for r in alerts],
         )
     conn.execute("ANALYZE")
     conn.commit()
@@ -124,8 +125,7 @@ async def load_postgres(url: str, n: int) -> None:
             "VALUES (1, 'web', 'generic', 'x', '{}', $1)",
             NOW,
         )
-        feedback, alerts = rows(n)
-        for start in range(0, n, CHUNK):
+        for feedback, alerts in chunks(n):
             await raw.copy_records_to_table(
                 "feedback",
                 columns=[
@@ -138,7 +138,7 @@ async def load_postgres(url: str, n: int) -> None:
                     "attributes",
                     "partial",
                 ],
-                records=[(*f, False, "[]", "{}", False) for f in feedback[start : start + CHUNK]],
+                records=[(*f, False, "[]", "{}", False) for f in feedback],
             )
             await raw.copy_records_to_table(
                 "alert",
@@ -160,7 +160,7 @@ async def load_postgres(url: str, n: int) -> None:
                     "nag_count",
                     "version",
                 ],
-                records=[(*a, False, "[]", 0, 0, 1) for a in alerts[start : start + CHUNK]],
+                records=[(*a, False, "[]", 0, 0, 1) for a in alerts],
             )
         for table in ("team", "source", "feedback", "alert"):
             await raw.execute(
@@ -245,7 +245,8 @@ def table(results: list[dict[str, Any]]) -> str:
     )
     body = [
         f"| {r['backend']} | {r['n']:,} | {r['due']:,} | {r['batches']} | {r['batch_ms_mean']:.0f} | "
-        f"{r['batch_ms_p95']:.0f} | {r['drain_s']:.1f} | {r['alerts_per_s']:.0f} | {r['idle_sweep_ms']:.1f} | "
+        f"{r['batch_ms_p95']:.0f} | {r['drain_s']:.1f} | {r['alerts_per_s']:.0f} | "
+        f"{r['idle_sweep_ms']:.1f} | "
         f"{r['peak_rss_mb']:.0f} | {r['setup_s']:.1f} |"
         for r in results
     ]
@@ -307,9 +308,9 @@ def main() -> None:
     }
     (RESULTS / "sla_sweep.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
     (RESULTS / "sla_sweep.md").write_text(
-        f"# SLA sweep benchmark\n\n{meta['when']} · batch {BATCH} · 10 % of N overdue, each gets its breach step "
-        f"(event + thread line + card update + managers' card)\n\n{report}\n\nGrowth from the smallest to the largest "
-        f"N:\n\n" + "\n".join(lines) + "\n"
+        f"# SLA sweep benchmark\n\n{meta['when']} · batch {BATCH} · 10 % of N overdue, each gets its "
+        f"breach step (event + thread line + card update + managers' card)\n\n{report}\n\n"
+        f"Growth from the smallest to the largest N:\n\n" + "\n".join(lines) + "\n"
     )
 
 

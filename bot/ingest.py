@@ -63,18 +63,22 @@ def _feedback_values(item: FeedbackIn) -> _FeedbackValues:
     }
 
 
+def alert_key_for(feedback_id: int) -> str:
+    """The alert's human key comes from its feedback row (1:1), so the INSERT carries it: no UPDATE."""
+    return f"HA-{1000 + feedback_id}"
+
+
 async def _create_alert(
     session: AsyncSession,
     *,
-    feedback: Feedback,
+    feedback_id: int,
     item: FeedbackIn,
     decision: Decision,
     severity: Severity,
     config: ConfigSnapshot,
     source_name: str,
     now: datetime,
-) -> Alert:
-    assert feedback.id is not None
+) -> str:
     routing = choose_team(
         routes=config.routes,
         default_team_id=config.default_team_id,
@@ -84,32 +88,26 @@ async def _create_alert(
     )
     team = config.team(routing.team_id)
     claim_due, resolve_due = due_times(config, team=team, severity=severity, start=now)
-    alert = Alert(
-        feedback_id=feedback.id,
-        severity=severity.value,
-        team_id=team.id,
-        routed_by_default=routing.by_default,
-        reasons=list(decision.reasons),
-        created_at=now,
-        updated_at=now,
-        claim_due_at=claim_due,
-        resolve_due_at=resolve_due,
-        next_due_at=claim_due,
+    key = alert_key_for(feedback_id)
+    alert_id = await queries.insert_alert(
+        session,
+        values={
+            "key": key, "feedback_id": feedback_id, "severity": severity.value, "status": "open",
+            "team_id": team.id, "routed_by_default": routing.by_default, "reasons": list(decision.reasons),
+            "created_at": now, "updated_at": now, "claim_due_at": claim_due, "resolve_due_at": resolve_due,
+            "next_due_at": claim_due, "escalation_level": 0, "nag_count": 0, "version": 1,
+        },
     )
-    session.add(alert)
-    await session.flush()
-    assert alert.id is not None
-    alert.key = f"HA-{1000 + alert.id}"
     data = {
         "severity": severity.value,
         "rule": decision.rule,
         "team": team.name,
         "default_route": routing.by_default,
     }
-    session.add(AlertEvent(alert_id=alert.id, kind="created", platform="hotloop", at=now, data=data))
+    session.add(AlertEvent(alert_id=alert_id, kind="created", platform="hotloop", at=now, data=data))
     places = card_destinations(team, config.team(config.default_team_id))
-    enqueue_card_posts(session, alert_id=alert.id, places=places, audience="team", now=now)
-    return alert
+    enqueue_card_posts(session, alert_id=alert_id, places=places, audience="team", now=now)
+    return key
 
 
 async def _update_existing(
@@ -135,10 +133,9 @@ async def _update_existing(
     if alert is None:
         if decision.severity is None:
             return IngestResult(None, duplicate=True)
-        alert = await _create_alert(session, feedback=feedback, item=item, decision=decision,
-                                    severity=decision.severity, config=config, source_name=source_name,
-                                    now=now)
-        return IngestResult(alert.key, duplicate=True, severity=alert.severity)
+        key = await _create_alert(session, feedback_id=feedback.id or 0, item=item, decision=decision,
+                                  severity=decision.severity, config=config, source_name=source_name, now=now)
+        return IngestResult(key, duplicate=True, severity=decision.severity.value)
     return await _raise_severity(session, alert=alert, decision=decision, now=now)
 
 
@@ -193,20 +190,17 @@ async def _ingest_once(
     alarming_words: list[str],
     now: datetime,
 ) -> IngestResult:
+    values = {"source_id": source_id, "external_id": item.external_id, "received_at": now, **_feedback_values(item)}
     async with transaction(sessions) as session:
-        existing = await queries.find_feedback(session, source_id=source_id, external_id=item.external_id)
-        if existing is not None:
+        feedback_id = await queries.insert_feedback_if_new(session, values=values)
+        if feedback_id is None:  # known response: a repeat, or a later part of it
+            existing = await queries.find_feedback(session, source_id=source_id, external_id=item.external_id)
+            assert existing is not None
             return await _update_existing(session, feedback=existing, item=item, config=config,
                                           source_name=source_name, alarming_words=alarming_words, now=now)
-        feedback = Feedback(
-            source_id=source_id, external_id=item.external_id, received_at=now, **_feedback_values(item)
-        )
-        session.add(feedback)
-        await session.flush()
         decision = evaluate(item, rules=config.rules, alarming_words=alarming_words, source=source_name)
         if decision.severity is None:
             return IngestResult(None, duplicate=False)
-        alert = await _create_alert(session, feedback=feedback, item=item, decision=decision,
-                                    severity=decision.severity, config=config, source_name=source_name,
-                                    now=now)
-        return IngestResult(alert.key, duplicate=False, severity=alert.severity)
+        key = await _create_alert(session, feedback_id=feedback_id, item=item, decision=decision,
+                                  severity=decision.severity, config=config, source_name=source_name, now=now)
+        return IngestResult(key, duplicate=False, severity=decision.severity.value)

@@ -85,7 +85,7 @@ class SweepOptions:
 
 
 def parse_quiet_hours(text: str | None) -> tuple[time, time] | None:
-    """ "22:00-07:00" → (22:00, 07:00); empty → None. Raises ValueError with the expected form."""
+    """'22:00-07:00' → (22:00, 07:00); empty → None. Raises ValueError with the expected form."""
     if not text or not str(text).strip():
         return None
     try:
@@ -106,9 +106,8 @@ def quiet_end(at: datetime, quiet: tuple[time, time] | None, timezone: str) -> d
     return end.astimezone(UTC)
 
 
-def heads_up_at(
-    start: datetime, due: datetime, hours: BusinessHours | None, fraction: float = 0.75
-) -> datetime:
+def heads_up_at(start: datetime, due: datetime, hours: BusinessHours | None, fraction: float = 0.75
+                ) -> datetime:
     """When the heads-up for a clock running from `start` to `due` is due (business time)."""
     return deadline_fraction_at(start, due, fraction, hours) if start < due else due
 
@@ -126,7 +125,6 @@ class SweepResult:
     escalated: int = 0
     woke: int = 0
     rescheduled: int = 0  # bookkeeping only: the next step moved, nothing was said
-    lost: int = 0  # a compare-and-set lost to a concurrent change; the alert is looked at again later
     failed: int = 0  # could not be planned (logged); left for the next sweep
 
     @property
@@ -201,25 +199,12 @@ def _clock(view: View, facts: Sequence[Fact], ctx: _Ctx) -> Clock | None:
         return None
     start = max([view.created_at, *(f.at for f in facts if f.kind == "reopened")])
     warn_at = heads_up_at(start, due, ctx.hours(view), ctx.options.heads_up_fraction)
-    mine = [
-        f
-        for f in facts
-        if f.kind in _NOTICES
-        and f.data.get("clock") == name
-        and f.data.get("due")
-        and datetime.fromisoformat(f.data["due"]) == due
-    ]
+    mine = [f for f in facts if f.kind in _NOTICES and f.data.get("clock") == name
+            and f.data.get("due") and datetime.fromisoformat(f.data["due"]) == due]
     breach = next((f.at for f in mine if f.kind == BREACHED), None)
     notices = [f.at for f in mine if f.kind in (BREACHED, NAGGED)]
-    return Clock(
-        name,
-        due,
-        warn_at,
-        any(f.kind == HEADS_UP for f in mine),
-        breach,
-        sum(1 for f in mine if f.kind == NAGGED),
-        max(notices, default=None),
-    )
+    return Clock(name, due, warn_at, any(f.kind == HEADS_UP for f in mine), breach,
+                 sum(1 for f in mine if f.kind == NAGGED), max(notices, default=None))
 
 
 def _chain_next(view: View, clock: Clock, ctx: _Ctx) -> tuple[datetime | None, int | None]:
@@ -268,10 +253,8 @@ def _woke(view: View, facts: Sequence[Fact], ctx: _Ctx) -> Change:
         moved = add_business_seconds(view.resolve_due_at, paused, ctx.hours(view))
         values["resolve_due_at"] = moved
         data |= {"paused_seconds": paused, "resolve_due": moved.isoformat()}
-        text += (
-            f" · resolve clock paused {humanize_delta(paused)} waiting on the customer,"
-            f" now due {moved:%a %H:%M} UTC"
-        )
+        text += (f" · resolve clock paused {humanize_delta(paused)} waiting on the customer,"
+                 f" now due {moved:%a %H:%M} UTC")
     return Change(values, WOKE, f"{view.key} woke up", text, thread_mention=view.owner_id, event_data=data)
 
 
@@ -286,21 +269,13 @@ def _breach(view: View, clock: Clock, alert: Alert, ctx: _Ctx) -> Change:
     text += f" · escalated to level {level}" if level else ""
     directs = []
     if view.owner_id and view.owner_platform in CHAT_PLATFORMS:
-        dm = (
-            f"Your hot alert {view.key} ({view.severity}) missed its {clock.name} deadline "
-            f"({clock.due:%Y-%m-%d %H:%M} UTC)."
-        )
+        dm = (f"Your hot alert {view.key} ({view.severity}) missed its {clock.name} deadline "
+              f"({clock.due:%Y-%m-%d %H:%M} UTC).")
         directs.append((view.owner_platform, view.owner_id, dm))
-    return Change(
-        values,
-        BREACHED,
-        f"{view.key} breached its {clock.name} SLA",
-        text,
-        thread_mention=view.owner_id or "channel",
-        event_data=_data(clock, level=level, owner=view.owner_id),
-        posts=escalation_places(alert, level, ctx.config) if level else [],
-        directs=directs,
-    )
+    return Change(values, BREACHED, f"{view.key} breached its {clock.name} SLA", text,
+                  thread_mention=view.owner_id or "channel",
+                  event_data=_data(clock, level=level, owner=view.owner_id),
+                  posts=escalation_places(alert, level, ctx.config) if level else [], directs=directs)
 
 
 def _next_step(view: View, facts: Sequence[Fact], alert: Alert, ctx: _Ctx) -> Change | None:
@@ -317,38 +292,24 @@ def _next_step(view: View, facts: Sequence[Fact], alert: Alert, ctx: _Ctx) -> Ch
             return _breach(view, clock, alert, ctx)
         if not clock.warned and now >= clock.heads_up_at:
             left = humanize_delta((clock.due - now).total_seconds())
-            return Change(
-                {},
-                HEADS_UP,
-                f"{view.key}: heads-up sent",
-                f"Heads-up: {clock.name} due in {left}",
-                thread_mention=view.owner_id,
-                event_data=_data(clock),
-            )
+            return Change({}, HEADS_UP, f"{view.key}: heads-up sent",
+                          f"Heads-up: {clock.name} due in {left}", thread_mention=view.owner_id,
+                          event_data=_data(clock))
         return None
     chain_at, level = _chain_next(view, clock, ctx)
     if chain_at is not None and level is not None and chain_at <= now:
         step = next(s for s in ctx.config.escalation_steps(view.team_id) if s.level == level)
         why = f" ({step.description})" if step.description else ""
-        return Change(
-            {"escalation_level": level},
-            ESCALATED,
-            f"{view.key} escalated to level {level}",
-            f"Escalated to level {level}{why}: {clock.name} overdue {overdue}",
-            event_data=_data(clock, level=level, reason="SLA escalation chain", auto=True),
-            posts=escalation_places(alert, level, ctx.config),
-        )
+        return Change({"escalation_level": level}, ESCALATED, f"{view.key} escalated to level {level}",
+                      f"Escalated to level {level}{why}: {clock.name} overdue {overdue}",
+                      event_data=_data(clock, level=level, reason="SLA escalation chain", auto=True),
+                      posts=escalation_places(alert, level, ctx.config))
     nag_at = _nag_at(view, clock, ctx)
     if nag_at is not None and nag_at <= now:
         n = clock.nags + 1
-        return Change(
-            {},
-            NAGGED,
-            f"{view.key} nagged",
-            f"Reminder {n}/{ctx.options.nag_cap}: {clock.name} overdue {overdue}",
-            thread_mention=view.owner_id or "here",
-            event_data=_data(clock, nag=n),
-        )
+        text = f"Reminder {n}/{ctx.options.nag_cap}: {clock.name} overdue {overdue}"
+        return Change({}, NAGGED, f"{view.key} nagged", text, thread_mention=view.owner_id or "here",
+                      event_data=_data(clock, nag=n))
     return None
 
 
@@ -401,23 +362,15 @@ async def _commit(session: AsyncSession, writes: list[_Write], ctx: _Ctx) -> Non
     guard = (table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
     for names, group in groups.items():
         stmt = update(table).where(*guard).values({name: bindparam(name) for name in (*names, "version")})
-        await session.execute(
-            stmt,
-            [
-                {**w.values, "version": w.version, "_id": w.alert.id, "_version": w.alert.version}
-                for w in group
-            ],
-        )
+        await session.execute(stmt, [{**w.values, "version": w.version, "_id": w.alert.id,
+                                      "_version": w.alert.version} for w in group])
     ids = [w.alert.id for w in writes]
     written = await session.execute(select(col(Alert.id), col(Alert.version)).where(col(Alert.id).in_(ids)))
     if dict(written.tuples().all()) != {w.alert.id: w.version for w in writes}:
         raise RuntimeError("SLA sweep: an alert changed under its lock; the batch is rolled back")
     stepped = [w for w in writes if w.changes]
-    coalesce = (
-        col(Outbox.alert_id).in_([w.alert.id for w in stepped]),
-        col(Outbox.kind) == "card.update",
-        col(Outbox.status) == "pending",
-    )
+    coalesce = (col(Outbox.alert_id).in_([w.alert.id for w in stepped]), col(Outbox.kind) == "card.update",
+                col(Outbox.status) == "pending")
     has_update = set((await session.execute(select(col(Outbox.alert_id)).where(*coalesce))).scalars())
     now = ctx.now
     for write in stepped:
@@ -426,29 +379,14 @@ async def _commit(session: AsyncSession, writes: list[_Write], ctx: _Ctx) -> Non
             enqueue(session, kind="card.update", platform="*", alert_id=alert_id, now=now)
         for number, change in enumerate(write.changes, start=write.alert.version + 1):
             data = {**change.event_data, "version": number}
-            session.add(
-                AlertEvent(
-                    alert_id=alert_id,
-                    kind=change.event,
-                    actor_id=SYSTEM.id,
-                    actor_name=SYSTEM.name,
-                    platform=SYSTEM.platform,
-                    at=now,
-                    data=data,
-                )
-            )
+            session.add(AlertEvent(alert_id=alert_id, kind=change.event, actor_id=SYSTEM.id,
+                                   actor_name=SYSTEM.name, platform=SYSTEM.platform, at=now, data=data))
             if change.thread_text:
-                enqueue_thread_line(
-                    session,
-                    alert_id=alert_id,
-                    text=change.thread_text,
-                    mention=change.thread_mention,
-                    now=now,
-                )
+                enqueue_thread_line(session, alert_id=alert_id, text=change.thread_text,
+                                    mention=change.thread_mention, now=now)
             if change.posts:
-                enqueue_card_posts(
-                    session, alert_id=alert_id, places=change.posts, audience="managers", now=now
-                )
+                enqueue_card_posts(session, alert_id=alert_id, places=change.posts, audience="managers",
+                                   now=now)
             for platform, user, text in change.directs:
                 enqueue_direct(session, platform=platform, user=user, text=text, alert_id=alert_id, now=now)
             setattr(ctx.result, change.event, getattr(ctx.result, change.event) + 1)
@@ -472,12 +410,8 @@ async def _take(session: AsyncSession, *, now: datetime, batch: int) -> list[Ale
     """Due alerts, oldest first: one index range per active status on ix_alert_active_due."""
     found: list[Alert] = []
     for status in ACTIVE_STATUSES:
-        query = (
-            select(Alert)
-            .where(col(Alert.status) == status, col(Alert.next_due_at) <= now)
-            .order_by(col(Alert.next_due_at))
-            .limit(batch)
-        )
+        query = (select(Alert).where(col(Alert.status) == status, col(Alert.next_due_at) <= now)
+                 .order_by(col(Alert.next_due_at)).limit(batch))
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         found.extend((await session.execute(query)).scalars().all())
@@ -498,14 +432,8 @@ async def _facts(session: AsyncSession, ids: list[int]) -> dict[int, list[Fact]]
     return facts
 
 
-async def sweep(
-    sessions: SessionFactory,
-    *,
-    config: ConfigSnapshot,
-    now: datetime,
-    batch: int = 500,
-    options: SweepOptions | None = None,
-) -> SweepResult:
+async def sweep(sessions: SessionFactory, *, config: ConfigSnapshot, now: datetime, batch: int = 500,
+                options: SweepOptions | None = None) -> SweepResult:
     """One batch: take up to `batch` due alerts and run every step due at `now`, in one transaction."""
     ctx = _Ctx(config, options or SweepOptions(), now)
     async with transaction(sessions) as session:
@@ -518,15 +446,8 @@ async def sweep(
     return ctx.result
 
 
-async def drain(
-    sessions: SessionFactory,
-    *,
-    config: ConfigSnapshot,
-    now: datetime,
-    batch: int = 500,
-    options: SweepOptions | None = None,
-    max_batches: int = 1000,
-) -> SweepResult:
+async def drain(sessions: SessionFactory, *, config: ConfigSnapshot, now: datetime, batch: int = 500,
+                options: SweepOptions | None = None, max_batches: int = 1000) -> SweepResult:
     """Sweep batch after batch until nothing is due at `now` (or a batch makes no progress)."""
     total = SweepResult()
     for _ in range(max_batches):

@@ -67,8 +67,8 @@ def sla_jobs(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
                 escalated=result.escalated,
                 woke=result.woke,
             )
-        if result.failed or result.lost:
-            log.warning("sla.sweep_incomplete", failed=result.failed, lost=result.lost)
+        if result.failed:
+            log.warning("sla.sweep_incomplete", failed=result.failed)
         return result
 
     async def run_digests() -> int:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -132,3 +135,24 @@ async def failed_outbox(session: AsyncSession, *, since: datetime | None = None)
     if since is not None:
         query = query.where(col(Outbox.created_at) >= since)
     return (await session.execute(query)).scalars().all()
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT (it has ON CONFLICT on both SQLite and PostgreSQL)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+async def insert_feedback_if_new(session: AsyncSession, *, values: dict[str, Any]) -> int | None:
+    """Insert a response; None when (source, external id) is already there. One round trip, no race."""
+    stmt = (
+        _insert_for(session)(Feedback)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+        .returning(col(Feedback.id))
+    )
+    return cast("int | None", (await session.execute(stmt)).scalar_one_or_none())
+
+
+async def insert_alert(session: AsyncSession, *, values: dict[str, Any]) -> int:
+    stmt = insert(Alert).values(**values).returning(col(Alert.id))
+    return int((await session.execute(stmt)).scalar_one())
