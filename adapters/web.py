@@ -55,11 +55,16 @@ def create_app(
             yield
         finally:
             await workers.stop()
+            for chat in app.state.chats.values():
+                close = getattr(chat, "aclose", None)  # adapters that own an HTTP client
+                if close is not None:
+                    await close()
             await ctx.close()
 
     app = FastAPI(title="hotloop", version="0.1.0", lifespan=lifespan,
                   description="Survey webhooks in; hot alerts out to Slack and Microsoft Teams.")
     app.include_router(webhook_routes.router)
+    webhook_routes.install_openapi_components(app)
     _mount_ops(app)
     _mount_chat_routes(app, settings)
     _install_error_handlers(app)

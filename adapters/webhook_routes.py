@@ -9,15 +9,15 @@ import time
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from adapters.sources.base import FetchNeeded, IgnoredEvent, SourceError
 from adapters.sources.generic import GenericFeedback
 from adapters.sources.registry import adapter_for
 from bot.context import Context
 from bot.domain import FeedbackIn, utcnow
-from bot.ingest import ingest
 from bot.telemetry import ALERTS_CREATED, FEEDBACK_RECEIVED, INGEST_SECONDS, WEBHOOKS_REJECTED
 
 log = structlog.get_logger("hotloop.webhooks")
@@ -26,6 +26,20 @@ router = APIRouter(tags=["webhooks"])
 
 class BodyTooLargeError(Exception):
     pass
+
+
+def install_openapi_components(app: FastAPI) -> None:
+    """The generic body's nested models (Customer, GenericAnswer) live in components, where its refs point."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(_BODY_DEFS)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -60,12 +74,14 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body larger than 256 KiB"},
     422: {"description": "Body does not fit the schema"},
 }
+_BODY_SCHEMA = GenericFeedback.model_json_schema(ref_template="#/components/schemas/{model}")
+_BODY_DEFS = _BODY_SCHEMA.pop("$defs", {})  # registered as components by `install_openapi_components`
 _OPENAPI_BODY = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
-                "schema": GenericFeedback.model_json_schema(ref_template="#/components/schemas/{model}")
+                "schema": _BODY_SCHEMA
             }
         },
     },
@@ -116,15 +132,18 @@ async def check_webhook(source: str, request: Request) -> JSONResponse:
 
 async def _ingest(ctx: Context, source_id: int, source_name: str, item: FeedbackIn) -> JSONResponse:
     config = await ctx.config.get()
-    result = await ingest(
-        ctx.sessions,
-        source_id=source_id,
-        source_name=source_name,
-        item=item,
-        config=config,
-        alarming_words=ctx.settings.alarming_words,
-        now=utcnow(),
-    )
+    try:
+        result = await ctx.ingest_queue.submit(
+            source_id=source_id,
+            source_name=source_name,
+            item=item,
+            config=config,
+            alarming_words=ctx.settings.alarming_words,
+            now=utcnow(),
+        )
+    except DBAPIError as error:  # nothing was stored: the sender's retry will be accepted later
+        log.error("ingest.database_unavailable", error=type(error.orig).__name__)
+        return refuse(503, "the database is unavailable; nothing was stored, retry later")
     ctx.signal.notify()
     FEEDBACK_RECEIVED.labels(source=source_name, result="duplicate" if result.duplicate else "new").inc()
     if result.alert_key and not result.duplicate and result.severity:

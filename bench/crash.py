@@ -52,6 +52,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,7 @@ def fresh_database(kind: str, workdir: Path, pg_admin_url: str) -> Iterator[str]
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     name = f"hotloop_crash_{secrets.token_hex(4)}"
     admin = _asyncpg_admin(pg_admin_url)
@@ -338,6 +339,10 @@ async def run_load(
     finished = 0  # items done for good (2xx, 4xx/5xx, or given up)
     outstanding = total
     all_done = asyncio.Event()
+
+    def _reached(point: float) -> bool:
+        return finished >= point or all_done.is_set()
+
     kill_points = sorted(rng.uniform(0.05, 0.95) * total for _ in range(kills))
     progress = asyncio.Condition()
 
@@ -382,7 +387,7 @@ async def run_load(
     async def killer() -> None:
         for point in kill_points:
             async with progress:
-                await progress.wait_for(lambda p=point: finished >= p or all_done.is_set())
+                await progress.wait_for(partial(_reached, point))
             await asyncio.sleep(rng.uniform(0.0, 0.4))  # a random moment, not a request boundary
             server.kill()
             record.kill_times.append(time.monotonic())
@@ -496,7 +501,7 @@ async def read_rows(database_url: str) -> DbRows:
                 )
             ).all():
                 feedback[ext] += 1
-                by_id[fid] = ext
+                by_id[fid or 0] = ext
             alerts: dict[str, list[str]] = defaultdict(list)
             for fid, key in (await session.execute(select(col(Alert.feedback_id), col(Alert.key)))).all():
                 alerts[by_id.get(fid, f"?feedback {fid}")].append(str(key))

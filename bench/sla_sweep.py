@@ -204,38 +204,64 @@ async def measure(url: str, n: int) -> dict[str, Any]:
     }
 
 
-async def one(backend: str, n: int) -> dict[str, Any]:
-    setup = time.perf_counter()
+async def setup(backend: str, n: int) -> dict[str, Any]:
+    """A fresh database with N alerts (its own process: the loader's memory is not the sweep's)."""
+    started = time.perf_counter()
     if backend == "sqlite":
-        folder = tempfile.mkdtemp(prefix="hotloop-bench-")
-        path = f"{folder}/bench.db"
+        path = f"{tempfile.mkdtemp(prefix='hotloop-bench-')}/bench.db"
         url = f"sqlite+aiosqlite:///{path}"
-        engine = create_engine_for(url)
-        await create_all(engine)
-        await engine.dispose()
-        load_sqlite(path, n)
-        try:
-            return {"backend": backend, "setup_s": time.perf_counter() - setup, **await measure(url, n)}
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(path + suffix).unlink(missing_ok=True)
-            os.rmdir(folder)
-    base = normalize_url(os.environ["HOTLOOP_TEST_DATABASE_URL"])
-    name = f"hotloop_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        engine = create_engine_for(url)
-        await create_all(engine)
-        await engine.dispose()
+    else:
+        base = normalize_url(os.environ["HOTLOOP_TEST_DATABASE_URL"])
+        name = f"hotloop_bench_{uuid.uuid4().hex[:10]}"
+        await _admin(f'CREATE DATABASE "{name}"')
+        url = base.rsplit("/", 1)[0] + f"/{name}"
+    engine = create_engine_for(url)
+    await create_all(engine)
+    await engine.dispose()
+    if backend == "sqlite":
+        load_sqlite(url.split(":///", 1)[1], n)
+    else:
         await load_postgres(url, n)
-        return {"backend": backend, "setup_s": time.perf_counter() - setup, **await measure(url, n)}
+    return {"url": url, "setup_s": time.perf_counter() - started}
+
+
+async def _admin(sql: str) -> None:
+    admin = create_async_engine(
+        normalize_url(os.environ["HOTLOOP_TEST_DATABASE_URL"]), isolation_level="AUTOCOMMIT"
+    )
+    async with admin.connect() as conn:
+        await conn.execute(text(sql))
+    await admin.dispose()
+
+
+def cleanup(url: str) -> None:
+    if url.startswith("sqlite"):
+        path = Path(url.split(":///", 1)[1])
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path.parent.rmdir()
+    else:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+
+
+def child(*args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def one(backend: str, n: int) -> dict[str, Any]:
+    prepared = child("--setup", backend, str(n))
+    try:
+        return {
+            "backend": backend,
+            "setup_s": prepared["setup_s"],
+            **child("--measure", prepared["url"], str(n)),
+        }
     finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+        cleanup(prepared["url"])
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -273,24 +299,21 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="N = 10k and 100k only")
-    parser.add_argument("--one", nargs=2, metavar=("BACKEND", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--setup", nargs=2, metavar=("BACKEND", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--measure", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(asyncio.run(one(args.one[0], int(args.one[1])))))
+    if args.setup:
+        print(json.dumps(asyncio.run(setup(args.setup[0], int(args.setup[1])))))
+        return
+    if args.measure:
+        print(json.dumps(asyncio.run(measure(args.measure[0], int(args.measure[1])))))
         return
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     backends = ["sqlite"] + (["postgres"] if os.environ.get("HOTLOOP_TEST_DATABASE_URL") else [])
     results = []
     for backend in backends:
         for n in sizes:
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", backend, str(n)],
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=ROOT,
-            )
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            results.append(one(backend, n))
             print(
                 f"{backend:8} N={n:>9,}  batch {results[-1]['batch_ms_mean']:.0f} ms  "
                 f"drain {results[-1]['drain_s']:.1f} s  rss {results[-1]['peak_rss_mb']:.0f} MB",

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config_snapshot import ConfigCache, ensure_defaults
 from bot.crypto import SecretBox
+from bot.ingest_queue import IngestQueue
 from bot.outbox import OutboxSignal
 from bot.settings import Settings
 from storage import queries
@@ -39,6 +40,7 @@ class Context:
     config: ConfigCache
     signal: OutboxSignal
     secrets: SecretBox
+    ingest_queue: IngestQueue
     _sources: dict[str, tuple[float, SourceRuntime | None]] = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +54,7 @@ class Context:
             ConfigCache(sessions),
             OutboxSignal(),
             SecretBox.from_settings(settings),
+            IngestQueue(sessions),
         )
         if prepare:
             await ensure_defaults(sessions, default_team=settings.default_team, admins=settings.admins)

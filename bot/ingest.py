@@ -190,17 +190,33 @@ async def _ingest_once(
     alarming_words: list[str],
     now: datetime,
 ) -> IngestResult:
-    values = {"source_id": source_id, "external_id": item.external_id, "received_at": now, **_feedback_values(item)}
     async with transaction(sessions) as session:
-        feedback_id = await queries.insert_feedback_if_new(session, values=values)
-        if feedback_id is None:  # known response: a repeat, or a later part of it
-            existing = await queries.find_feedback(session, source_id=source_id, external_id=item.external_id)
-            assert existing is not None
-            return await _update_existing(session, feedback=existing, item=item, config=config,
-                                          source_name=source_name, alarming_words=alarming_words, now=now)
-        decision = evaluate(item, rules=config.rules, alarming_words=alarming_words, source=source_name)
-        if decision.severity is None:
-            return IngestResult(None, duplicate=False)
-        key = await _create_alert(session, feedback_id=feedback_id, item=item, decision=decision,
-                                  severity=decision.severity, config=config, source_name=source_name, now=now)
-        return IngestResult(key, duplicate=False, severity=decision.severity.value)
+        return await ingest_in(session, source_id=source_id, source_name=source_name, item=item,
+                               config=config, alarming_words=alarming_words, now=now)
+
+
+async def ingest_in(
+    session: AsyncSession,
+    *,
+    source_id: int,
+    source_name: str,
+    item: FeedbackIn,
+    config: ConfigSnapshot,
+    alarming_words: list[str],
+    now: datetime,
+) -> IngestResult:
+    """The ingest of one response inside the caller's transaction."""
+    values = {"source_id": source_id, "external_id": item.external_id, "received_at": now,
+              **_feedback_values(item)}
+    feedback_id = await queries.insert_feedback_if_new(session, values=values)
+    if feedback_id is None:  # known response: a repeat, or a later part of it
+        existing = await queries.find_feedback(session, source_id=source_id, external_id=item.external_id)
+        assert existing is not None
+        return await _update_existing(session, feedback=existing, item=item, config=config,
+                                      source_name=source_name, alarming_words=alarming_words, now=now)
+    decision = evaluate(item, rules=config.rules, alarming_words=alarming_words, source=source_name)
+    if decision.severity is None:
+        return IngestResult(None, duplicate=False)
+    key = await _create_alert(session, feedback_id=feedback_id, item=item, decision=decision,
+                              severity=decision.severity, config=config, source_name=source_name, now=now)
+    return IngestResult(key, duplicate=False, severity=decision.severity.value)

@@ -128,6 +128,8 @@ class DeliveryWorker:
                 retry_after = max((v.retry_after or 0.0 for v in verdicts.values()), default=0.0)
                 if retry_after:
                     until = self.clock() + timedelta(seconds=retry_after)
+                    if lane[0] != "alert":
+                        self.ops.block(lane[0], lane[1], until)
                     await self._push_back_lane(lane, until)
                     await self._release([j for j in jobs if j.id not in handled], at=until)
                     return
@@ -195,8 +197,8 @@ class DeliveryWorker:
             return
         self._reported[place] = now
         where = f"{job.platform}:{job.destination}" if job.destination else job.platform
-        text = (f"hotloop could not deliver a {job.kind} to {where} after {job.attempts} attempts: {verdict.error}. "
-                "Check the channel exists and the app is invited to it.")
+        text = (f"hotloop could not deliver a {job.kind} to {where} after {job.attempts} attempts: "
+                f"{verdict.error}. Check the channel exists and the app is invited to it.")
         for admin in (await session.execute(select(Admin))).scalars():
             if admin.platform in self.chats:
                 enqueue_direct(session, platform=admin.platform, user=admin.user_id, text=text,

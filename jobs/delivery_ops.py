@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -54,6 +54,12 @@ def _place(ref: CardRef) -> CardPlace:
 
 
 JobHandler = Callable[["Job"], Awaitable["Verdict"]]
+Call = Callable[[], Awaitable[None]]
+Prepare = Callable[[AsyncSession, CardRef, "Job"], Awaitable[Call]]
+
+
+async def _nothing() -> None:
+    return None
 
 
 class LaneOps:
@@ -67,6 +73,7 @@ class LaneOps:
         handlers: Mapping[str, JobHandler] | None = None,
     ) -> None:
         self.handlers = dict(handlers or {})
+        self.blocked: dict[tuple[str, str], datetime] = {}
         self.sessions = sessions
         self.chats = chats
         self.clock = clock
@@ -169,48 +176,65 @@ class LaneOps:
         return [c for c in cards if c is not None]
 
     async def _update_cards(self, job: Job) -> Verdict:
-        return await self._each_ref(job, self._update_one, include_digests=True)
+        return await self._each_ref(job, self._prepare_update, include_digests=True)
 
-    async def _update_one(self, session: AsyncSession, ref: CardRef, job: Job) -> None:
+    async def _prepare_update(self, session: AsyncSession, ref: CardRef, job: Job) -> Call:
         rendered = await self._render_for(session, ref)
-        chat = self._chat(ref.platform)
+        chat, place = self._chat(ref.platform), _place(ref)
         if isinstance(rendered, list):
-            await chat.update_digest(place=_place(ref), digest=burst_digest(rendered))
-        elif rendered is not None:
-            await chat.update_card(place=_place(ref), card=rendered)
+            digest = burst_digest(rendered)
+            return lambda: chat.update_digest(place=place, digest=digest)
+        if rendered is None:
+            return _nothing
+        card = rendered
+        return lambda: chat.update_card(place=place, card=card)
 
     async def _reply(self, job: Job) -> Verdict:
-        return await self._each_ref(job, self._reply_one, include_digests=False)
+        return await self._each_ref(job, self._prepare_reply, include_digests=False)
 
-    async def _reply_one(self, session: AsyncSession, ref: CardRef, job: Job) -> None:
-        await self._chat(ref.platform).post_reply(place=_place(ref), text=job.payload.get("text", ""),
-                                                  mention=job.payload.get("mention"))
+    async def _prepare_reply(self, session: AsyncSession, ref: CardRef, job: Job) -> Call:
+        chat, place = self._chat(ref.platform), _place(ref)
+        text, mention = job.payload.get("text", ""), job.payload.get("mention")
+        return lambda: chat.post_reply(place=place, text=text, mention=mention)
 
-    async def _each_ref(
-        self, job: Job, one: Callable[[AsyncSession, CardRef, Job], Any], *, include_digests: bool
-    ) -> Verdict:
-        """Apply `one` to every place the alert's card lives;
-        remember progress so a retry skips the done ones."""
+    def block(self, platform: str, channel: str, until: datetime) -> None:
+        """A 429 for this channel: every kind of call to it waits, not only new cards."""
+        self.blocked[(platform, channel)] = max(until, self.blocked.get((platform, channel), until))
+
+    def _blocked_for(self, ref: CardRef) -> float:
+        until = self.blocked.get((ref.platform, ref.channel))
+        return (until - self.clock()).total_seconds() if until is not None else 0.0
+
+    async def _each_ref(self, job: Job, prepare: Prepare, *, include_digests: bool) -> Verdict:
+        """Do one call per place the alert's card lives, rendered from the database first and sent after
+        the session is closed (no connection held across chat calls). Progress is remembered, so a retry
+        skips the places already done."""
         assert job.alert_id is not None
         done: list[int] = list(job.payload.get("done", []))
-        failures: list[str] = []
+        calls: list[tuple[CardRef, Call]] = []
         async with self.sessions() as session:
             refs = [r for r in await queries.card_refs(session, alert_id=job.alert_id)
-                    if include_digests or r.audience != "digest"]
-            if not refs and await _post_pending(session, job.alert_id):
+                    if (include_digests or r.audience != "digest") and r.id not in done]
+            if not refs and not done and await _post_pending(session, job.alert_id):
                 return Verdict("defer")
             for ref in refs:
-                if ref.id in done:
-                    continue
-                try:
-                    await one(session, ref, job)
-                except ChatError as error:
-                    if not error.permanent:
-                        return Verdict(
-                            "retry", error.reason, error.retry_after, payload={**job.payload, "done": done}
-                        )
-                    failures.append(f"{ref.platform}:{ref.channel}: {error.reason}")
-                done.append(ref.id or 0)
+                calls.append((ref, await prepare(session, ref, job)))
+        failures: list[str] = []
+        for ref, call in calls:
+            wait = self._blocked_for(ref)
+            if wait > 0:
+                return Verdict("retry", "channel rate-limited", wait, payload={**job.payload, "done": done})
+            try:
+                await call()
+            except ChatError as error:
+                if not error.permanent:
+                    if error.retry_after:
+                        until = self.clock() + timedelta(seconds=error.retry_after)
+                        self.block(ref.platform, ref.channel, until)
+                    progress = {**job.payload, "done": done}
+                    return Verdict("retry", error.reason, error.retry_after, payload=progress)
+                failures.append(f"{ref.platform}:{ref.channel}: {error.reason}")
+            done.append(ref.id or 0)
         if failures:
             return Verdict("failed", "; ".join(failures), payload={**job.payload, "done": done})
         return Verdict("done", payload={**job.payload, "done": done})

@@ -85,7 +85,8 @@ async def create_all(engine: AsyncEngine) -> None:
 
 
 _WRITE_OPTION = "hotloop_write"
-_sqlite_writers: weakref.WeakKeyDictionary[Any, tuple[asyncio.Lock, AsyncEngine]] = weakref.WeakKeyDictionary()
+_Writer = tuple[asyncio.Lock, AsyncEngine]
+_sqlite_writers: weakref.WeakKeyDictionary[Any, _Writer] = weakref.WeakKeyDictionary()
 
 
 def _sqlite_writer(engine: AsyncEngine) -> tuple[asyncio.Lock, AsyncEngine]:

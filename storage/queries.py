@@ -155,4 +155,6 @@ async def insert_feedback_if_new(session: AsyncSession, *, values: dict[str, Any
 
 async def insert_alert(session: AsyncSession, *, values: dict[str, Any]) -> int:
     stmt = insert(Alert).values(**values).returning(col(Alert.id))
-    return int((await session.execute(stmt)).scalar_one())
+    alert_id: int | None = (await session.execute(stmt)).scalar_one()
+    assert alert_id is not None
+    return alert_id

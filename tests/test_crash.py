@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -47,10 +48,10 @@ DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 def _pg_admin_or_skip(db: str) -> str:
     if db == "postgres" and not os.environ.get(PG_ENV):
         pytest.skip(f"{PG_ENV} not set")
-    return os.environ.get(PG_ENV, crash.PG_ADMIN_URL)
+    return str(os.environ.get(PG_ENV, crash.PG_ADMIN_URL))
 
 
-def _check(result: object) -> None:
+def _check(result: Any) -> None:
     r = result
     summary = crash.table([r])
     assert r.lost == 0, f"accepted webhooks lost: {r.lost_ids}\n{summary}"

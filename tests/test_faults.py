@@ -383,11 +383,6 @@ async def test_retry_after_holds_back_only_that_channel(
     assert len(b_posts) == 2 and all(c.at == start for c in b_posts), "C0B did not wait for C0A"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a 429 pushes back only the channel lane (card posts); thread "
-    "replies and card updates for that channel run in per-alert lanes and are not held back",
-)
 async def test_retry_after_also_holds_back_thread_replies_in_that_channel(
     sessions: SessionFactory, slack: FakeSlackApi
 ) -> None:

@@ -129,11 +129,6 @@ def _fuzzable_schema(served: Served) -> Any:
     return schemathesis.openapi.from_dict(spec)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG adapters/webhook_routes.py _OPENAPI_BODY: the request body schema "
-    "refers to #/components/schemas/Customer and GenericAnswer but keeps them in an inline $defs",
-)
 def test_the_openapi_document_has_no_dangling_refs(served: Served) -> None:
     spec = httpx.get(f"{served.url}/openapi.json", timeout=30).json()
     assert not _dangling_refs(spec)
