@@ -78,8 +78,11 @@ async def test_import_then_export_equals_the_document(sessions: SessionFactory) 
     exported = await export_config(sessions)
     assert exported == load_yaml(SAMPLE).normalized()
     assert exported["default_team"] == "support"
-    assert exported["routes"][1] == {"match": {"severity": ">=high", "source": "typeform"}, "team": "support",
-                                     "priority": 20}  # default priority = position * 10
+    assert exported["routes"][1] == {
+        "match": {"severity": ">=high", "source": "typeform"},
+        "team": "support",
+        "priority": 20,
+    }  # default priority = position * 10
     assert exported["rules"][1]["when"] == "attr.test = yes"
     assert exported["sla"]["high"] == {"claim": "1h", "resolve": "1d"}
     assert list(exported["escalation"]) == ["*", "store-042"]
@@ -160,8 +163,12 @@ async def test_failure_inside_the_transaction_rolls_everything_back(
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(config_io, "_replace_admins", boom)
-    changed = SAMPLE.replace("C0654321", "C0NEW").replace("name: store-042", "name: store-043").replace(
-        "store-042:", "store-043:").replace("team: store-042", "team: store-043")
+    changed = (
+        SAMPLE.replace("C0654321", "C0NEW")
+        .replace("name: store-042", "name: store-043")
+        .replace("store-042:", "store-043:")
+        .replace("team: store-042", "team: store-043")
+    )
     with pytest.raises(RuntimeError, match="disk on fire"):
         await import_yaml(sessions, changed)
     assert await _snapshot(sessions) == before
@@ -214,8 +221,16 @@ async def test_existing_admins_keep_their_platform(sessions: SessionFactory) -> 
 
 @pytest.mark.parametrize(
     ("written", "seconds", "spelled"),
-    [("90s", 90, "1m30s"), ("15m", 900, "15m"), ("4h", 14400, "4h"), ("2d", 172800, "2d"),
-     ("1h30m", 5400, "1h30m"), ("24h", 86400, "1d"), (600, 600, "10m"), ("0s", 0, "0s")],
+    [
+        ("90s", 90, "1m30s"),
+        ("15m", 900, "15m"),
+        ("4h", 14400, "4h"),
+        ("2d", 172800, "2d"),
+        ("1h30m", 5400, "1h30m"),
+        ("24h", 86400, "1d"),
+        (600, 600, "10m"),
+        ("0s", 0, "0s"),
+    ],
 )
 def test_durations_are_parsed_and_spelled(written: object, seconds: int, spelled: str) -> None:
     doc = load_yaml(f"sla: {{high: {{claim: {written}, resolve: 1h}}}}")
@@ -246,7 +261,9 @@ async def test_routes_made_by_chat_commands_export_and_import(sessions) -> None:
 
     doc = load_yaml(
         "default_team: support\nteams:\n  - name: support\nroutes:\n"
-        f"  - match: {parse_match('region=north,south severity>high')!r}\n    team: support\n".replace("'", '"')
+        f"  - match: {parse_match('region=north,south severity>high')!r}\n    team: support\n".replace(
+            "'", '"'
+        )
     )
     await import_config(sessions, doc)
     exported = await export_config(sessions)

@@ -12,8 +12,12 @@ from storage.models import Source, Team
 
 
 async def prepared_config(
-    sessions: SessionFactory, *, slack_channel: str | None = None, managers: list[str] | None = None,
-    admins: list[str] | None = None, managers_channel: str | None = None,
+    sessions: SessionFactory,
+    *,
+    slack_channel: str | None = None,
+    managers: list[str] | None = None,
+    admins: list[str] | None = None,
+    managers_channel: str | None = None,
 ) -> ConfigSnapshot:
     await ensure_defaults(sessions, default_team="support", admins=admins or ["U0ADMIN"])
     async with transaction(sessions) as session:
@@ -28,11 +32,19 @@ async def prepared_config(
     return await ConfigCache(sessions).get()
 
 
-async def raise_alert(sessions: SessionFactory, config: ConfigSnapshot, *, external_id: str = "r-1",
-                      **fields: Any) -> str:
+async def raise_alert(
+    sessions: SessionFactory, config: ConfigSnapshot, *, external_id: str = "r-1", **fields: Any
+) -> str:
     values: dict[str, Any] = {"external_id": external_id, "nps": 2, "comment": "rude staff"}
     values.update(fields)
-    result = await ingest(sessions, source_id=1, source_name="web", item=FeedbackIn(**values), config=config,
-                          alarming_words=["rude"], now=utcnow())
+    result = await ingest(
+        sessions,
+        source_id=1,
+        source_name="web",
+        item=FeedbackIn(**values),
+        config=config,
+        alarming_words=["rude"],
+        now=utcnow(),
+    )
     assert result.alert_key is not None
     return result.alert_key

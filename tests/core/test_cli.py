@@ -19,7 +19,11 @@ def hotloop(
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-c", "from bot.cli import main; main()", *args],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"hotloop {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -29,9 +33,13 @@ def hotloop(
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLOOP_")}
-    env.update(HOTLOOP_SECRET_KEY=TEST_SECRET_KEY, HOTLOOP_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/cli.db",
-               HOTLOOP_LOG_LEVEL="warning", HOTLOOP_ADMINS="U0ADMIN1",
-               PYTHONPATH=str(Path(__file__).parents[2]))
+    env.update(
+        HOTLOOP_SECRET_KEY=TEST_SECRET_KEY,
+        HOTLOOP_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/cli.db",
+        HOTLOOP_LOG_LEVEL="warning",
+        HOTLOOP_ADMINS="U0ADMIN1",
+        PYTHONPATH=str(Path(__file__).parents[2]),
+    )
     return env
 
 
@@ -118,8 +126,16 @@ def test_alerts_list_and_stats_after_real_webhooks(cli_env: dict[str, str], tmp_
 
 def test_db_upgrade_and_teams_package(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert "head" in hotloop("db", "upgrade", env=cli_env, cwd=tmp_path).stdout
-    out = hotloop("teams", "package", "--out", str(tmp_path / "t.zip"), "--bot-id",
-                  "11111111-2222-3333-4444-555555555555", env=cli_env, cwd=tmp_path).stdout
+    out = hotloop(
+        "teams",
+        "package",
+        "--out",
+        str(tmp_path / "t.zip"),
+        "--bot-id",
+        "11111111-2222-3333-4444-555555555555",
+        env=cli_env,
+        cwd=tmp_path,
+    ).stdout
     import zipfile
 
     names = sorted(zipfile.ZipFile(tmp_path / "t.zip").namelist())

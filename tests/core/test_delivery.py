@@ -196,13 +196,23 @@ async def test_crash_after_post_is_repaired_without_a_second_card(
     assert all(o.status == "done" for o in await rows(sessions, Outbox))
 
 
-async def test_a_click_from_a_channel_without_the_card_changes_nothing(sessions: SessionFactory, slack: FakeSlackApi) -> None:
+async def test_a_click_from_a_channel_without_the_card_changes_nothing(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
     config = await prepared_config(sessions, slack_channel="C0TEAM")
     key = await raise_alert(sessions, config)
     await worker_for(sessions, slack).drain()
-    foreign = await dispatch(ActionRequest(ActionId.CLAIM, key, ANA, channel="C0OTHER"), sessions=sessions,
-                             config=config, now=utcnow())
+    foreign = await dispatch(
+        ActionRequest(ActionId.CLAIM, key, ANA, channel="C0OTHER"),
+        sessions=sessions,
+        config=config,
+        now=utcnow(),
+    )
     assert not foreign.ok and "not handled in this channel" in foreign.message
-    here = await dispatch(ActionRequest(ActionId.CLAIM, key, ANA, channel="C0TEAM"), sessions=sessions,
-                          config=config, now=utcnow())
+    here = await dispatch(
+        ActionRequest(ActionId.CLAIM, key, ANA, channel="C0TEAM"),
+        sessions=sessions,
+        config=config,
+        now=utcnow(),
+    )
     assert here.ok

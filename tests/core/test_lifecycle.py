@@ -21,8 +21,9 @@ MANAGER = Actor("U0MANAGER", "Mia", "teams")
 ADMIN = Actor("U0ADMIN", "Root", "slack")
 
 
-async def act(sessions: SessionFactory, config: ConfigSnapshot, action: ActionId, key: str, actor: Actor,
-              **args: str):  # type: ignore[no-untyped-def]
+async def act(
+    sessions: SessionFactory, config: ConfigSnapshot, action: ActionId, key: str, actor: Actor, **args: str
+):  # type: ignore[no-untyped-def]
     return await dispatch(
         ActionRequest(action, key, actor, args), sessions=sessions, config=config, now=utcnow()
     )
@@ -59,12 +60,23 @@ async def test_claim_unclaim_resolve_reopen_round_trip(sessions: SessionFactory)
     assert not (await act(sessions, config, ActionId.CLAIM, key, ANA)).ok  # already yours
     assert (await act(sessions, config, ActionId.UNCLAIM, key, ANA)).ok
     assert (await act(sessions, config, ActionId.CLAIM, key, BEN)).ok
-    reply = await act(sessions, config, ActionId.RESOLVE, key, BEN, outcome="recovered", root_cause="staff",
-                      note="called, apologised, voucher")
+    reply = await act(
+        sessions,
+        config,
+        ActionId.RESOLVE,
+        key,
+        BEN,
+        outcome="recovered",
+        root_cause="staff",
+        note="called, apologised, voucher",
+    )
     assert reply.ok, reply.message
     alert, events = await load(sessions, key)
     assert (alert.status, alert.outcome, alert.root_cause, alert.resolved_by) == (
-        "resolved", "recovered", "staff", "Ben"
+        "resolved",
+        "recovered",
+        "staff",
+        "Ben",
     )
     assert alert.next_due_at is None
     assert not (await act(sessions, config, ActionId.CLAIM, key, ANA)).ok
@@ -78,8 +90,11 @@ async def test_only_owner_manager_or_admin_can_unclaim_resolve_reassign(sessions
     config = await prepared_config(sessions)
     key = await raise_alert(sessions, config)
     await act(sessions, config, ActionId.CLAIM, key, ANA)
-    for action, args in ((ActionId.UNCLAIM, {}), (ActionId.RESOLVE, {"outcome": "recovered"}),
-                         (ActionId.REASSIGN, {"user": "U0BEN"})):
+    for action, args in (
+        (ActionId.UNCLAIM, {}),
+        (ActionId.RESOLVE, {"outcome": "recovered"}),
+        (ActionId.REASSIGN, {"user": "U0BEN"}),
+    ):
         reply = await act(sessions, config, action, key, BEN, **args)
         assert not reply.ok and "Only the owner" in reply.message and "Ana" in reply.message
     alert, _events = await load(sessions, key)
@@ -107,7 +122,8 @@ async def test_escalate_raises_level_and_posts_to_managers(sessions: SessionFact
     async with sessions() as session:
         posts = (await session.execute(select(Outbox).where(Outbox.kind == "card.post"))).scalars().all()
     assert sorted((p.destination, p.payload["audience"]) for p in posts) == [
-        ("C0MGRS", "managers"), ("C0TEAM", "team")
+        ("C0MGRS", "managers"),
+        ("C0TEAM", "team"),
     ]
 
 
@@ -138,14 +154,18 @@ async def test_every_transition_updates_the_card_once_even_when_repeated(session
     await act(sessions, config, ActionId.NOTE, key, ANA, note="one")
     await act(sessions, config, ActionId.NOTE, key, ANA, note="two")
     async with sessions() as session:
-        updates = (await session.execute(
-            select(func.count())
-            .select_from(Outbox)
-            .where(Outbox.kind == "card.update", Outbox.status == "pending")
-        )).scalar_one()
-        lines = (await session.execute(
-            select(func.count()).select_from(Outbox).where(Outbox.kind == "thread.reply")
-        )).scalar_one()
+        updates = (
+            await session.execute(
+                select(func.count())
+                .select_from(Outbox)
+                .where(Outbox.kind == "card.update", Outbox.status == "pending")
+            )
+        ).scalar_one()
+        lines = (
+            await session.execute(
+                select(func.count()).select_from(Outbox).where(Outbox.kind == "thread.reply")
+            )
+        ).scalar_one()
     assert updates == 1  # coalesced: the worker renders the latest state anyway
     assert lines == 3
 
@@ -159,8 +179,14 @@ async def test_a_broken_stored_rule_is_skipped_not_a_failed_ingest(sessions: Ses
     async with transaction(sessions) as session:
         broken = {"field": "nps", "op": "~~", "value": 1}
         session.add(Rule(name="broken", priority=1, condition=broken, severity="low"))
-        session.add(Rule(name="vip", priority=2, condition={"field": "attr.tier", "op": "=", "value": "vip"},
-                         severity="critical"))
+        session.add(
+            Rule(
+                name="vip",
+                priority=2,
+                condition={"field": "attr.tier", "op": "=", "value": "vip"},
+                severity="critical",
+            )
+        )
     config = await ConfigCache(sessions).get()
     assert [r.name for r in config.rules] == ["vip"]
     key = await raise_alert(sessions, config, nps=9, comment=None, attributes={"tier": "vip"})

@@ -53,15 +53,22 @@ def test_match_semantics(match: dict[str, object], severity: Severity, expected:
 
 def test_parse_match_reads_the_command_syntax() -> None:
     assert parse_match("location=042 severity>=high region=north,south") == {
-        "location": "042", "severity": ">=high", "region": ["north", "south"]}
+        "location": "042",
+        "severity": ">=high",
+        "region": ["north", "south"],
+    }
     for bad in ("", "location", "region>=north", "severity>=urgent", 'a="unterminated'):
         with pytest.raises(RouteError):
             parse_match(bad)
 
 
-@given(st.dictionaries(
-    st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(lambda k: k != "severity"),
-    st.from_regex(r"[A-Za-z0-9_-]{1,8}", fullmatch=True), min_size=1, max_size=4,
-))
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(lambda k: k != "severity"),
+        st.from_regex(r"[A-Za-z0-9_-]{1,8}", fullmatch=True),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_format_then_parse_round_trips(match: dict[str, str]) -> None:
     assert parse_match(format_match(match)) == match

@@ -28,8 +28,12 @@ def test_slack_token_without_a_real_signing_secret_is_refused() -> None:
 
 def test_teams_unauthenticated_is_refused_with_an_app_id() -> None:
     with pytest.raises(SettingsError, match="ALLOW_UNAUTHENTICATED"):
-        build_settings(secret_key="k" * 32, teams_app_id="00000000-0000-0000-0000-000000000001",
-                       teams_app_password="p" * 20, teams_allow_unauthenticated=True)
+        build_settings(
+            secret_key="k" * 32,
+            teams_app_id="00000000-0000-0000-0000-000000000001",
+            teams_app_password="p" * 20,
+            teams_allow_unauthenticated=True,
+        )
 
 
 def test_demo_mode_accepts_placeholders_and_env_lists_are_comma_separated(
@@ -46,9 +50,14 @@ def test_logs_redact_contact_details_and_secrets(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(sys, "stderr", buffer)
     configure_logging(level="info", json=True)
     log = structlog.get_logger("t")
-    log.info("customer wrote from dana@example.com or +1 555 010 0199", secret="s3cr3t-value",
-             email="dana@example.com", signing_secret="abc",
-             nested={"api_token": "xoxb-123", "note": "call +44 20 7946 0958"}, alert="HA-1001")
+    log.info(
+        "customer wrote from dana@example.com or +1 555 010 0199",
+        secret="s3cr3t-value",
+        email="dana@example.com",
+        signing_secret="abc",
+        nested={"api_token": "xoxb-123", "note": "call +44 20 7946 0958"},
+        alert="HA-1001",
+    )
     line = json.loads(buffer.getvalue().strip().splitlines()[-1])
     text = json.dumps(line)
     for leaked in ("dana@example.com", "s3cr3t-value", "xoxb-123", "555 010", "7946"):

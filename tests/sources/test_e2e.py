@@ -31,8 +31,12 @@ def slack() -> Iterator[FakeSlackApi]:
 
 @pytest.fixture
 async def server(engine: AsyncEngine, database_url: str, slack: FakeSlackApi) -> AsyncIterator[AppServer]:
-    settings = test_settings(database_url, slack_bot_token=slack.token, slack_signing_secret="signing-secret-0123456789",
-                             slack_api_url=slack.url + "/")
+    settings = test_settings(
+        database_url,
+        slack_bot_token=slack.token,
+        slack_signing_secret="signing-secret-0123456789",
+        slack_api_url=slack.url + "/",
+    )
     async with serve_app(settings) as app_server:
         async with transaction(app_server.ctx.sessions) as session:
             team = (await session.execute(select(Team))).scalars().first()
@@ -42,8 +46,9 @@ async def server(engine: AsyncEngine, database_url: str, slack: FakeSlackApi) ->
         yield app_server
 
 
-async def send(server: AppServer, name: str, kind: str, secret: str, body: bytes, headers: dict[str, str],
-               **source: Any) -> str:
+async def send(
+    server: AppServer, name: str, kind: str, secret: str, body: bytes, headers: dict[str, str], **source: Any
+) -> str:
     await add_source(server.ctx.sessions, server.ctx.secrets, name=name, kind=kind, secret=secret, **source)
     reply = await server.client.post(f"/webhooks/{name}", content=body, headers=headers)
     assert reply.status_code == 202, reply.text
@@ -75,8 +80,15 @@ async def test_typeform(server: AppServer, slack: FakeSlackApi) -> None:
         if answer.get("type") == "number":
             answer["number"] = 1
     body, secret = dumps(data), "typeform-secret"
-    key = await send(server, "tf", "typeform", secret, body, {"typeform-signature": typeform.sign(secret, body)},
-                     mapping={"nps": "readable_ref_number1"})
+    key = await send(
+        server,
+        "tf",
+        "typeform",
+        secret,
+        body,
+        {"typeform-signature": typeform.sign(secret, body)},
+        mapping={"nps": "readable_ref_number1"},
+    )
     card = await card_for(server, slack, key)
     assert "laura@example.com" in json.dumps(card["blocks"])
 
@@ -92,15 +104,20 @@ async def test_formbricks_parts_update_one_alert(server: AppServer, slack: FakeS
         data["data"]["data"] = {"nps": 5, **({"comment": comment} if comment else {})}
         body = dumps(data)
         ts = int(time.time())
-        headers = {"webhook-id": f"msg-{event}", "webhook-timestamp": str(ts),
-                   "webhook-signature": formbricks.sign(secret, body, msg_id=f"msg-{event}", timestamp=ts)}
+        headers = {
+            "webhook-id": f"msg-{event}",
+            "webhook-timestamp": str(ts),
+            "webhook-signature": formbricks.sign(secret, body, msg_id=f"msg-{event}", timestamp=ts),
+        }
         reply = await server.client.post("/webhooks/fb", content=body, headers=headers)
         assert reply.status_code in (200, 202), reply.text
         keys.append(reply.json()["alert"])
     assert keys[0] == keys[1]
     async with server.ctx.sessions() as session:
         alerts = (await session.execute(select(Alert))).scalars().all()
-    assert len(alerts) == 1 and alerts[0].severity == "critical"  # high (NPS 5) raised by the alarming comment
+    assert (
+        len(alerts) == 1 and alerts[0].severity == "critical"
+    )  # high (NPS 5) raised by the alarming comment
     await card_for(server, slack, keys[0])
 
 
@@ -109,19 +126,35 @@ async def test_delighted(server: AppServer, slack: FakeSlackApi) -> None:
     data["event_data"]["score"] = 3
     data["event_data"]["comment"] = "The courier was rude"
     body, secret = dumps(data), "delighted-secret"
-    key = await send(server, "dl", "delighted", secret, body,
-                     {"x-delighted-webhook-signature": delighted.sign(secret, body)})
+    key = await send(
+        server,
+        "dl",
+        "delighted",
+        secret,
+        body,
+        {"x-delighted-webhook-signature": delighted.sign(secret, body)},
+    )
     card = await card_for(server, slack, key)
     assert "Charlie Gravis" in json.dumps(card["blocks"])
 
 
-async def test_qualtrics_fetches_the_response_then_alerts(server: AppServer, slack: FakeSlackApi, fake_api: FakeApi) -> None:
+async def test_qualtrics_fetches_the_response_then_alerts(
+    server: AppServer, slack: FakeSlackApi, fake_api: FakeApi
+) -> None:
     fake_api.required_header = ("X-API-TOKEN", q.TOKEN)
     fake_api.routes[q.RESPONSE_PATH] = (200, q.API_RESPONSE)
     body = qualtrics.form_body(q.TOPIC, q.MSG, q.SECRET)
-    reply_key = await send(server, "qx", "qualtrics", q.SECRET, body,
-                           {"content-type": "application/x-www-form-urlencoded"},
-                           api_url=fake_api.url, api_token=q.TOKEN, mapping=q.MAPPING)
+    reply_key = await send(
+        server,
+        "qx",
+        "qualtrics",
+        q.SECRET,
+        body,
+        {"content-type": "application/x-www-form-urlencoded"},
+        api_url=fake_api.url,
+        api_token=q.TOKEN,
+        mapping=q.MAPPING,
+    )
     assert reply_key == ""  # ids only: queued, committed, answered 202
     card = await card_for(server, slack)
     assert "Waited 40 minutes" in json.dumps(card["blocks"])
@@ -133,19 +166,37 @@ async def test_surveymonkey_fetches_the_response_then_alerts(
     fake_api.required_header = ("Authorization", f"Bearer {sm.TOKEN}")
     fake_api.routes[sm.RESPONSE_PATH] = (200, sm.RESPONSE)
     fake_api.routes[sm.SURVEY_PATH] = (200, sm.SURVEY)
-    reply_key = await send(server, "smk", "surveymonkey", sm.SECRET, sm.BODY,
-                           {"sm-signature": surveymonkey.sign(sm.SECRET, sm.BODY), "content-type": "application/json"},
-                           api_url=fake_api.url, api_token=sm.TOKEN)
+    reply_key = await send(
+        server,
+        "smk",
+        "surveymonkey",
+        sm.SECRET,
+        sm.BODY,
+        {"sm-signature": surveymonkey.sign(sm.SECRET, sm.BODY), "content-type": "application/json"},
+        api_url=fake_api.url,
+        api_token=sm.TOKEN,
+    )
     assert reply_key == ""
     await card_for(server, slack)
 
 
-async def test_fetch_failures_are_retried_not_lost(server: AppServer, slack: FakeSlackApi, fake_api: FakeApi) -> None:
+async def test_fetch_failures_are_retried_not_lost(
+    server: AppServer, slack: FakeSlackApi, fake_api: FakeApi
+) -> None:
     fake_api.required_header = ("X-API-TOKEN", q.TOKEN)
     fake_api.routes[q.RESPONSE_PATH] = (503, {"error": "down"})
     body = qualtrics.form_body(q.TOPIC, q.MSG, q.SECRET)
-    await send(server, "qy", "qualtrics", q.SECRET, body, {"content-type": "application/x-www-form-urlencoded"},
-               api_url=fake_api.url, api_token=q.TOKEN, mapping=q.MAPPING)
+    await send(
+        server,
+        "qy",
+        "qualtrics",
+        q.SECRET,
+        body,
+        {"content-type": "application/x-www-form-urlencoded"},
+        api_url=fake_api.url,
+        api_token=q.TOKEN,
+        mapping=q.MAPPING,
+    )
     from storage.models import Outbox
 
     row = None
@@ -157,5 +208,7 @@ async def test_fetch_failures_are_retried_not_lost(server: AppServer, slack: Fak
         await asyncio.sleep(0.05)
     assert row is not None and q.RESPONSE_PATH in fake_api.seen
     assert row.status == "pending" and row.attempts >= 1 and "503" in (row.last_error or "")
-    second = await server.client.post("/webhooks/qy", content=body, headers={"content-type": "application/x-www-form-urlencoded"})
+    second = await server.client.post(
+        "/webhooks/qy", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert second.status_code == 200, "a platform retry of a queued response is not queued twice"
