@@ -34,7 +34,7 @@ Json = dict[str, Any]
 _MARKDOWN_CHARS = frozenset("\\*_`[]()#>-+!|~<>&{}")
 _ORDERED_LIST = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
 _STYLE = {"primary": "positive", "danger": "destructive"}
-_INPUT_ACTIONS = (ActionId.NOTE, ActionId.RESOLVE, ActionId.ESCALATE)
+_INPUT_ACTIONS = (ActionId.NOTE, ActionId.RESOLVE, ActionId.ESCALATE, ActionId.REASSIGN)
 
 
 def escape_markdown(text: str) -> str:
@@ -236,7 +236,21 @@ def _snooze_form(buttons: list[CardButton]) -> Json:
     }
 
 
-_FORMS = {ActionId.NOTE: _note_form, ActionId.RESOLVE: _resolve_form, ActionId.ESCALATE: _escalate_form}
+def _reassign_form(button: CardButton) -> Json:
+    # Teams' people picker (Data.Query) is outside the Adaptive Cards 1.5 schema: ask for the id instead
+    field = _required(
+        {"type": "Input.Text", "id": "user", "label": "Reassign to (Entra object id)", "maxLength": 255},
+        "Whose Entra object id?",
+    )
+    return _show_card(button.label, [field], execute(ActionId.REASSIGN, "Reassign", _data(button)))
+
+
+_FORMS = {
+    ActionId.NOTE: _note_form,
+    ActionId.RESOLVE: _resolve_form,
+    ActionId.ESCALATE: _escalate_form,
+    ActionId.REASSIGN: _reassign_form,
+}
 
 
 def _action(button: CardButton, *, secondary: bool) -> Json:

@@ -232,3 +232,15 @@ def test_message_text_plain_and_mention() -> None:
     entity = mentioned["entities"][0]
     assert entity["type"] == "mention" and entity["mentioned"]["id"] == "29:abc"
     assert mentioned["text"].startswith(entity["text"]) and entity["text"] == "<at>Fox Mulder</at>"
+
+
+def test_reassign_opens_a_form_that_sends_the_user() -> None:
+    from adapters.teams.render import card_attachment_content
+
+    content = card_attachment_content(sample_card())
+    text = json.dumps(content)
+    assert '"id": "user"' in text
+    forms = [a for a in content["body"][-1]["actions"] if a.get("type") == "Action.ShowCard"]
+    reassign = [f for f in forms if f["title"] == "Reassign"]
+    assert len(reassign) == 1
+    assert reassign[0]["card"]["actions"][0]["verb"] == "alert.reassign"
