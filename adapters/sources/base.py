@@ -94,6 +94,20 @@ def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
     return hmac.compare_digest(left, right)
 
 
+def verify_sha256_header(
+    headers: Mapping[str, str], *, name: str, label: str, platform: str, expected: str, hex_digest: bool
+) -> None:
+    """The `Name: sha256=<digest>` scheme (Typeform base64, Delighted hex); `expected` is the full value."""
+    header = headers.get(name)
+    if not header:
+        raise SignatureError(f"missing {label} header")
+    scheme, _, given = header.strip().partition("=")
+    if scheme != "sha256" or not given:
+        raise SignatureError(f"{label} must look like sha256=<{'hex' if hex_digest else 'base64'}>")
+    if not constant_time_equal(expected, f"sha256={given.lower() if hex_digest else given}"):
+        raise SignatureError(f"{platform} signature does not match (wrong secret?)")
+
+
 def load_json_object(body: bytes, *, max_depth: int = 32) -> dict[str, Any]:
     """Decode a JSON object body; 400 for invalid JSON or nesting deeper than `max_depth`."""
     depth = 0

@@ -13,10 +13,9 @@ from typing import Any
 from adapters.sources.base import (
     IgnoredEvent,
     PayloadError,
-    SignatureError,
-    constant_time_equal,
     hmac_digest,
     load_json_object,
+    verify_sha256_header,
 )
 from adapters.sources.mapping import (
     Draft,
@@ -52,14 +51,8 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def verify(headers: Mapping[str, str], body: bytes, *, secret: str, now: float) -> None:
-    header = headers.get(SIGNATURE_HEADER)
-    if not header:
-        raise SignatureError("missing X-Delighted-Webhook-Signature header")
-    scheme, _, given = header.strip().partition("=")
-    if scheme != "sha256" or not given:
-        raise SignatureError("X-Delighted-Webhook-Signature must look like sha256=<hex>")
-    if not constant_time_equal(sign(secret, body), f"sha256={given.lower()}"):
-        raise SignatureError("Delighted signature does not match (wrong secret?)")
+    verify_sha256_header(headers, name=SIGNATURE_HEADER, label="X-Delighted-Webhook-Signature",
+                         platform="Delighted", expected=sign(secret, body), hex_digest=True)
 
 
 def _additional(entry: object) -> Item | None:

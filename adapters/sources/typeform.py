@@ -12,7 +12,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.sources.base import IgnoredEvent, PayloadError, SignatureError, constant_time_equal, hmac_digest
+from adapters.sources.base import IgnoredEvent, PayloadError, hmac_digest, verify_sha256_header
 from adapters.sources.base import load_json_object as _load
 from adapters.sources.mapping import (
     Draft,
@@ -42,14 +42,8 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def verify(headers: Mapping[str, str], body: bytes, *, secret: str, now: float) -> None:
-    header = headers.get(SIGNATURE_HEADER)
-    if not header:
-        raise SignatureError("missing Typeform-Signature header")
-    scheme, _, given = header.strip().partition("=")
-    if scheme != "sha256" or not given:
-        raise SignatureError("Typeform-Signature must look like sha256=<base64>")
-    if not constant_time_equal(sign(secret, body), f"sha256={given}"):
-        raise SignatureError("Typeform signature does not match (wrong secret?)")
+    verify_sha256_header(headers, name=SIGNATURE_HEADER, label="Typeform-Signature", platform="Typeform",
+                         expected=sign(secret, body), hex_digest=False)
 
 
 def _value(answer: dict[str, Any]) -> object:

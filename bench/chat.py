@@ -1,0 +1,883 @@
+"""Chat-side benchmarks: button ack latency, a burst to one rate-limited channel, Teams invoke round
+trips and webhook→card latency at a steady rate — against a real `hotloop serve --role all` subprocess.
+
+    /work/venv/bin/python bench/chat.py [--db sqlite|postgres] [--quick] [--only ack,burst,teams,steady]
+                                        [--rate 100] [--seconds 20]
+
+Every scenario gets its own fresh database (temp SQLite file, or a new PostgreSQL database dropped
+afterwards), its own server on a free loopback port, and its own loopback fakes running in THIS
+process: `FakeSlackApi` (tests/fakes/slack_api.py; the server's HOTLOOP_SLACK_API_URL) and, for Teams,
+`FakeBotConnector` (tests/fakes/bot_connector.py; the activities' serviceUrl). The team's Slack channel
+is set with `hotloop config import`; alerts are created through signed generic webhooks.
+
+- ack     200 signed Slack Claim clicks (block_actions, action_id alert.claim) from 200 different users,
+          sent at once to POST /slack/events once the alerts' cards are at the fake; some alerts are
+          clicked twice (races). HTTP answer latency p50/p90/p99/max (goal p99 < 300 ms; Slack gives up
+          at 3 s), then: every clicked alert has exactly one owner (one of its clickers) and one
+          `claimed` event, every race loser is told privately, unclicked alerts stay unowned.
+- burst   500 webhooks as fast as 32 connections go, all for ONE channel, the fake rate-limiting
+          chat.postMessage to 1 per second per channel (429 + Retry-After): time until every alert key
+          is visible in a message at the fake, messages posted, 429s, none lost, none posted twice
+          (goal: all visible within 10 s).
+- teams   100 concurrent Action.Execute invokes (adaptiveCard/action; alert.claim, racing claims and
+          alert.note) to POST /api/messages in unauthenticated mode: latency p50/p99, every answer
+          200 with a card or a message, one owner per claimed alert.
+- steady  open loop: `--rate` webhooks/s for `--seconds` s on a fixed schedule (never waiting for the
+          answers); per alert, time from sending its webhook to its card or digest appearing at the
+          fake Slack; p50/p90/p99/max, and the median per second of sending (does a backlog build up?).
+
+Results: tables on stdout, bench/results/chat.json and chat.md (`--quick`: smaller counts, written to
+chat-quick.*, so a smoke run never overwrites the real figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import ingest  # bench/ingest.py: servers, databases, percentiles (also stubs sniffio for httpx)
+import psutil
+
+import httpx  # noqa: I001  (after ingest: its sniffio stub must be in place first)
+
+REPO = ingest.REPO
+from adapters.sources.generic import sign as sign_webhook  # noqa: E402
+from tests.fakes.bot_connector import FakeBotConnector  # noqa: E402
+from tests.fakes.slack_api import FakeSlackApi  # noqa: E402
+from tests.slack.slackapp import block_actions, button  # noqa: E402
+from tests.slack.slackapp import sign as sign_slack  # noqa: E402
+from tests.teams.activities import execute as teams_execute  # noqa: E402
+
+RESULTS = ingest.RESULTS
+SIGNING_SECRET = "bench-slack-signing-secret-0123456789"
+KEY_RE = re.compile(r"HA-\d+")
+GOAL_ACK_P99_MS = 300.0
+SLACK_ACK_LIMIT_MS = 3000.0
+GOAL_BURST_S = 10.0
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
+COMPLAINTS = [
+    "Waited 40 minutes and nobody came to the table. The manager was rude when I asked.",
+    "Charged twice for the same order, still no refund after two weeks.",
+    "The room was dirty and the air conditioning did not work.",
+    "Delivery arrived cold and an hour late. Unacceptable.",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def pct(values: list[float]) -> dict[str, float]:
+    """p50/p90/p99/max/mean of `values` (ms or s, as given), NaN-free for the JSON."""
+    s = sorted(values)
+    if not s:
+        return {"n": 0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0, "mean": 0.0}
+    return {
+        "n": len(s),
+        "p50": round(ingest.percentile(s, 50), 2),
+        "p90": round(ingest.percentile(s, 90), 2),
+        "p99": round(ingest.percentile(s, 99), 2),
+        "max": round(s[-1], 2),
+        "mean": round(statistics.fmean(s), 2),
+    }
+
+
+def detractor(rng: random.Random, external_id: str) -> bytes:
+    """A generic webhook body that always raises an alert."""
+    body = {
+        "id": external_id,
+        "submitted_at": datetime.now(UTC).isoformat(),
+        "customer": {"id": f"c-{rng.randrange(100_000)}", "name": "Dana Scully", "email": "dana@example.com"},
+        "nps": rng.randint(0, 6),
+        "contact_requested": rng.random() < 0.3,
+        "comment": rng.choice(COMPLAINTS),
+        "answers": [{"question": "Staff friendliness", "value": rng.randint(1, 3), "scale_min": 1, "scale_max": 5}],
+        "attributes": {"location": rng.choice(["017", "042", "101"]), "channel": "online"},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@dataclass
+class Posted:
+    """What the fake Slack shows in one channel: top-level messages that Slack accepted."""
+
+    first_seen: dict[str, float]  # key → time.monotonic() of the first post showing it
+    in_blocks: set[str]  # keys shown as a row of the message (with its buttons), not only in the text
+    posts_per_key: Counter[str]
+    posts: int
+    digests: int
+    cards: int
+    rate_limited: int  # chat.postMessage answered 429 in this channel (threads included)
+    message_ts: dict[str, str]  # key → ts of the first message showing it in its blocks
+
+
+def posted(fake: FakeSlackApi, channel: str) -> Posted:
+    out = Posted({}, set(), Counter(), 0, 0, 0, 0, {})
+    for call in fake.calls("chat.postMessage"):
+        if call.args.get("channel") != channel:
+            continue
+        if call.status == 429:
+            out.rate_limited += 1
+            continue
+        if call.status != 200 or call.error or call.args.get("thread_ts"):
+            continue
+        blocks = json.dumps(call.args.get("blocks", []))
+        block_keys = set(KEY_RE.findall(blocks))
+        keys = block_keys | set(KEY_RE.findall(str(call.args.get("text", ""))))
+        out.posts += 1
+        if len(keys) > 1:
+            out.digests += 1
+        else:
+            out.cards += 1
+        for key in keys:
+            out.posts_per_key[key] += 1
+            out.first_seen.setdefault(key, call.at)
+        out.in_blocks |= block_keys
+    for message in fake.messages_in(channel):
+        if "thread_ts" in message:
+            continue
+        for key in set(KEY_RE.findall(json.dumps(message.get("blocks", [])))):
+            out.message_ts.setdefault(key, str(message["ts"]))
+    return out
+
+
+async def wait_visible(fake: FakeSlackApi, channel: str, keys: set[str], timeout: float) -> Posted:
+    """Poll the fake until every key is visible in the channel (or `timeout` s); the final view."""
+    deadline = time.monotonic() + timeout
+    while True:
+        view = posted(fake, channel)
+        if keys <= set(view.first_seen) or time.monotonic() >= deadline:
+            return view
+        await asyncio.sleep(0.05)
+
+
+class Sampler:
+    """Peak RSS and CPU time of the server process while a scenario runs."""
+
+    def __init__(self, proc: psutil.Process) -> None:
+        self.proc = proc
+        self.peak = 0
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._cpu0 = 0.0
+        self.cpu_s = 0.0
+
+    def _cpu(self) -> float:
+        with contextlib.suppress(psutil.Error):
+            t = self.proc.cpu_times()
+            return float(t.user + t.system)
+        return 0.0
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                self.peak = max(self.peak, self.proc.memory_info().rss)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.1)
+
+    async def __aenter__(self) -> Sampler:
+        self._cpu0 = self._cpu()
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cpu_s = self._cpu() - self._cpu0
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    @property
+    def peak_mb(self) -> float:
+        return round(self.peak / 2**20, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The server under test
+
+
+@dataclass
+class Server:
+    url: str
+    database_url: str
+    proc: psutil.Process
+    log: Path
+
+
+def config_yaml(channel: str) -> str:
+    return f"default_team: support\nteams:\n  - name: support\n    slack_channel: {channel}\n"
+
+
+def prepare(env: dict[str, str], workdir: Path, log: Path, channel: str) -> None:
+    """`hotloop source add` (migrates the fresh database) and `hotloop config import`."""
+    config = workdir / f"chat-config-{channel}.yaml"
+    config.write_text(config_yaml(channel))
+    with log.open("ab") as out:
+        for args in (
+            ["source", "add", ingest.SOURCE, "--kind", "generic", "--secret", ingest.SOURCE_SECRET],
+            ["config", "import", str(config)],
+        ):
+            subprocess.run(
+                [*ingest.hotloop_command(), *args],
+                env=env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+                check=True,
+            )
+
+
+@contextlib.asynccontextmanager
+async def hotloop(
+    name: str, args: argparse.Namespace, workdir: Path, slack: FakeSlackApi, channel: str
+) -> AsyncIterator[Server]:
+    """A fresh database and `hotloop serve --role all` wired to the fake Slack (Teams unauthenticated)."""
+    async with ingest.fresh_database(args.db, workdir, args.pg_admin_url) as database_url:
+        env = ingest.server_env(database_url)
+        env.update(
+            HOTLOOP_LOG_JSON="false",
+            HOTLOOP_SLACK_BOT_TOKEN=slack.token,
+            HOTLOOP_SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            HOTLOOP_SLACK_API_URL=slack.url,
+            HOTLOOP_TEAMS_ALLOW_UNAUTHENTICATED="true",
+        )
+        log = workdir / f"{name}.log"
+        await asyncio.to_thread(prepare, env, workdir, log, channel)
+        port = ingest.free_port()
+        command = [*ingest.hotloop_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--role", "all"]
+        async with ingest.running_server(command, env, port, log) as proc:
+            yield Server(f"http://127.0.0.1:{port}", database_url, psutil.Process(proc.pid), log)
+
+
+def client(base_url: str, connections: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=httpx.Timeout(30.0))
+
+
+async def post_webhook(http: httpx.AsyncClient, body: bytes) -> tuple[str, str | None]:
+    """(status, alert key) for one signed generic webhook."""
+    headers = {
+        "content-type": "application/json",
+        "x-hotloop-signature": sign_webhook(ingest.SOURCE_SECRET, body, int(time.time())),
+    }
+    try:
+        reply = await http.post(f"/webhooks/{ingest.SOURCE}", content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return type(exc).__name__, None
+    key = reply.json().get("alert") if reply.status_code in (200, 202) else None
+    return str(reply.status_code), key
+
+
+async def create_alerts(
+    server: Server, n: int, *, tag: str, concurrency: int = 16, sent_at: dict[str, float] | None = None
+) -> tuple[list[str], Counter[str]]:
+    """n alerts through the webhook, `concurrency` at a time; the keys in sending order."""
+    rng = random.Random(hash(tag) & 0xFFFF)
+    bodies = [detractor(rng, f"{tag}-{i}") for i in range(n)]
+    keys: list[str | None] = [None] * n
+    statuses: Counter[str] = Counter()
+    queue = iter(range(n))
+    async with client(server.url, concurrency) as http:
+
+        async def worker() -> None:
+            for i in queue:
+                started = time.monotonic()
+                status, key = await post_webhook(http, bodies[i])
+                statuses[status] += 1
+                keys[i] = key
+                if key and sent_at is not None:
+                    sent_at[key] = started
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return [k for k in keys if k], statuses
+
+
+async def db_alerts(database_url: str) -> dict[str, dict[str, Any]]:
+    """key → {owner, status, claimed events} straight from the database."""
+    from sqlalchemy import text
+
+    from storage.db import create_engine_for
+
+    engine = create_engine_for(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT id, key, owner_id, status FROM alert"))
+            alerts = {r.key: {"id": r.id, "owner": r.owner_id, "status": r.status, "claimed": 0} for r in rows}
+            by_id = {a["id"]: a for a in alerts.values()}
+            events = await conn.execute(
+                text("SELECT alert_id, count(*) AS n FROM alertevent WHERE kind = 'claimed' GROUP BY alert_id")
+            )
+            for alert_id, n in events.all():
+                if alert_id in by_id:
+                    by_id[alert_id]["claimed"] = n
+            return alerts
+    finally:
+        await engine.dispose()
+
+
+async def fire_at_once(requests: list[Callable[[httpx.AsyncClient], Any]], base_url: str) -> list[tuple[float, Any]]:
+    """Run every request concurrently (one connection each, opened beforehand), released together;
+    (latency ms, result) per request."""
+    gate = asyncio.Event()
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(client(base_url, 1)) for _ in requests]
+        # open every connection first, so the measured burst is requests, not TCP handshakes
+        await asyncio.gather(*(c.get("/healthz") for c in clients))
+
+        async def one(http: httpx.AsyncClient, request: Callable[[httpx.AsyncClient], Any]) -> tuple[float, Any]:
+            await gate.wait()
+            started = time.perf_counter()
+            try:
+                result = await request(http)
+            except httpx.HTTPError as exc:
+                result = exc
+            return (time.perf_counter() - started) * 1000, result
+
+        tasks = [asyncio.create_task(one(c, r)) for c, r in zip(clients, requests, strict=True)]
+        await asyncio.sleep(0.2)
+        gate.set()
+        return await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
+
+
+def status_of(result: Any) -> str:
+    return str(result.status_code) if isinstance(result, httpx.Response) else type(result).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# a. Slack button ack latency
+
+
+async def bench_ack(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    n_alerts, n_clicks = (40, 40) if args.quick else (200, 200)
+    racing = n_clicks // 5  # these clicks hit an alert someone else clicks too
+    channel = "C0BENCHACK"
+    with FakeSlackApi() as slack:
+        async with hotloop("ack", args, workdir, slack, channel) as server, Sampler(server.proc) as sampler:
+            keys, statuses = await create_alerts(server, n_alerts + 1, tag=f"ack-{uuid.uuid4().hex[:6]}")
+            view = await wait_visible(slack, channel, set(keys), timeout=120)
+            missing = set(keys) - set(view.message_ts)
+            if missing:
+                raise RuntimeError(f"ack: {len(missing)} cards never reached the fake: {sorted(missing)[:5]}")
+            warm, keys = keys[-1], keys[:n_alerts]
+
+            def click(user: int, key: str) -> bytes:
+                who = {"id": f"U0B{user:05d}", "username": f"user{user}", "name": f"user{user}", "team_id": "T0TEST"}
+                payload = block_actions(who, button("alert.claim", key), channel=channel, message_ts=view.message_ts[key])
+                return urlencode({"payload": json.dumps(payload)}).encode()
+
+            async with client(server.url, 1) as http:  # Bolt's first request runs auth.test: not measured
+                body = click(99_999, warm)
+                headers = {"content-type": "application/x-www-form-urlencoded", **sign_slack(body, secret=SIGNING_SECRET)}
+                await http.post("/slack/events", content=body, headers=headers)
+            targets = [keys[i % n_alerts] for i in range(n_clicks - racing)] + [keys[i] for i in range(racing)]
+            random.Random(3).shuffle(targets)
+            clickers: dict[str, set[str]] = defaultdict(set)
+            requests = []
+            for user, key in enumerate(targets):
+                clickers[key].add(f"U0B{user:05d}")
+                body = click(user, key)
+
+                async def send(http: httpx.AsyncClient, body: bytes = body) -> httpx.Response:
+                    headers = {"content-type": "application/x-www-form-urlencoded", **sign_slack(body, secret=SIGNING_SECRET)}
+                    return await http.post("/slack/events", content=body, headers=headers)
+
+                requests.append(send)
+            started = time.monotonic()
+            answers = await fire_at_once(requests, server.url)
+            latencies = [ms for ms, _ in answers]
+            answer_statuses = Counter(status_of(r) for _, r in answers)
+            # the claims run after the ack: wait until the database shows them (bounded)
+            deadline = time.monotonic() + 60
+            while True:
+                alerts = await db_alerts(server.database_url)
+                done = all(alerts.get(k, {}).get("owner") for k in clickers)
+                if done or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            claims_applied_s = time.monotonic() - started
+            losers = n_clicks - len(clickers)
+            told = await asyncio.to_thread(
+                slack.wait_for,
+                lambda: sum("already claimed" in str(c.args.get("text")) for c in slack.calls("chat.postEphemeral"))
+                >= losers,
+                30,
+            )
+            ephemerals = slack.calls("chat.postEphemeral")
+            alerts = await db_alerts(server.database_url)
+            # every clicked card shows its owner (chat.update of the card or digest)
+            updated = await asyncio.to_thread(
+                slack.wait_for,
+                lambda: all(
+                    _shows_owner(slack, channel, key, alerts[key]["owner"]) for key in clickers if alerts[key]["owner"]
+                ),
+                60,
+            )
+            cards_updated_s = time.monotonic() - started
+    wrong_owner = [k for k in clickers if alerts[k]["owner"] not in clickers[k]]
+    not_one_claim = [k for k in clickers if alerts[k]["claimed"] != 1]
+    unclicked_owned = [k for k in keys if k not in clickers and alerts[k]["owner"]]
+    told_losers = sum("already claimed" in str(c.args.get("text")) for c in ephemerals)
+    stats = pct(latencies)
+    return {
+        "alerts": n_alerts,
+        "clicks": n_clicks,
+        "clicked_alerts": len(clickers),
+        "racing_clicks": losers,
+        "webhook_statuses": dict(statuses),
+        "answer_statuses": dict(answer_statuses),
+        "ack_ms": stats,
+        "goal_p99_ms": GOAL_ACK_P99_MS,
+        "meets_goal": stats["p99"] < GOAL_ACK_P99_MS and answer_statuses.get("200", 0) == n_clicks,
+        "claims_applied_s": round(claims_applied_s, 2),
+        "cards_show_owner": updated,
+        "cards_updated_s": round(cards_updated_s, 2),
+        "owners_ok": not wrong_owner and not not_one_claim and not unclicked_owned,
+        "wrong_owner": wrong_owner[:20],
+        "not_exactly_one_claimed_event": not_one_claim[:20],
+        "unclicked_but_owned": unclicked_owned[:20],
+        "losers_told": told_losers,
+        "losers_all_told": told and told_losers == losers,
+        "ephemerals": len(ephemerals),
+        "chat_update_calls": len(slack.calls("chat.update")),
+        "card_posts": view.posts,
+        "digests": view.digests,
+        "server_peak_rss_mb": sampler.peak_mb,
+        "server_cpu_s": round(sampler.cpu_s, 2),
+    }
+
+
+def _shows_owner(slack: FakeSlackApi, channel: str, key: str, owner: str) -> bool:
+    name = "user" + owner.removeprefix("U0B").lstrip("0") if owner.removeprefix("U0B").strip("0") else "user0"
+    for message in slack.messages_in(channel):
+        if "thread_ts" in message:
+            continue
+        blocks = message.get("blocks", [])
+        for block in blocks:
+            text = json.dumps(block)
+            if key in text and name in text:
+                return True
+        if len(blocks) < 3 and key in json.dumps(blocks) and name in json.dumps(blocks):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# b. Burst to one rate-limited channel
+
+
+async def bench_burst(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    n = 100 if args.quick else 500
+    channel = "C0BENCHBURST"
+    with FakeSlackApi() as slack:
+        slack.rate_limit("chat.postMessage", per_seconds=1.0)
+        async with hotloop("burst", args, workdir, slack, channel) as server, Sampler(server.proc) as sampler:
+            sent_at: dict[str, float] = {}
+            t0 = time.monotonic()
+            keys, statuses = await create_alerts(
+                server, n, tag=f"burst-{uuid.uuid4().hex[:6]}", concurrency=32, sent_at=sent_at
+            )
+            accepted_s = time.monotonic() - t0
+            view = await wait_visible(slack, channel, set(keys), timeout=max(60.0, n / 10))
+            await asyncio.sleep(2.0)  # anything posted twice shows up now
+            view = posted(slack, channel)
+    seen = [view.first_seen[k] for k in keys if k in view.first_seen]
+    lost = sorted(set(keys) - set(view.first_seen))
+    all_visible_s = (max(seen) - t0) if seen and not lost else float("inf")
+    dupes = sorted(k for k in keys if view.posts_per_key[k] > 1)
+    text_only = sorted(k for k in keys if k in view.first_seen and k not in view.in_blocks)
+    return {
+        "alerts": n,
+        "accepted": len(keys),
+        "webhook_statuses": dict(statuses),
+        "webhooks_accepted_s": round(accepted_s, 2),
+        "all_visible_s": round(all_visible_s, 2),
+        "goal_s": GOAL_BURST_S,
+        "meets_goal": all_visible_s <= GOAL_BURST_S and not lost and not dupes,
+        "per_alert_visible_s": pct([view.first_seen[k] - sent_at[k] for k in keys if k in view.first_seen]),
+        "messages": view.posts,
+        "digests": view.digests,
+        "single_cards": view.cards,
+        "rate_limited_429": view.rate_limited,
+        "lost": len(lost),
+        "lost_keys": lost[:20],
+        "duplicates": len(dupes),
+        "duplicate_keys": dupes[:20],
+        "only_in_fallback_text": len(text_only),
+        "only_in_fallback_text_keys": text_only[:20],
+        "server_peak_rss_mb": sampler.peak_mb,
+        "server_cpu_s": round(sampler.cpu_s, 2),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# c. Teams invoke round trip
+
+
+async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    n = 20 if args.quick else 100
+    claims, races = n // 2, n // 5
+    notes = n - claims - races
+    channel = "C0BENCHTEAMS"
+    with FakeSlackApi() as slack, FakeBotConnector() as connector:
+        async with hotloop("teams", args, workdir, slack, channel) as server, Sampler(server.proc) as sampler:
+            keys, statuses = await create_alerts(server, claims + 1, tag=f"teams-{uuid.uuid4().hex[:6]}")
+            warm, keys = keys[-1], keys[:claims]
+
+            def user(i: int) -> dict[str, str]:
+                return {"id": f"29:bench{i:05d}", "name": f"Bench User {i}", "aadObjectId": str(uuid.UUID(int=i + 1))}
+
+            plan: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
+            plan += [("alert.claim", keys[i], user(i), {}) for i in range(claims)]
+            plan += [("alert.claim", keys[i % claims], user(claims + i), {}) for i in range(races)]
+            plan += [
+                ("alert.note", keys[i % claims], user(claims + races + i), {"note": f"Called the customer ({i})"})
+                for i in range(notes)
+            ]
+            random.Random(5).shuffle(plan)
+            async with client(server.url, 1) as http:  # the first turn builds the adapter: not measured
+                await http.post("/api/messages", json=teams_execute(connector.url, "alert.claim", warm, user=user(99_999)))
+            requests = []
+            for verb, key, who, inputs in plan:
+                activity = teams_execute(connector.url, verb, key, user=who, **inputs)
+
+                async def send(http: httpx.AsyncClient, activity: dict[str, Any] = activity) -> httpx.Response:
+                    return await http.post("/api/messages", json=activity)
+
+                requests.append(send)
+            answers = await fire_at_once(requests, server.url)
+            alerts = await db_alerts(server.database_url)
+    kinds: Counter[str] = Counter()
+    bad: list[str] = []
+    by_verb: dict[str, list[float]] = defaultdict(list)
+    for (verb, key, _who, _inputs), (ms, reply) in zip(plan, answers, strict=True):
+        by_verb[verb].append(ms)
+        if not isinstance(reply, httpx.Response) or reply.status_code != 200:
+            bad.append(f"{verb} {key}: {status_of(reply)}")
+            continue
+        try:
+            body = reply.json()
+        except ValueError:
+            bad.append(f"{verb} {key}: not JSON")
+            continue
+        kind = {CARD_TYPE: "card", MESSAGE_TYPE: "message"}.get(body.get("type"), "other")
+        kinds[kind] += 1
+        if kind == "other" or body.get("statusCode") != 200:
+            bad.append(f"{verb} {key}: {str(body)[:120]}")
+    claimed_keys = {key for verb, key, _w, _i in plan if verb == "alert.claim"}
+    one_owner = all(alerts[k]["owner"] and alerts[k]["claimed"] == 1 for k in claimed_keys)
+    latencies = [ms for ms, _ in answers]
+    return {
+        "invokes": n,
+        "claims": claims,
+        "racing_claims": races,
+        "notes": notes,
+        "webhook_statuses": dict(statuses),
+        "latency_ms": pct(latencies),
+        "latency_ms_by_verb": {verb: pct(v) for verb, v in sorted(by_verb.items())},
+        "answers": dict(kinds),
+        "all_ok": not bad and kinds.get("other", 0) == 0,
+        "bad_answers": bad[:20],
+        "one_owner_per_claimed_alert": one_owner,
+        "connector_calls": len(connector.calls()),
+        "server_peak_rss_mb": sampler.peak_mb,
+        "server_cpu_s": round(sampler.cpu_s, 2),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# d. Webhook → card latency at a steady rate (open loop)
+
+
+async def bench_steady(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    rate, seconds = args.rate, args.seconds
+    n = int(rate * seconds)
+    channel = "C0BENCHSTEADY"
+    rng = random.Random(11)
+    tag = f"steady-{uuid.uuid4().hex[:6]}"
+    bodies = [detractor(rng, f"{tag}-{i}") for i in range(n)]
+    with FakeSlackApi() as slack:
+        async with hotloop("steady", args, workdir, slack, channel) as server, Sampler(server.proc) as sampler:
+            sent_at: dict[str, float] = {}
+            offset: dict[str, float] = {}  # seconds since the start of sending
+            statuses: Counter[str] = Counter()
+            http_ms: list[float] = []
+            lag: list[float] = []
+            async with client(server.url, 64) as http:
+
+                async def one(i: int, started: float) -> None:
+                    status, key = await post_webhook(http, bodies[i])
+                    http_ms.append((time.monotonic() - started) * 1000)
+                    statuses[status] += 1
+                    if key:
+                        sent_at[key] = started
+                        offset[key] = started - t0
+
+                tasks = []
+                t0 = time.monotonic()
+                for i in range(n):  # a fixed schedule: never waits for the answers
+                    due = t0 + i / rate
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    now = time.monotonic()
+                    lag.append(now - due)
+                    tasks.append(asyncio.create_task(one(i, now)))
+                send_s = time.monotonic() - t0
+                await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
+            keys = set(sent_at)
+            view = await wait_visible(slack, channel, keys, timeout=max(60.0, 3 * seconds))
+            drained_s = time.monotonic() - t0
+            await asyncio.sleep(1.0)
+            view = posted(slack, channel)
+    latency = {k: view.first_seen[k] - sent_at[k] for k in keys if k in view.first_seen}
+    per_second: dict[int, list[float]] = defaultdict(list)
+    for key, value in latency.items():
+        per_second[int(offset[key])].append(value)
+    timeline = [
+        {"second": s, "sent": len(v), "p50_s": round(statistics.median(v), 3), "max_s": round(max(v), 3)}
+        for s, v in sorted(per_second.items())
+    ]
+    lost = sorted(keys - set(view.first_seen))
+    return {
+        "rate_per_s": rate,
+        "seconds": seconds,
+        "sent": n,
+        "achieved_send_rate": round(n / send_s, 1) if send_s else 0.0,
+        "scheduler_lag_ms": pct([x * 1000 for x in lag]),
+        "webhook_statuses": dict(statuses),
+        "webhook_ms": pct(http_ms),
+        "card_latency_s": pct(list(latency.values())),
+        "timeline": timeline,
+        "all_visible_after_s": round(drained_s, 2),
+        "messages": view.posts,
+        "digests": view.digests,
+        "single_cards": view.cards,
+        "rate_limited_429": view.rate_limited,
+        "lost": len(lost),
+        "lost_keys": lost[:20],
+        "duplicates": sum(1 for k in keys if view.posts_per_key[k] > 1),
+        "server_peak_rss_mb": sampler.peak_mb,
+        "server_cpu_s": round(sampler.cpu_s, 2),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+SCENARIOS: dict[str, Callable[[argparse.Namespace, Path], Any]] = {
+    "ack": bench_ack,
+    "burst": bench_burst,
+    "teams": bench_teams,
+    "steady": bench_steady,
+}
+
+
+def yes(flag: Any) -> str:
+    return "yes" if flag else "NO"
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    r = doc["results"]
+    out = [
+        "# Chat benchmarks",
+        "",
+        f"- date: {doc['date']}; database: {doc['settings']['db']}; machine: {doc['machine'].get('nproc')} CPUs "
+        f"({doc['machine'].get('cpu', '?')}), load average at start {doc['machine'].get('loadavg_at_start')}",
+        f"- command: `{doc['command']}`",
+        "- `hotloop serve --role all` as a subprocess on a fresh database per scenario; FakeSlackApi and "
+        "FakeBotConnector on loopback in the bench process (load generator, fakes and server share the CPUs)",
+        "",
+    ]
+    if a := r.get("ack"):
+        s = a["ack_ms"]
+        out += [
+            "## a. Slack button ack latency (POST /slack/events, block_actions alert.claim)",
+            "",
+            f"{a['clicks']} clicks released at once from {a['clicks']} users on {a['clicked_alerts']} alerts "
+            f"({a['racing_clicks']} lose a race); alerts' cards already at the fake ({a['card_posts']} messages, "
+            f"{a['digests']} digests).",
+            "",
+            "| p50 ms | p90 ms | p99 ms | max ms | answers | goal p99 < 300 ms | claims applied after | "
+            "cards show owner after | one owner each | losers told |",
+            "|---:|---:|---:|---:|---|---|---:|---:|---|---|",
+            f"| {s['p50']:.0f} | {s['p90']:.0f} | {s['p99']:.0f} | {s['max']:.0f} | "
+            f"`{json.dumps(a['answer_statuses'])}` | {yes(a['meets_goal'])} | {a['claims_applied_s']:.1f} s | "
+            f"{a['cards_updated_s']:.1f} s{'' if a['cards_show_owner'] else ' (NOT all)'} | {yes(a['owners_ok'])} | "
+            f"{a['losers_told']}/{a['racing_clicks']} |",
+            "",
+        ]
+    if b := r.get("burst"):
+        out += [
+            "## b. Burst to one channel, chat.postMessage rate-limited to 1/s per channel",
+            "",
+            "| alerts | webhooks accepted in | all visible after | goal ≤ 10 s | messages | digests | single cards "
+            "| 429s | lost | posted twice | keys only in fallback text |",
+            "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {b['alerts']} | {b['webhooks_accepted_s']:.1f} s | {b['all_visible_s']:.1f} s | {yes(b['meets_goal'])} | "
+            f"{b['messages']} | {b['digests']} | {b['single_cards']} | {b['rate_limited_429']} | {b['lost']} | "
+            f"{b['duplicates']} | {b['only_in_fallback_text']} |",
+            "",
+            f"Per alert, webhook sent → visible: p50 {b['per_alert_visible_s']['p50']:.1f} s, "
+            f"p99 {b['per_alert_visible_s']['p99']:.1f} s.",
+            "",
+        ]
+    if c := r.get("teams"):
+        s = c["latency_ms"]
+        verbs = "; ".join(f"{v}: p50 {x['p50']:.0f} / p99 {x['p99']:.0f} ms" for v, x in c["latency_ms_by_verb"].items())
+        out += [
+            "## c. Teams invoke round trip (POST /api/messages, Action.Execute, unauthenticated mode)",
+            "",
+            f"{c['invokes']} invokes at once: {c['claims']} claims, {c['racing_claims']} racing claims, {c['notes']} notes.",
+            "",
+            "| p50 ms | p90 ms | p99 ms | max ms | answers | all 200 with a card or message | one owner per claimed alert |",
+            "|---:|---:|---:|---:|---|---|---|",
+            f"| {s['p50']:.0f} | {s['p90']:.0f} | {s['p99']:.0f} | {s['max']:.0f} | `{json.dumps(c['answers'])}` | "
+            f"{yes(c['all_ok'])} | {yes(c['one_owner_per_claimed_alert'])} |",
+            "",
+            f"By verb: {verbs}.",
+            "",
+        ]
+    if d := r.get("steady"):
+        s = d["card_latency_s"]
+        out += [
+            f"## d. Webhook → card latency at a steady {d['rate_per_s']:g}/s for {d['seconds']:g} s (open loop)",
+            "",
+            "| sent | achieved rate | webhook p50/p99 ms | card p50 s | card p90 s | card p99 s | card max s | "
+            "all visible after | messages (digests) | lost | posted twice |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {d['sent']} | {d['achieved_send_rate']:.0f}/s | {d['webhook_ms']['p50']:.0f} / {d['webhook_ms']['p99']:.0f} | "
+            f"{s['p50']:.2f} | {s['p90']:.2f} | {s['p99']:.2f} | {s['max']:.2f} | {d['all_visible_after_s']:.1f} s | "
+            f"{d['messages']} ({d['digests']}) | {d['lost']} | {d['duplicates']} |",
+            "",
+            "Median card latency by second of sending: "
+            + ", ".join(f"{t['second']}s→{t['p50_s']:.1f}" for t in d["timeline"]),
+            "",
+        ]
+    for name, error in doc.get("errors", {}).items():
+        out += [f"## {name}: FAILED", "", "```", error[-3000:], "```", ""]
+    return "\n".join(out)
+
+
+def table(doc: dict[str, Any]) -> str:
+    r = doc["results"]
+    lines = []
+    if a := r.get("ack"):
+        s = a["ack_ms"]
+        lines.append(
+            f"ack     {a['clicks']} clicks: p50 {s['p50']:.0f} ms  p90 {s['p90']:.0f}  p99 {s['p99']:.0f}  "
+            f"max {s['max']:.0f}  answers {dict(a['answer_statuses'])}  one owner each: {yes(a['owners_ok'])}  "
+            f"losers told {a['losers_told']}/{a['racing_clicks']}  claims applied after {a['claims_applied_s']:.1f} s"
+        )
+    if b := r.get("burst"):
+        lines.append(
+            f"burst   {b['alerts']} alerts → all visible after {b['all_visible_s']:.1f} s  messages {b['messages']} "
+            f"(digests {b['digests']})  429s {b['rate_limited_429']}  lost {b['lost']}  twice {b['duplicates']}  "
+            f"only in fallback text {b['only_in_fallback_text']}"
+        )
+    if c := r.get("teams"):
+        s = c["latency_ms"]
+        lines.append(
+            f"teams   {c['invokes']} invokes: p50 {s['p50']:.0f} ms  p99 {s['p99']:.0f}  max {s['max']:.0f}  "
+            f"answers {c['answers']}  all ok: {yes(c['all_ok'])}  one owner: {yes(c['one_owner_per_claimed_alert'])}"
+        )
+    if d := r.get("steady"):
+        s = d["card_latency_s"]
+        lines.append(
+            f"steady  {d['rate_per_s']:g}/s × {d['seconds']:g} s: card p50 {s['p50']:.2f} s  p90 {s['p90']:.2f}  "
+            f"p99 {s['p99']:.2f}  max {s['max']:.2f}  webhook p99 {d['webhook_ms']['p99']:.0f} ms  "
+            f"messages {d['messages']}  lost {d['lost']}  twice {d['duplicates']}"
+        )
+    for name in doc.get("errors", {}):
+        lines.append(f"{name:<8}FAILED (see chat.md)")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--quick", action="store_true", help="small counts; writes chat-quick.*")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated subset of " + ",".join(SCENARIOS))
+    parser.add_argument("--rate", type=float, default=100.0, help="steady: webhooks per second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="steady: seconds of sending")
+    parser.add_argument(
+        "--pg-admin-url",
+        default=os.environ.get("BENCH_PG_ADMIN_URL", ingest.PG_ADMIN_URL),
+        help="a PostgreSQL URL allowed to CREATE/DROP DATABASE",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds = min(args.seconds, 5.0)
+    if not 0 < args.rate <= 500 or not 0 < args.seconds <= 120:
+        parser.error("--rate in (0, 500], --seconds in (0, 120]")
+    unknown = {s.strip() for s in args.only.split(",") if s.strip()} - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+async def main_async(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    wanted = [s for s in SCENARIOS if s in {x.strip() for x in args.only.split(",")}]
+    results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in wanted:
+        print(f"[chat] {name} ({args.db}) …", flush=True)
+        started = time.monotonic()
+        try:
+            results[name] = await asyncio.wait_for(SCENARIOS[name](args, workdir), timeout=600)
+            results[name]["wall_s"] = round(time.monotonic() - started, 1)
+        except Exception as exc:  # one failing scenario is reported, the others still run
+            log = workdir / f"{name}.log"
+            errors[name] = f"{type(exc).__name__}: {exc}\n--- server log tail ---\n{ingest.tail(log, 40)}"
+            print(f"[chat] {name} FAILED: {type(exc).__name__}: {exc}", flush=True)
+        else:
+            print(f"[chat] {name} done in {results[name]['wall_s']:.0f} s", flush=True)
+    return results, errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = "python bench/chat.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    machine = ingest.machine_info([args.db], args.pg_admin_url)
+    with tempfile.TemporaryDirectory(prefix="hotloop-chat-") as tmp:
+        results, errors = asyncio.run(main_async(args, Path(tmp)))
+    doc = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command.strip(),
+        "machine": machine,
+        "settings": {"db": args.db, "quick": args.quick, "rate": args.rate, "seconds": args.seconds},
+        "goals": {"ack_p99_ms": GOAL_ACK_P99_MS, "slack_ack_limit_ms": SLACK_ACK_LIMIT_MS, "burst_all_visible_s": GOAL_BURST_S},
+        "results": results,
+        "errors": errors,
+    }
+    print()
+    print(table(doc))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = "chat-quick" if args.quick else "chat"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(markdown(doc))
+    print(f"\nwrote {RESULTS / (stem + '.json')} and {RESULTS / (stem + '.md')}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
