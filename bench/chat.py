@@ -47,16 +47,16 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import ingest  # bench/ingest.py: servers, databases, percentiles (also stubs sniffio for httpx)
 import psutil
-
-import httpx  # noqa: I001  (after ingest: its sniffio stub must be in place first)
 
 REPO = ingest.REPO
 from adapters.sources.generic import sign as sign_webhook  # noqa: E402
@@ -101,7 +101,7 @@ def pct(values: list[float]) -> dict[str, float]:
     }
 
 
-def detractor(rng: random.Random, external_id: str) -> bytes:
+def detractor(rng: random.Random, external_id: str, location: str | None = None) -> bytes:
     """A generic webhook body that always raises an alert."""
     body = {
         "id": external_id,
@@ -110,8 +110,10 @@ def detractor(rng: random.Random, external_id: str) -> bytes:
         "nps": rng.randint(0, 6),
         "contact_requested": rng.random() < 0.3,
         "comment": rng.choice(COMPLAINTS),
-        "answers": [{"question": "Staff friendliness", "value": rng.randint(1, 3), "scale_min": 1, "scale_max": 5}],
-        "attributes": {"location": rng.choice(["017", "042", "101"]), "channel": "online"},
+        "answers": [
+            {"question": "Staff friendliness", "value": rng.randint(1, 3), "scale_min": 1, "scale_max": 5}
+        ],
+        "attributes": {"location": location or rng.choice(["017", "042", "101"]), "channel": "online"},
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -130,10 +132,11 @@ class Posted:
     message_ts: dict[str, str]  # key → ts of the first message showing it in its blocks
 
 
-def posted(fake: FakeSlackApi, channel: str) -> Posted:
+def posted(fake: FakeSlackApi, channel: str | list[str]) -> Posted:
+    channels = [channel] if isinstance(channel, str) else channel
     out = Posted({}, set(), Counter(), 0, 0, 0, 0, {})
     for call in fake.calls("chat.postMessage"):
-        if call.args.get("channel") != channel:
+        if call.args.get("channel") not in channels:
             continue
         if call.status == 429:
             out.rate_limited += 1
@@ -152,7 +155,7 @@ def posted(fake: FakeSlackApi, channel: str) -> Posted:
             out.posts_per_key[key] += 1
             out.first_seen.setdefault(key, call.at)
         out.in_blocks |= block_keys
-    for message in fake.messages_in(channel):
+    for message in (m for c in channels for m in fake.messages_in(c)):
         if "thread_ts" in message:
             continue
         for key in set(KEY_RE.findall(json.dumps(message.get("blocks", [])))):
@@ -160,7 +163,9 @@ def posted(fake: FakeSlackApi, channel: str) -> Posted:
     return out
 
 
-async def wait_visible(fake: FakeSlackApi, channel: str, keys: set[str], timeout: float) -> Posted:
+async def wait_visible(
+    fake: FakeSlackApi, channel: str | list[str], keys: set[str], timeout: float
+) -> Posted:
     """Poll the fake until every key is visible in the channel (or `timeout` s); the final view."""
     deadline = time.monotonic() + timeout
     while True:
@@ -222,14 +227,18 @@ class Server:
     log: Path
 
 
-def config_yaml(channel: str) -> str:
-    return f"default_team: support\nteams:\n  - name: support\n    slack_channel: {channel}\n"
+def config_yaml(channels: list[str]) -> str:
+    """Team t0 (the default) posts in channels[0]; team t<i> in channels[i], routed by location L<i>."""
+    teams = "".join(f"  - name: t{i}\n    slack_channel: {c}\n" for i, c in enumerate(channels))
+    routes = "".join(f"  - team: t{i}\n    match: {{location: 'L{i}'}}\n" for i in range(1, len(channels)))
+    return f"default_team: t0\nteams:\n{teams}" + (f"routes:\n{routes}" if routes else "")
 
 
-def prepare(env: dict[str, str], workdir: Path, log: Path, channel: str) -> None:
+def prepare(env: dict[str, str], workdir: Path, log: Path, channel: str | list[str]) -> None:
     """`hotloop source add` (migrates the fresh database) and `hotloop config import`."""
-    config = workdir / f"chat-config-{channel}.yaml"
-    config.write_text(config_yaml(channel))
+    channels = [channel] if isinstance(channel, str) else channel
+    config = workdir / f"chat-config-{channels[0]}.yaml"
+    config.write_text(config_yaml(channels))
     with log.open("ab") as out:
         for args in (
             ["source", "add", ingest.SOURCE, "--kind", "generic", "--secret", ingest.SOURCE_SECRET],
@@ -248,7 +257,7 @@ def prepare(env: dict[str, str], workdir: Path, log: Path, channel: str) -> None
 
 @contextlib.asynccontextmanager
 async def hotloop(
-    name: str, args: argparse.Namespace, workdir: Path, slack: FakeSlackApi, channel: str
+    name: str, args: argparse.Namespace, workdir: Path, slack: FakeSlackApi, channel: str | list[str]
 ) -> AsyncIterator[Server]:
     """A fresh database and `hotloop serve --role all` wired to the fake Slack (Teams unauthenticated)."""
     async with ingest.fresh_database(args.db, workdir, args.pg_admin_url) as database_url:
@@ -260,10 +269,20 @@ async def hotloop(
             HOTLOOP_SLACK_API_URL=slack.url,
             HOTLOOP_TEAMS_ALLOW_UNAUTHENTICATED="true",
         )
+        env.update(item.split("=", 1) for item in args.server_env)
         log = workdir / f"{name}.log"
         await asyncio.to_thread(prepare, env, workdir, log, channel)
         port = ingest.free_port()
-        command = [*ingest.hotloop_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--role", "all"]
+        command = [
+            *ingest.hotloop_command(),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--role",
+            "all",
+        ]
         async with ingest.running_server(command, env, port, log) as proc:
             yield Server(f"http://127.0.0.1:{port}", database_url, psutil.Process(proc.pid), log)
 
@@ -321,10 +340,14 @@ async def db_alerts(database_url: str) -> dict[str, dict[str, Any]]:
     try:
         async with engine.connect() as conn:
             rows = await conn.execute(text("SELECT id, key, owner_id, status FROM alert"))
-            alerts = {r.key: {"id": r.id, "owner": r.owner_id, "status": r.status, "claimed": 0} for r in rows}
+            alerts = {
+                r.key: {"id": r.id, "owner": r.owner_id, "status": r.status, "claimed": 0} for r in rows
+            }
             by_id = {a["id"]: a for a in alerts.values()}
             events = await conn.execute(
-                text("SELECT alert_id, count(*) AS n FROM alertevent WHERE kind = 'claimed' GROUP BY alert_id")
+                text(
+                    "SELECT alert_id, count(*) AS n FROM alertevent WHERE kind = 'claimed' GROUP BY alert_id"
+                )
             )
             for alert_id, n in events.all():
                 if alert_id in by_id:
@@ -334,7 +357,9 @@ async def db_alerts(database_url: str) -> dict[str, dict[str, Any]]:
         await engine.dispose()
 
 
-async def fire_at_once(requests: list[Callable[[httpx.AsyncClient], Any]], base_url: str) -> list[tuple[float, Any]]:
+async def fire_at_once(
+    requests: list[Callable[[httpx.AsyncClient], Any]], base_url: str
+) -> list[tuple[float, Any]]:
     """Run every request concurrently (one connection each, opened beforehand), released together;
     (latency ms, result) per request."""
     gate = asyncio.Event()
@@ -343,7 +368,9 @@ async def fire_at_once(requests: list[Callable[[httpx.AsyncClient], Any]], base_
         # open every connection first, so the measured burst is requests, not TCP handshakes
         await asyncio.gather(*(c.get("/healthz") for c in clients))
 
-        async def one(http: httpx.AsyncClient, request: Callable[[httpx.AsyncClient], Any]) -> tuple[float, Any]:
+        async def one(
+            http: httpx.AsyncClient, request: Callable[[httpx.AsyncClient], Any]
+        ) -> tuple[float, Any]:
             await gate.wait()
             started = time.perf_counter()
             try:
@@ -372,23 +399,42 @@ async def bench_ack(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     channel = "C0BENCHACK"
     with FakeSlackApi() as slack:
         async with hotloop("ack", args, workdir, slack, channel) as server, Sampler(server.proc) as sampler:
-            keys, statuses = await create_alerts(server, n_alerts + 1, tag=f"ack-{uuid.uuid4().hex[:6]}")
-            view = await wait_visible(slack, channel, set(keys), timeout=120)
-            missing = set(keys) - set(view.message_ts)
-            if missing:
-                raise RuntimeError(f"ack: {len(missing)} cards never reached the fake: {sorted(missing)[:5]}")
-            warm, keys = keys[-1], keys[:n_alerts]
+            # a few more than needed: digests cut their last rows ("+N more"), and those have no button
+            created, statuses = await create_alerts(
+                server, n_alerts + n_alerts // 10 + 2, tag=f"ack-{uuid.uuid4().hex[:6]}"
+            )
+            view = await wait_visible(slack, channel, set(created), timeout=120)
+            unseen = set(created) - set(view.first_seen)
+            if unseen:
+                raise RuntimeError(f"ack: {len(unseen)} alerts never reached the fake: {sorted(unseen)[:5]}")
+            no_button = [k for k in created if k not in view.message_ts]
+            clickable = [k for k in created if k in view.message_ts]
+            if len(clickable) < n_alerts + 1:
+                raise RuntimeError(f"ack: only {len(clickable)} alerts have a row with a Claim button")
+            warm, keys = clickable[-1], clickable[:n_alerts]
 
             def click(user: int, key: str) -> bytes:
-                who = {"id": f"U0B{user:05d}", "username": f"user{user}", "name": f"user{user}", "team_id": "T0TEST"}
-                payload = block_actions(who, button("alert.claim", key), channel=channel, message_ts=view.message_ts[key])
+                who = {
+                    "id": f"U0B{user:05d}",
+                    "username": f"user{user}",
+                    "name": f"user{user}",
+                    "team_id": "T0TEST",
+                }
+                payload = block_actions(
+                    who, button("alert.claim", key), channel=channel, message_ts=view.message_ts[key]
+                )
                 return urlencode({"payload": json.dumps(payload)}).encode()
 
             async with client(server.url, 1) as http:  # Bolt's first request runs auth.test: not measured
                 body = click(99_999, warm)
-                headers = {"content-type": "application/x-www-form-urlencoded", **sign_slack(body, secret=SIGNING_SECRET)}
+                headers = {
+                    "content-type": "application/x-www-form-urlencoded",
+                    **sign_slack(body, secret=SIGNING_SECRET),
+                }
                 await http.post("/slack/events", content=body, headers=headers)
-            targets = [keys[i % n_alerts] for i in range(n_clicks - racing)] + [keys[i] for i in range(racing)]
+            targets = [keys[i % n_alerts] for i in range(n_clicks - racing)] + [
+                keys[i] for i in range(racing)
+            ]
             random.Random(3).shuffle(targets)
             clickers: dict[str, set[str]] = defaultdict(set)
             requests = []
@@ -397,7 +443,10 @@ async def bench_ack(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 body = click(user, key)
 
                 async def send(http: httpx.AsyncClient, body: bytes = body) -> httpx.Response:
-                    headers = {"content-type": "application/x-www-form-urlencoded", **sign_slack(body, secret=SIGNING_SECRET)}
+                    headers = {
+                        "content-type": "application/x-www-form-urlencoded",
+                        **sign_slack(body, secret=SIGNING_SECRET),
+                    }
                     return await http.post("/slack/events", content=body, headers=headers)
 
                 requests.append(send)
@@ -417,8 +466,13 @@ async def bench_ack(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             losers = n_clicks - len(clickers)
             told = await asyncio.to_thread(
                 slack.wait_for,
-                lambda: sum("already claimed" in str(c.args.get("text")) for c in slack.calls("chat.postEphemeral"))
-                >= losers,
+                lambda: (
+                    sum(
+                        "already claimed" in str(c.args.get("text"))
+                        for c in slack.calls("chat.postEphemeral")
+                    )
+                    >= losers
+                ),
                 30,
             )
             ephemerals = slack.calls("chat.postEphemeral")
@@ -427,7 +481,9 @@ async def bench_ack(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             updated = await asyncio.to_thread(
                 slack.wait_for,
                 lambda: all(
-                    _shows_owner(slack, channel, key, alerts[key]["owner"]) for key in clickers if alerts[key]["owner"]
+                    _shows_owner(slack, channel, key, alerts[key]["owner"])
+                    for key in clickers
+                    if alerts[key]["owner"]
                 ),
                 60,
             )
@@ -442,6 +498,8 @@ async def bench_ack(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "clicks": n_clicks,
         "clicked_alerts": len(clickers),
         "racing_clicks": losers,
+        "alerts_created": len(created),
+        "alerts_without_a_button": len(no_button),
         "webhook_statuses": dict(statuses),
         "answer_statuses": dict(answer_statuses),
         "ack_ms": stats,
@@ -466,16 +524,19 @@ async def bench_ack(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 
 def _shows_owner(slack: FakeSlackApi, channel: str, key: str, owner: str) -> bool:
-    name = "user" + owner.removeprefix("U0B").lstrip("0") if owner.removeprefix("U0B").strip("0") else "user0"
+    """Some top-level message shows `key` with its owner's name: in the same block of a digest, or
+    anywhere in a single card."""
+    name = re.compile(rf"\buser{int(owner.removeprefix('U0B'))}\b")
+    mark = re.compile(rf"{re.escape(key)}(?!\d)")
     for message in slack.messages_in(channel):
         if "thread_ts" in message:
             continue
-        blocks = message.get("blocks", [])
-        for block in blocks:
-            text = json.dumps(block)
-            if key in text and name in text:
+        blocks = [json.dumps(b) for b in message.get("blocks", [])]
+        whole = "".join(blocks)
+        if len(set(KEY_RE.findall(whole))) <= 1:
+            if mark.search(whole) and name.search(whole):
                 return True
-        if len(blocks) < 3 and key in json.dumps(blocks) and name in json.dumps(blocks):
+        elif any(mark.search(b) and name.search(b) for b in blocks):
             return True
     return False
 
@@ -543,23 +604,36 @@ async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
             warm, keys = keys[-1], keys[:claims]
 
             def user(i: int) -> dict[str, str]:
-                return {"id": f"29:bench{i:05d}", "name": f"Bench User {i}", "aadObjectId": str(uuid.UUID(int=i + 1))}
+                return {
+                    "id": f"29:bench{i:05d}",
+                    "name": f"Bench User {i}",
+                    "aadObjectId": str(uuid.UUID(int=i + 1)),
+                }
 
             plan: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
             plan += [("alert.claim", keys[i], user(i), {}) for i in range(claims)]
             plan += [("alert.claim", keys[i % claims], user(claims + i), {}) for i in range(races)]
             plan += [
-                ("alert.note", keys[i % claims], user(claims + races + i), {"note": f"Called the customer ({i})"})
+                (
+                    "alert.note",
+                    keys[i % claims],
+                    user(claims + races + i),
+                    {"note": f"Called the customer ({i})"},
+                )
                 for i in range(notes)
             ]
             random.Random(5).shuffle(plan)
             async with client(server.url, 1) as http:  # the first turn builds the adapter: not measured
-                await http.post("/api/messages", json=teams_execute(connector.url, "alert.claim", warm, user=user(99_999)))
+                await http.post(
+                    "/api/messages", json=teams_execute(connector.url, "alert.claim", warm, user=user(99_999))
+                )
             requests = []
             for verb, key, who, inputs in plan:
                 activity = teams_execute(connector.url, verb, key, user=who, **inputs)
 
-                async def send(http: httpx.AsyncClient, activity: dict[str, Any] = activity) -> httpx.Response:
+                async def send(
+                    http: httpx.AsyncClient, activity: dict[str, Any] = activity
+                ) -> httpx.Response:
                     return await http.post("/api/messages", json=activity)
 
                 requests.append(send)
@@ -607,15 +681,19 @@ async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
 # d. Webhook → card latency at a steady rate (open loop)
 
 
-async def bench_steady(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+async def bench_steady(args: argparse.Namespace, workdir: Path, *, channels: int = 1) -> dict[str, Any]:
+    """`channels` > 1: the alerts are routed round-robin to that many teams, one channel each."""
     rate, seconds = args.rate, args.seconds
     n = int(rate * seconds)
-    channel = "C0BENCHSTEADY"
+    channel = [f"C0BENCHSTEADY{i}" for i in range(channels)]
     rng = random.Random(11)
     tag = f"steady-{uuid.uuid4().hex[:6]}"
-    bodies = [detractor(rng, f"{tag}-{i}") for i in range(n)]
+    bodies = [detractor(rng, f"{tag}-{i}", f"L{i % channels}") for i in range(n)]
     with FakeSlackApi() as slack:
-        async with hotloop("steady", args, workdir, slack, channel) as server, Sampler(server.proc) as sampler:
+        async with (
+            hotloop(f"steady{channels}", args, workdir, slack, channel) as server,
+            Sampler(server.proc) as sampler,
+        ):
             sent_at: dict[str, float] = {}
             offset: dict[str, float] = {}  # seconds since the start of sending
             statuses: Counter[str] = Counter()
@@ -660,6 +738,7 @@ async def bench_steady(args: argparse.Namespace, workdir: Path) -> dict[str, Any
     return {
         "rate_per_s": rate,
         "seconds": seconds,
+        "channels": channels,
         "sent": n,
         "achieved_send_rate": round(n / send_s, 1) if send_s else 0.0,
         "scheduler_lag_ms": pct([x * 1000 for x in lag]),
@@ -689,6 +768,7 @@ SCENARIOS: dict[str, Callable[[argparse.Namespace, Path], Any]] = {
     "burst": bench_burst,
     "teams": bench_teams,
     "steady": bench_steady,
+    "steady4": partial(bench_steady, channels=4),
 }
 
 
@@ -696,13 +776,22 @@ def yes(flag: Any) -> str:
     return "yes" if flag else "NO"
 
 
+def row(*cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def header(*names: str, left: int = 0) -> list[str]:
+    """A markdown table head; the first `left` columns left-aligned, the rest right-aligned."""
+    return [row(*names), "|" + "---|" * left + "---:|" * (len(names) - left)]
+
+
 def markdown(doc: dict[str, Any]) -> str:
-    r = doc["results"]
+    r, m = doc["results"], doc["machine"]
     out = [
         "# Chat benchmarks",
         "",
-        f"- date: {doc['date']}; database: {doc['settings']['db']}; machine: {doc['machine'].get('nproc')} CPUs "
-        f"({doc['machine'].get('cpu', '?')}), load average at start {doc['machine'].get('loadavg_at_start')}",
+        f"- date: {doc['date']}; database: {doc['settings']['db']}; machine: {m.get('nproc')} CPUs "
+        f"({m.get('cpu', '?')}), load average at start {m.get('loadavg_at_start')}",
         f"- command: `{doc['command']}`",
         "- `hotloop serve --role all` as a subprocess on a fresh database per scenario; FakeSlackApi and "
         "FakeBotConnector on loopback in the bench process (load generator, fakes and server share the CPUs)",
@@ -710,67 +799,146 @@ def markdown(doc: dict[str, Any]) -> str:
     ]
     if a := r.get("ack"):
         s = a["ack_ms"]
+        shown = f"{a['cards_updated_s']:.1f} s" if a["cards_show_owner"] else "NOT all"
         out += [
             "## a. Slack button ack latency (POST /slack/events, block_actions alert.claim)",
             "",
             f"{a['clicks']} clicks released at once from {a['clicks']} users on {a['clicked_alerts']} alerts "
-            f"({a['racing_clicks']} lose a race); alerts' cards already at the fake ({a['card_posts']} messages, "
-            f"{a['digests']} digests).",
+            f"({a['racing_clicks']} lose a race); the alerts' cards were already at the fake "
+            f"({a['card_posts']} messages, {a['digests']} digests).",
             "",
-            "| p50 ms | p90 ms | p99 ms | max ms | answers | goal p99 < 300 ms | claims applied after | "
-            "cards show owner after | one owner each | losers told |",
-            "|---:|---:|---:|---:|---|---|---:|---:|---|---|",
-            f"| {s['p50']:.0f} | {s['p90']:.0f} | {s['p99']:.0f} | {s['max']:.0f} | "
-            f"`{json.dumps(a['answer_statuses'])}` | {yes(a['meets_goal'])} | {a['claims_applied_s']:.1f} s | "
-            f"{a['cards_updated_s']:.1f} s{'' if a['cards_show_owner'] else ' (NOT all)'} | {yes(a['owners_ok'])} | "
-            f"{a['losers_told']}/{a['racing_clicks']} |",
+            *header(
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "max ms",
+                "answers",
+                "p99 < 300 ms",
+                "claims applied after",
+                "cards show owner after",
+                "one owner each",
+                "losers told",
+            ),
+            row(
+                f"{s['p50']:.0f}",
+                f"{s['p90']:.0f}",
+                f"{s['p99']:.0f}",
+                f"{s['max']:.0f}",
+                f"`{json.dumps(a['answer_statuses'])}`",
+                yes(a["meets_goal"]),
+                f"{a['claims_applied_s']:.1f} s",
+                shown,
+                yes(a["owners_ok"]),
+                f"{a['losers_told']}/{a['racing_clicks']}",
+            ),
             "",
         ]
     if b := r.get("burst"):
         out += [
             "## b. Burst to one channel, chat.postMessage rate-limited to 1/s per channel",
             "",
-            "| alerts | webhooks accepted in | all visible after | goal ≤ 10 s | messages | digests | single cards "
-            "| 429s | lost | posted twice | keys only in fallback text |",
-            "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
-            f"| {b['alerts']} | {b['webhooks_accepted_s']:.1f} s | {b['all_visible_s']:.1f} s | {yes(b['meets_goal'])} | "
-            f"{b['messages']} | {b['digests']} | {b['single_cards']} | {b['rate_limited_429']} | {b['lost']} | "
-            f"{b['duplicates']} | {b['only_in_fallback_text']} |",
+            *header(
+                "alerts",
+                "webhooks accepted in",
+                "all visible after",
+                "≤ 10 s",
+                "messages",
+                "digests",
+                "single cards",
+                "429s",
+                "lost",
+                "posted twice",
+                "keys only in fallback text",
+            ),
+            row(
+                b["alerts"],
+                f"{b['webhooks_accepted_s']:.1f} s",
+                f"{b['all_visible_s']:.1f} s",
+                yes(b["meets_goal"]),
+                b["messages"],
+                b["digests"],
+                b["single_cards"],
+                b["rate_limited_429"],
+                b["lost"],
+                b["duplicates"],
+                b["only_in_fallback_text"],
+            ),
             "",
             f"Per alert, webhook sent → visible: p50 {b['per_alert_visible_s']['p50']:.1f} s, "
-            f"p99 {b['per_alert_visible_s']['p99']:.1f} s.",
+            f'p99 {b["per_alert_visible_s"]["p99"]:.1f} s. "Keys only in fallback text": alerts listed '
+            'in a digest\'s notification text but cut from its blocks ("+N more"), so without a row or a '
+            "Claim button.",
             "",
         ]
     if c := r.get("teams"):
         s = c["latency_ms"]
-        verbs = "; ".join(f"{v}: p50 {x['p50']:.0f} / p99 {x['p99']:.0f} ms" for v, x in c["latency_ms_by_verb"].items())
+        verbs = "; ".join(
+            f"{v}: p50 {x['p50']:.0f} / p99 {x['p99']:.0f} ms" for v, x in c["latency_ms_by_verb"].items()
+        )
         out += [
             "## c. Teams invoke round trip (POST /api/messages, Action.Execute, unauthenticated mode)",
             "",
-            f"{c['invokes']} invokes at once: {c['claims']} claims, {c['racing_claims']} racing claims, {c['notes']} notes.",
+            f"{c['invokes']} invokes at once: {c['claims']} claims, {c['racing_claims']} racing claims, "
+            f"{c['notes']} notes.",
             "",
-            "| p50 ms | p90 ms | p99 ms | max ms | answers | all 200 with a card or message | one owner per claimed alert |",
-            "|---:|---:|---:|---:|---|---|---|",
-            f"| {s['p50']:.0f} | {s['p90']:.0f} | {s['p99']:.0f} | {s['max']:.0f} | `{json.dumps(c['answers'])}` | "
-            f"{yes(c['all_ok'])} | {yes(c['one_owner_per_claimed_alert'])} |",
+            *header(
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "max ms",
+                "answers",
+                "all 200 with a card or message",
+                "one owner per claimed alert",
+            ),
+            row(
+                f"{s['p50']:.0f}",
+                f"{s['p90']:.0f}",
+                f"{s['p99']:.0f}",
+                f"{s['max']:.0f}",
+                f"`{json.dumps(c['answers'])}`",
+                yes(c["all_ok"]),
+                yes(c["one_owner_per_claimed_alert"]),
+            ),
             "",
             f"By verb: {verbs}.",
             "",
         ]
-    if d := r.get("steady"):
-        s = d["card_latency_s"]
+    for d in (r[name] for name in ("steady", "steady4") if name in r):
+        s, w = d["card_latency_s"], d["webhook_ms"]
+        where = "one channel" if d["channels"] == 1 else f"{d['channels']} channels (round-robin routes)"
         out += [
-            f"## d. Webhook → card latency at a steady {d['rate_per_s']:g}/s for {d['seconds']:g} s (open loop)",
+            f"## d. Webhook → card latency at a steady {d['rate_per_s']:g}/s for {d['seconds']:g} s "
+            f"to {where} (open loop)",
             "",
-            "| sent | achieved rate | webhook p50/p99 ms | card p50 s | card p90 s | card p99 s | card max s | "
-            "all visible after | messages (digests) | lost | posted twice |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-            f"| {d['sent']} | {d['achieved_send_rate']:.0f}/s | {d['webhook_ms']['p50']:.0f} / {d['webhook_ms']['p99']:.0f} | "
-            f"{s['p50']:.2f} | {s['p90']:.2f} | {s['p99']:.2f} | {s['max']:.2f} | {d['all_visible_after_s']:.1f} s | "
-            f"{d['messages']} ({d['digests']}) | {d['lost']} | {d['duplicates']} |",
+            *header(
+                "sent",
+                "achieved rate",
+                "webhook p50 / p99 ms",
+                "card p50 s",
+                "card p90 s",
+                "card p99 s",
+                "card max s",
+                "all visible after",
+                "messages (digests)",
+                "lost",
+                "posted twice",
+            ),
+            row(
+                d["sent"],
+                f"{d['achieved_send_rate']:.0f}/s",
+                f"{w['p50']:.0f} / {w['p99']:.0f}",
+                f"{s['p50']:.2f}",
+                f"{s['p90']:.2f}",
+                f"{s['p99']:.2f}",
+                f"{s['max']:.2f}",
+                f"{d['all_visible_after_s']:.1f} s",
+                f"{d['messages']} ({d['digests']})",
+                d["lost"],
+                d["duplicates"],
+            ),
             "",
-            "Median card latency by second of sending: "
-            + ", ".join(f"{t['second']}s→{t['p50_s']:.1f}" for t in d["timeline"]),
+            "Median card latency (s) by second of sending: "
+            + ", ".join(f"{t['second']}→{t['p50_s']:.1f}" for t in d["timeline"]),
             "",
         ]
     for name, error in doc.get("errors", {}).items():
@@ -785,27 +953,32 @@ def table(doc: dict[str, Any]) -> str:
         s = a["ack_ms"]
         lines.append(
             f"ack     {a['clicks']} clicks: p50 {s['p50']:.0f} ms  p90 {s['p90']:.0f}  p99 {s['p99']:.0f}  "
-            f"max {s['max']:.0f}  answers {dict(a['answer_statuses'])}  one owner each: {yes(a['owners_ok'])}  "
-            f"losers told {a['losers_told']}/{a['racing_clicks']}  claims applied after {a['claims_applied_s']:.1f} s"
+            f"max {s['max']:.0f}  answers {dict(a['answer_statuses'])}  "
+            f"one owner each: {yes(a['owners_ok'])}  losers told {a['losers_told']}/{a['racing_clicks']}  "
+            f"claims applied after {a['claims_applied_s']:.1f} s"
         )
     if b := r.get("burst"):
         lines.append(
-            f"burst   {b['alerts']} alerts → all visible after {b['all_visible_s']:.1f} s  messages {b['messages']} "
-            f"(digests {b['digests']})  429s {b['rate_limited_429']}  lost {b['lost']}  twice {b['duplicates']}  "
-            f"only in fallback text {b['only_in_fallback_text']}"
+            f"burst   {b['alerts']} alerts → all visible after {b['all_visible_s']:.1f} s  "
+            f"messages {b['messages']} (digests {b['digests']})  429s {b['rate_limited_429']}  "
+            f"lost {b['lost']}  twice {b['duplicates']}  only in fallback text {b['only_in_fallback_text']}"
         )
     if c := r.get("teams"):
         s = c["latency_ms"]
         lines.append(
             f"teams   {c['invokes']} invokes: p50 {s['p50']:.0f} ms  p99 {s['p99']:.0f}  max {s['max']:.0f}  "
-            f"answers {c['answers']}  all ok: {yes(c['all_ok'])}  one owner: {yes(c['one_owner_per_claimed_alert'])}"
+            f"answers {c['answers']}  all ok: {yes(c['all_ok'])}  "
+            f"one owner: {yes(c['one_owner_per_claimed_alert'])}"
         )
-    if d := r.get("steady"):
+    for name in ("steady", "steady4"):
+        if (d := r.get(name)) is None:
+            continue
         s = d["card_latency_s"]
         lines.append(
-            f"steady  {d['rate_per_s']:g}/s × {d['seconds']:g} s: card p50 {s['p50']:.2f} s  p90 {s['p90']:.2f}  "
-            f"p99 {s['p99']:.2f}  max {s['max']:.2f}  webhook p99 {d['webhook_ms']['p99']:.0f} ms  "
-            f"messages {d['messages']}  lost {d['lost']}  twice {d['duplicates']}"
+            f"{name:<8}{d['rate_per_s']:g}/s × {d['seconds']:g} s, {d['channels']} ch: "
+            f"card p50 {s['p50']:.2f} s  p90 {s['p90']:.2f}  p99 {s['p99']:.2f}  max {s['max']:.2f}  "
+            f"webhook p99 {d['webhook_ms']['p99']:.0f} ms  messages {d['messages']}  lost {d['lost']}  "
+            f"twice {d['duplicates']}"
         )
     for name in doc.get("errors", {}):
         lines.append(f"{name:<8}FAILED (see chat.md)")
@@ -813,12 +986,23 @@ def table(doc: dict[str, Any]) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--quick", action="store_true", help="small counts; writes chat-quick.*")
-    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated subset of " + ",".join(SCENARIOS))
+    parser.add_argument(
+        "--only", default=",".join(SCENARIOS), help="comma-separated subset of " + ",".join(SCENARIOS)
+    )
     parser.add_argument("--rate", type=float, default=100.0, help="steady: webhooks per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="steady: seconds of sending")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the server, e.g. HOTLOOP_DELIVERY_BATCH=500 (repeatable)",
+    )
     parser.add_argument(
         "--pg-admin-url",
         default=os.environ.get("BENCH_PG_ADMIN_URL", ingest.PG_ADMIN_URL),
@@ -827,6 +1011,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds = min(args.seconds, 5.0)
+    if any("=" not in item for item in args.server_env):
+        parser.error("--server-env takes NAME=VALUE")
     if not 0 < args.rate <= 500 or not 0 < args.seconds <= 120:
         parser.error("--rate in (0, 500], --seconds in (0, 120]")
     unknown = {s.strip() for s in args.only.split(",") if s.strip()} - set(SCENARIOS)
@@ -864,8 +1050,18 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command.strip(),
         "machine": machine,
-        "settings": {"db": args.db, "quick": args.quick, "rate": args.rate, "seconds": args.seconds},
-        "goals": {"ack_p99_ms": GOAL_ACK_P99_MS, "slack_ack_limit_ms": SLACK_ACK_LIMIT_MS, "burst_all_visible_s": GOAL_BURST_S},
+        "settings": {
+            "db": args.db,
+            "quick": args.quick,
+            "rate": args.rate,
+            "seconds": args.seconds,
+            "server_env": args.server_env,
+        },
+        "goals": {
+            "ack_p99_ms": GOAL_ACK_P99_MS,
+            "slack_ack_limit_ms": SLACK_ACK_LIMIT_MS,
+            "burst_all_visible_s": GOAL_BURST_S,
+        },
         "results": results,
         "errors": errors,
     }

@@ -30,6 +30,7 @@ from bot.alerts import (
 )
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import Outcome
+from bot.outbox import LOG_PLATFORM
 from storage import queries
 from storage.db import SessionFactory
 
@@ -112,7 +113,9 @@ async def _require_card_here(sessions: SessionFactory, request: ActionRequest) -
         alert = await queries.get_alert(session, key=request.alert_key)
         if alert is None or alert.id is None:
             raise AlertNotFoundError(request.alert_key)
-        places = {ref.channel for ref in await queries.card_refs(session, alert_id=alert.id)}
+        refs = await queries.card_refs(session, alert_id=alert.id)
+    # a card written to the log (no chat destination) has no buttons anyone could click
+    places = {ref.channel for ref in refs if ref.platform != LOG_PLATFORM}
     if places and request.channel not in places:
         raise Refused(f"{request.alert_key} is not handled in this channel")
 

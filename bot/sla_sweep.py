@@ -33,7 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
@@ -370,7 +370,7 @@ async def _commit(session: AsyncSession, writes: list[_Write], ctx: _Ctx) -> Non
         raise RuntimeError("SLA sweep: an alert changed under its lock; the batch is rolled back")
     stepped = [w for w in writes if w.changes]
     coalesce = (col(Outbox.alert_id).in_([w.alert.id for w in stepped]), col(Outbox.kind) == "card.update",
-                col(Outbox.status) == "pending")
+                col(Outbox.status) == literal_column("'pending'"))  # a literal: the partial index applies
     has_update = set((await session.execute(select(col(Outbox.alert_id)).where(*coalesce))).scalars())
     now = ctx.now
     for write in stepped:

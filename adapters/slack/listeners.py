@@ -191,7 +191,8 @@ def make_listeners(get_ctx: ContextGetter) -> dict[str, Callable[..., Awaitable[
                 await open_form(ctx, client, trigger_id=body.get("trigger_id"), click=click, actor=actor,
                                 channel=channel)
                 return
-            reply = await run_action(ctx, ActionRequest(click.action, click.alert_key, actor, click.args))
+            request = ActionRequest(click.action, click.alert_key, actor, click.args, channel=channel)
+            reply = await run_action(ctx, request)
             if not reply.ok:
                 await tell(client, user=actor.id, channel=channel, text=reply.message)
         except Exception:
@@ -215,7 +216,8 @@ def make_listeners(get_ctx: ContextGetter) -> dict[str, Callable[..., Awaitable[
         try:
             if "user" in args:
                 args["user_name"] = await user_name(client, args["user"])
-            request = ActionRequest(submission.action, submission.alert_key, actor, args)
+            request = ActionRequest(submission.action, submission.alert_key, actor, args,
+                                    channel=submission.channel)
             reply = await run_action(ctx, request)
             if not reply.ok:
                 await tell(client, user=actor.id, channel=submission.channel, text=reply.message)

@@ -114,10 +114,16 @@ class SlackRuntime:
             body = await read_limited(request, limit)
         except BodyTooLargeError:
             return JSONResponse({"error": f"body larger than {limit} bytes"}, status_code=413)
-        timestamp = request.headers.get("x-slack-request-timestamp", "")
-        if timestamp and not timestamp.isdigit():  # slack_sdk's verifier would raise (a 500) on int()
-            return JSONResponse({"error": "invalid request"}, status_code=401)
-        response = await self.bolt.async_dispatch(to_async_bolt_request(request, body))
+        # slack_sdk's verifier would raise (a 500) on int(): "²".isdigit() is True, and Bolt reads the
+        # last of several timestamp headers, so every one is checked
+        for timestamp in request.headers.getlist("x-slack-request-timestamp"):
+            if not (timestamp.isascii() and timestamp.isdigit()):
+                return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:  # Bolt parses the body before it checks the signature: bad UTF-8/JSON, 10,000-deep nesting…
+            bolt_request = to_async_bolt_request(request, body)
+        except Exception:  # …or a JSON array raise here: a 400, never a 500
+            return JSONResponse({"error": "body is not a Slack request"}, status_code=400)
+        response = await self.bolt.async_dispatch(bolt_request)
         return to_starlette_response(response)
 
 

@@ -126,7 +126,7 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
 
     async def run_action(self, click: translate.Click, activity: Activity) -> ActionReply:
         actor = translate.actor_of(activity)
-        request = translate.request_for(click, actor)
+        request = translate.request_for(click, actor, translate.conversation_key(activity))
         config = await self.ctx.config.get()
         reply = await dispatch(request, sessions=self.ctx.sessions, config=config, now=utcnow())
         if reply.ok:

@@ -96,8 +96,12 @@ def click_from_submit(value: object) -> Click | None:
     return parse_click(value.get("verb"), value)
 
 
-def request_for(click: Click, actor: Actor) -> ActionRequest:
-    return ActionRequest(action=click.verb, alert_key=click.alert_key, actor=actor, args=dict(click.args))
+def request_for(click: Click, actor: Actor, channel: str | None = None) -> ActionRequest:
+    """`channel`: the conversation the click came from (`conversation_key`); dispatch refuses a click
+    from a conversation where the alert's card does not live."""
+    return ActionRequest(
+        action=click.verb, alert_key=click.alert_key, actor=actor, args=dict(click.args), channel=channel
+    )
 
 
 def has_sender(activity: Activity) -> bool:

@@ -1,0 +1,163 @@
+"""The real app over real HTTP for the security suite, on SQLite and (with HOTLOOP_TEST_DATABASE_URL)
+PostgreSQL: Slack against the loopback fake Web API, Teams either with token checks against a loopback
+OpenID/JWKS server (`guarded`) or unauthenticated for loopback tools (`open_world`), and one source of
+every kind. Everything is reused from the existing test helpers; nothing here is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config_io import export_config
+from storage import queries
+from storage.db import transaction
+from tests.appserver import AppServer
+from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.slack_api import FakeSlackApi
+from tests.slack.slackapp import ADMIN, SlackApp, slack_app
+from tests.teams.activities import MEGAN, row_counts
+from tests.teams.test_auth import APP_ID, KID, SIGNING_KEY, KeyServer, jwk
+
+TEAMS_CHANNEL = "19:teamcards0123456789@thread.tacv2"  # where the default team's Teams cards go
+TEAMS_PASSWORD = "teams-app-password-0123456789"
+
+# one source of every kind: (name, kind, secret)
+SECRETS = {
+    "generic": "source-secret-for-tests-0123456789",  # tests.appserver.SOURCE_SECRET, source "web"
+    "typeform": "typeform-secret-0123456789",
+    "formbricks": "whsec_" + base64.b64encode(b"formbricks-signing-key-0123").decode(),
+    "delighted": "delighted-secret-0123456789",
+    "qualtrics": "qualtrics-shared-key-0123456789",
+    "surveymonkey": "client-id-01&api-secret-0123456789",
+}
+SOURCE_NAMES = {
+    "generic": "web",
+    "typeform": "tf",
+    "formbricks": "fb",
+    "delighted": "dl",
+    "qualtrics": "qx",
+    "surveymonkey": "smk",
+}
+
+
+@dataclass
+class World:
+    slack: SlackApp
+    connector: FakeBotConnector  # the serviceUrl of every Teams activity
+    keys: KeyServer | None = None  # the loopback OpenID metadata + JWKS (token checks on)
+
+    @property
+    def server(self) -> AppServer:
+        return self.slack.server
+
+    @property
+    def fake(self) -> FakeSlackApi:
+        return self.slack.fake
+
+    async def rows(self) -> dict[str, int]:
+        return await row_counts(self.server)
+
+    async def settled_rows(self, timeout: float = 8.0) -> dict[str, int]:
+        """Row counts once the delivery worker has nothing left to do (two equal snapshots)."""
+        deadline = time.monotonic() + timeout
+        previous = await self.rows()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.15)
+            current = await self.rows()
+            if current == previous and await self.outbox_idle():
+                return current
+            previous = current
+        return previous
+
+    async def outbox_idle(self) -> bool:
+        from sqlalchemy import func, select
+
+        from storage.models import Outbox
+
+        async with self.server.ctx.sessions() as session:
+            pending = await session.execute(
+                select(func.count()).select_from(Outbox).where(Outbox.status == "pending")
+            )
+        return int(pending.scalar_one()) == 0
+
+    async def config(self) -> dict[str, Any]:
+        return await export_config(self.server.ctx.sessions)
+
+
+async def add_every_source(server: AppServer) -> None:
+    for kind, name in SOURCE_NAMES.items():
+        if name != "web":  # slack_app already added the generic "web" source with SECRETS["generic"]
+            await server.add_source(name, kind=kind, secret=SECRETS[kind])
+
+
+async def link_teams_channel(server: AppServer, channel: str = TEAMS_CHANNEL) -> None:
+    """The default team's cards also go to this Teams channel."""
+    async with transaction(server.ctx.sessions) as session:
+        team = await queries.default_team(session)
+        assert team is not None
+        team.teams_channel = channel
+        session.add(team)
+    server.ctx.config.invalidate()
+
+
+@pytest.fixture
+def slack_api() -> Iterator[FakeSlackApi]:
+    with FakeSlackApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+def connector() -> Iterator[FakeBotConnector]:
+    with FakeBotConnector() as fake:
+        yield fake
+
+
+@pytest.fixture
+def keys() -> Iterator[KeyServer]:
+    with KeyServer([jwk(SIGNING_KEY, KID, ["msteams"])]) as server:
+        yield server
+
+
+@pytest.fixture
+async def guarded(
+    engine: AsyncEngine, database_url: str, slack_api: FakeSlackApi, connector: FakeBotConnector, keys: KeyServer
+) -> AsyncIterator[World]:
+    """Slack (signed requests) and Teams with token checks ON, plus a source of every kind."""
+    async with slack_app(
+        database_url,
+        slack_api,
+        teams_app_id=APP_ID,
+        teams_app_password=TEAMS_PASSWORD,
+        teams_openid_metadata_url=f"{keys.url}/.well-known/openidconfiguration",
+        admins=[ADMIN["id"]],
+    ) as slack:
+        await add_every_source(slack.server)
+        yield World(slack=slack, connector=connector, keys=keys)
+
+
+@pytest.fixture
+async def open_world(
+    engine: AsyncEngine,
+    database_url: str,
+    slack_api: FakeSlackApi,
+    connector: FakeBotConnector,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[World]:
+    """Slack plus unauthenticated loopback Teams (no token service to fake for replies), Teams cards going
+    to the fake Bot Connector; admins: ADMIN on Slack, MEGAN on Teams."""
+    monkeypatch.setenv("HOTLOOP_TEAMS_SERVICE_URL", connector.url)
+    async with slack_app(
+        database_url,
+        slack_api,
+        teams_allow_unauthenticated=True,
+        admins=[ADMIN["id"], MEGAN["aadObjectId"]],
+    ) as slack:
+        yield World(slack=slack, connector=connector)
