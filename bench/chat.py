@@ -19,8 +19,10 @@ is set with `hotloop config import`; alerts are created through signed generic w
           chat.postMessage to 1 per second per channel (429 + Retry-After): time until every alert key
           is visible in a message at the fake, messages posted, 429s, none lost, none posted twice
           (goal: all visible within 10 s).
-- teams   100 concurrent Action.Execute invokes (adaptiveCard/action; alert.claim, racing claims and
-          alert.note) to POST /api/messages in unauthenticated mode: latency p50/p99, every answer
+- teams   the team's cards go to a Teams channel (its conversation reference stored by a first,
+          unmeasured turn); then 100 concurrent Action.Execute invokes from that channel
+          (adaptiveCard/action; alert.claim, racing claims and alert.note) to POST /api/messages in
+          unauthenticated mode: latency p50/p99, every answer
           200 with a card or a message, one owner per claimed alert.
 - steady  open loop: `--rate` webhooks/s for `--seconds` s on a fixed schedule (never waiting for the
           answers); per alert, time from sending its webhook to its card or digest appearing at the
@@ -64,6 +66,7 @@ from tests.fakes.bot_connector import FakeBotConnector  # noqa: E402
 from tests.fakes.slack_api import FakeSlackApi  # noqa: E402
 from tests.slack.slackapp import block_actions, button  # noqa: E402
 from tests.slack.slackapp import sign as sign_slack  # noqa: E402
+from tests.teams.activities import CHANNEL as TEAMS_CHANNEL  # noqa: E402
 from tests.teams.activities import execute as teams_execute  # noqa: E402
 
 RESULTS = ingest.RESULTS
@@ -227,18 +230,25 @@ class Server:
     log: Path
 
 
-def config_yaml(channels: list[str]) -> str:
-    """Team t0 (the default) posts in channels[0]; team t<i> in channels[i], routed by location L<i>."""
-    teams = "".join(f"  - name: t{i}\n    slack_channel: {c}\n" for i, c in enumerate(channels))
+def config_yaml(channels: list[str], teams_channel: str | None = None) -> str:
+    """Team t0 (the default) posts in channels[0]; team t<i> in channels[i], routed by location L<i>.
+    `teams_channel`: t0's Teams channel (a click from a channel acts only on alerts whose card is there)."""
+    teams = ""
+    for i, channel in enumerate(channels):
+        teams += f"  - name: t{i}\n" + (f"    slack_channel: {channel}\n" if channel else "")
+        if i == 0 and teams_channel:
+            teams += f"    teams_channel: '{teams_channel}'\n"
     routes = "".join(f"  - team: t{i}\n    match: {{location: 'L{i}'}}\n" for i in range(1, len(channels)))
     return f"default_team: t0\nteams:\n{teams}" + (f"routes:\n{routes}" if routes else "")
 
 
-def prepare(env: dict[str, str], workdir: Path, log: Path, channel: str | list[str]) -> None:
+def prepare(
+    env: dict[str, str], workdir: Path, log: Path, channel: str | list[str], teams_channel: str | None = None
+) -> None:
     """`hotloop source add` (migrates the fresh database) and `hotloop config import`."""
     channels = [channel] if isinstance(channel, str) else channel
     config = workdir / f"chat-config-{channels[0]}.yaml"
-    config.write_text(config_yaml(channels))
+    config.write_text(config_yaml(channels, teams_channel))
     with log.open("ab") as out:
         for args in (
             ["source", "add", ingest.SOURCE, "--kind", "generic", "--secret", ingest.SOURCE_SECRET],
@@ -257,7 +267,12 @@ def prepare(env: dict[str, str], workdir: Path, log: Path, channel: str | list[s
 
 @contextlib.asynccontextmanager
 async def hotloop(
-    name: str, args: argparse.Namespace, workdir: Path, slack: FakeSlackApi, channel: str | list[str]
+    name: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    slack: FakeSlackApi,
+    channel: str | list[str],
+    teams_channel: str | None = None,
 ) -> AsyncIterator[Server]:
     """A fresh database and `hotloop serve --role all` wired to the fake Slack (Teams unauthenticated)."""
     async with ingest.fresh_database(args.db, workdir, args.pg_admin_url) as database_url:
@@ -271,7 +286,7 @@ async def hotloop(
         )
         env.update(item.split("=", 1) for item in args.server_env)
         log = workdir / f"{name}.log"
-        await asyncio.to_thread(prepare, env, workdir, log, channel)
+        await asyncio.to_thread(prepare, env, workdir, log, channel, teams_channel)
         port = ingest.free_port()
         command = [
             *ingest.hotloop_command(),
@@ -353,6 +368,21 @@ async def db_alerts(database_url: str) -> dict[str, dict[str, Any]]:
                 if alert_id in by_id:
                     by_id[alert_id]["claimed"] = n
             return alerts
+    finally:
+        await engine.dispose()
+
+
+async def teams_cards(database_url: str) -> int:
+    """Alerts whose card (or digest) is recorded as posted to Teams."""
+    from sqlalchemy import text
+
+    from storage.db import create_engine_for
+
+    engine = create_engine_for(database_url)
+    try:
+        async with engine.connect() as conn:
+            query = text("SELECT count(DISTINCT alert_id) FROM cardref WHERE platform = 'teams'")
+            return int((await conn.execute(query)).scalar_one())
     finally:
         await engine.dispose()
 
@@ -597,18 +627,30 @@ async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     n = 20 if args.quick else 100
     claims, races = n // 2, n // 5
     notes = n - claims - races
-    channel = "C0BENCHTEAMS"
     with FakeSlackApi() as slack, FakeBotConnector() as connector:
-        async with hotloop("teams", args, workdir, slack, channel) as server, Sampler(server.proc) as sampler:
-            keys, statuses = await create_alerts(server, claims + 1, tag=f"teams-{uuid.uuid4().hex[:6]}")
-            warm, keys = keys[-1], keys[:claims]
+        async with (
+            hotloop("teams", args, workdir, slack, "", TEAMS_CHANNEL) as server,
+            Sampler(server.proc) as sampler,
+        ):
 
             def user(i: int) -> dict[str, str]:
-                return {
-                    "id": f"29:bench{i:05d}",
-                    "name": f"Bench User {i}",
-                    "aadObjectId": str(uuid.UUID(int=i + 1)),
-                }
+                aad = str(uuid.UUID(int=i + 1))
+                return {"id": f"29:bench{i:05d}", "name": f"Bench User {i}", "aadObjectId": aad}
+
+            # a first turn (not measured): builds the adapter and stores the channel's conversation
+            # reference (serviceUrl = the fake connector), so the cards can be posted there
+            async with client(server.url, 1) as http:
+                await http.post(
+                    "/api/messages", json=teams_execute(connector.url, "alert.claim", "HA-0", user=user(0))
+                )
+            keys, statuses = await create_alerts(server, claims, tag=f"teams-{uuid.uuid4().hex[:6]}")
+            deadline = time.monotonic() + 120
+            while (placed := await teams_cards(server.database_url)) < len(
+                keys
+            ) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            if placed < len(keys):
+                raise RuntimeError(f"teams: only {placed} of {len(keys)} cards reached the fake connector")
 
             plan: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
             plan += [("alert.claim", keys[i], user(i), {}) for i in range(claims)]
@@ -623,10 +665,6 @@ async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
                 for i in range(notes)
             ]
             random.Random(5).shuffle(plan)
-            async with client(server.url, 1) as http:  # the first turn builds the adapter: not measured
-                await http.post(
-                    "/api/messages", json=teams_execute(connector.url, "alert.claim", warm, user=user(99_999))
-                )
             requests = []
             for verb, key, who, inputs in plan:
                 activity = teams_execute(connector.url, verb, key, user=who, **inputs)
@@ -640,6 +678,7 @@ async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
             answers = await fire_at_once(requests, server.url)
             alerts = await db_alerts(server.database_url)
     kinds: Counter[str] = Counter()
+    messages: Counter[str] = Counter()  # the texts of message answers (refusals, "already claimed"…)
     bad: list[str] = []
     by_verb: dict[str, list[float]] = defaultdict(list)
     for (verb, key, _who, _inputs), (ms, reply) in zip(plan, answers, strict=True):
@@ -654,6 +693,8 @@ async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
             continue
         kind = {CARD_TYPE: "card", MESSAGE_TYPE: "message"}.get(body.get("type"), "other")
         kinds[kind] += 1
+        if kind == "message":
+            messages[f"{verb}: {str(body.get('value'))[:100]}"] += 1
         if kind == "other" or body.get("statusCode") != 200:
             bad.append(f"{verb} {key}: {str(body)[:120]}")
     claimed_keys = {key for verb, key, _w, _i in plan if verb == "alert.claim"}
@@ -671,6 +712,8 @@ async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         "all_ok": not bad and kinds.get("other", 0) == 0,
         "bad_answers": bad[:20],
         "one_owner_per_claimed_alert": one_owner,
+        "owners": dict(Counter("owned" if alerts[k]["owner"] else "unowned" for k in claimed_keys)),
+        "message_answers": dict(messages.most_common(8)),
         "connector_calls": len(connector.calls()),
         "server_peak_rss_mb": sampler.peak_mb,
         "server_cpu_s": round(sampler.cpu_s, 2),

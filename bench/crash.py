@@ -14,7 +14,7 @@ For each database kind, on a fresh database (a temp SQLite file, or a new Postgr
    a request that fails because the server is down is sent again later, as a real sender would;
 3. `--kills` times, at a random moment, the server gets SIGKILL and is restarted at once;
 4. then everything is drained: wait until no outbox row is pending (rows a killed process had leased
-   come back after the worker's 120-s lease; `--skip-leases` makes only THOSE rows due at once, as if
+   come back after the worker's 30-s lease; `--skip-leases` makes only THOSE rows due at once, as if
    the clock had moved on — rows leased by the live process are never touched);
 5. checks, from the database and the fake's record of every Slack call:
    - lost: an id answered 2xx without exactly one Feedback row, or that should alert without exactly
@@ -72,7 +72,7 @@ SOURCE_SECRET = "crash-source-secret-0123456789abcdef"
 SOURCE = "crash"
 CHANNEL = "C0CRASH"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-LEASE_SECONDS = 120.0  # jobs/delivery.py DeliveryWorker(lease_seconds=…) default, used by `serve`
+LEASE_SECONDS = 30  # jobs/delivery.py DeliveryWorker lease_seconds
 ALLOWED_WINDOW_S = 2.0  # a duplicate is "Slack answered, then we were killed before committing" if a kill
 # happened within this many seconds after the first post's answer
 STARTUP_TIMEOUT = 60.0
@@ -827,7 +827,7 @@ def write_results(results: list[CrashResult], args: argparse.Namespace, out_dir:
         + (
             " (leases of killed processes expired at once)"
             if args.skip_leases
-            else " (rows leased by a killed process come back after the real 120-s lease)"
+            else " (rows leased by a killed process come back after the real 30-s lease)"
         ),
         "",
         table(results),
@@ -874,7 +874,7 @@ def main() -> int:
     parser.add_argument(
         "--skip-leases",
         action="store_true",
-        help="make rows leased by killed processes due at once instead of after 120 s",
+        help="make rows leased by killed processes due at once instead of after 30 s",
     )
     parser.add_argument("--pg-admin-url", default=os.environ.get("HOTLOOP_TEST_DATABASE_URL", PG_ADMIN_URL))
     parser.add_argument("--out-dir", type=Path, default=RESULTS)

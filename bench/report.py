@@ -448,7 +448,7 @@ def chart_latency(ingest: dict[str, Any] | None, chat: dict[str, Any] | None) ->
     """Left: HTTP answer latency (ms, log); right: time until the card is at Slack (s)."""
     http: list[tuple[str, list[float]]] = []
     for r in (ingest or {}).get("results", []):
-        http.append((f"ingest {r['variant']}\n({r['db']})", [r["p50_ms"], r["p90_ms"], r["p99_ms"]]))
+        http.append((f"ingest\n{r['variant']}\n({r['db']})", [r["p50_ms"], r["p90_ms"], r["p99_ms"]]))
     r = (chat or {}).get("results", {})
     if a := r.get("ack"):
         http.append(("Slack ack\n(200 clicks)", [a["ack_ms"][k] for k in ("p50", "p90", "p99")]))
@@ -471,12 +471,12 @@ def chart_latency(ingest: dict[str, Any] | None, chat: dict[str, Any] | None) ->
     if not http and not cards:
         return None
     fig, axes = plt.subplots(
-        1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [max(len(http), 1), max(len(cards), 2)]}
+        1, 2, figsize=(15, 5.6), gridspec_kw={"width_ratios": [max(len(http), 1), max(len(cards), 2)]}
     )
     colors = ["#4c72b0", "#dd8452", "#c44e52"]
     for ax, data, unit, title in (
         (axes[0], http, "ms (log scale)", "HTTP answer latency"),
-        (axes[1], cards, "seconds", "Webhook sent → card/digest visible at Slack"),
+        (axes[1], cards, "seconds", "Webhook → card at Slack"),
     ):
         if not data:
             ax.set_visible(False)
@@ -501,22 +501,17 @@ def chart_latency(ingest: dict[str, Any] | None, chat: dict[str, Any] | None) ->
         ax.set_ylabel(unit)
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="upper center", ncols=3)
+        ax.margins(y=0.12)
     if http:
         axes[0].set_yscale("log")
         axes[0].axhline(300, color="green", ls="--", lw=1)
-        axes[0].text(
-            len(http) - 0.5, 300, "ack goal 300 ms", color="green", fontsize=8, ha="right", va="bottom"
-        )
+        axes[0].text(-0.45, 300, "ack goal 300 ms", color="green", fontsize=8, ha="left", va="bottom")
         axes[0].axhline(3000, color="red", ls=":", lw=1)
-        axes[0].text(
-            len(http) - 0.5, 3000, "Slack gives up: 3 s", color="red", fontsize=8, ha="right", va="bottom"
-        )
+        axes[0].text(-0.45, 3000, "Slack gives up: 3 s", color="red", fontsize=8, ha="left", va="bottom")
     if cards:
         axes[1].axhline(10, color="green", ls="--", lw=1)
-        axes[1].text(
-            len(cards) - 0.5, 10, "burst goal 10 s", color="green", fontsize=8, ha="right", va="bottom"
-        )
+        axes[1].text(-0.45, 10, "burst goal 10 s", color="green", fontsize=8, ha="left", va="bottom")
     return _save(fig, "latency.png")
 
 

@@ -54,9 +54,29 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
+# Libraries log through the standard library, past `redact`: at DEBUG, aiosqlite prints SQL parameters
+# and slack_sdk request bodies (customer details, comments, source secrets), and SQLAlchemy does so from
+# INFO. Whatever HOTLOOP_LOG_LEVEL says, they log no lower than these floors.
+LIBRARY_FLOORS = {
+    "sqlalchemy": logging.WARNING,
+    "aiosqlite": logging.INFO,
+    "asyncpg": logging.INFO,
+    "slack_sdk": logging.INFO,
+    "slack_bolt": logging.INFO,
+    "botbuilder": logging.INFO,
+    "botframework": logging.INFO,
+    "msrest": logging.INFO,
+    "msal": logging.INFO,
+    "urllib3": logging.INFO,
+}
+
+
 def configure_logging(*, level: str = "info", json: bool = True) -> None:
     numeric = logging.getLevelName(level.upper())
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=numeric, force=True)
+    for name, floor in LIBRARY_FLOORS.items():
+        library = logging.getLogger(name)
+        library.setLevel(max(floor, library.level, numeric if isinstance(numeric, int) else logging.INFO))
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import defaultdict
+from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import and_, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -36,6 +37,13 @@ log = structlog.get_logger("hotloop.delivery")
 Clock = Callable[[], datetime]
 
 
+@dataclass
+class _Lane:
+    queue: deque[Job] = field(default_factory=deque)
+    task: asyncio.Task[None] | None = None
+    next_send_at: float = 0.0  # loop time before which this channel gets no new call (pacing)
+
+
 def backoff_seconds(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> float:
     """Exponential backoff with full jitter (AWS style), so retries of many rows don't align."""
     return random.uniform(base, min(cap, base * 2 ** min(attempts, 16)))
@@ -50,11 +58,12 @@ class DeliveryWorker:
         signal: OutboxSignal | None = None,
         batch: int = 100,
         max_attempts: int = 12,
-        lease_seconds: float = 120.0,
+        lease_seconds: float = 30.0,  # a crashed worker's rows come back after this
         group_threshold: int = 4,
         poll_seconds: float = 1.0,
         clock: Clock = utcnow,
         handlers: Mapping[str, JobHandler] | None = None,
+        max_queued: int = 2000,
     ) -> None:
         self.sessions = sessions
         self.chats = chats
@@ -66,27 +75,27 @@ class DeliveryWorker:
         self.clock = clock
         self.ops = LaneOps(sessions, chats, clock=clock, group_threshold=group_threshold, handlers=handlers)
         self._lane_limit = asyncio.Semaphore(32)
+        self._lanes: dict[tuple[str, str], _Lane] = {}
+        self.max_queued = max_queued
         self._reported: dict[tuple[str, str, str], datetime] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Keep taking due rows while lanes work: a slow or paced channel never holds up the next take."""
         while not stop.is_set():
             try:
-                taken = await self.run_once()
+                taken = await self.take_and_dispatch()
             except Exception:  # the worker must outlive any one bad moment (db restart…)
                 log.exception("delivery.loop_error")
                 taken = 0
-            if taken == 0:
+            if taken < self.batch:
                 await self.signal.wait(self.poll_seconds)
+        await self._shutdown_lanes()
 
     async def run_once(self) -> int:
-        jobs = await self._take()
-        if not jobs:
-            return 0
-        lanes: dict[tuple[str, str], list[Job]] = defaultdict(list)
-        for job in jobs:
-            lanes[job.lane].append(job)
-        await asyncio.gather(*(self._run_lane(lane, items) for lane, items in lanes.items()))
-        return len(jobs)
+        """Take what is due once and wait until its lanes are done (tests, `drain`)."""
+        taken = await self.take_and_dispatch()
+        await self.wait_idle()
+        return taken
 
     async def drain(self, *, timeout: float = 30.0) -> None:  # noqa: ASYNC109 (a deadline, not a wait)
         """Run until nothing is due (tests, `hotloop demo`)."""
@@ -94,6 +103,44 @@ class DeliveryWorker:
         deadline = loop.time() + timeout
         while await self.run_once() and loop.time() < deadline:
             pass
+
+    async def take_and_dispatch(self) -> int:
+        self._forget_idle_lanes()
+        if sum(len(lane.queue) for lane in self._lanes.values()) >= self.max_queued:
+            return 0  # enough work in hand; leases must not expire while rows wait in memory
+        jobs = await self._take()
+        for job in jobs:
+            self._lanes.setdefault(job.lane, _Lane()).queue.append(job)
+        for key, lane in self._lanes.items():
+            if lane.queue and (lane.task is None or lane.task.done()):
+                lane.task = asyncio.create_task(self._run_lane(key, lane), name=f"lane-{key[0]}")
+        return len(jobs)
+
+    async def wait_idle(self) -> None:
+        while tasks := [lane.task for lane in self._lanes.values() if lane.task and not lane.task.done()]:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _busy_channels(self) -> list[tuple[str, str]]:
+        return [key for key, lane in self._lanes.items()
+                if key[0] != "alert" and lane.task is not None and not lane.task.done()]
+
+    def _forget_idle_lanes(self) -> None:
+        now = asyncio.get_running_loop().time()
+        idle = [k for k, lane in self._lanes.items()
+                if not lane.queue and (lane.task is None or lane.task.done()) and lane.next_send_at <= now]
+        for key in idle:
+            del self._lanes[key]
+
+    async def _shutdown_lanes(self) -> None:
+        """Rows still waiting in memory go back to the table at once (another worker may take them)."""
+        waiting = [job for lane in self._lanes.values() for job in lane.queue]
+        for lane in self._lanes.values():
+            lane.queue.clear()
+        await self._release(waiting, at=self.clock())
+        try:
+            await asyncio.wait_for(self.wait_idle(), timeout=10)
+        except TimeoutError:
+            log.warning("delivery.stopped_with_work_in_flight")
 
     async def _take(self) -> list[Job]:
         now = self.clock()
@@ -104,6 +151,12 @@ class DeliveryWorker:
                 .order_by(col(Outbox.id))
                 .limit(self.batch)
             )
+            busy = self._busy_channels()
+            if busy:  # their rows stay unleased until the lane is free, then come as one batch (a digest)
+                query = query.where(not_(or_(*(
+                    and_(col(Outbox.platform) == platform, col(Outbox.destination) == channel)
+                    for platform, channel in busy
+                ))))
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.execute(query)).scalars().all()
@@ -116,25 +169,39 @@ class DeliveryWorker:
                                 dict(row.payload), row.attempts))
             return jobs
 
-    async def _run_lane(self, lane: tuple[str, str], jobs: list[Job]) -> None:
+    async def _run_lane(self, key: tuple[str, str], lane: _Lane) -> None:
+        """One channel (or one alert's updates) in order, paced for its platform; rows that arrive while
+        it runs join its queue, so a burst becomes digests instead of a flood."""
+        chat = self.chats.get(key[0])
+        pace = float(getattr(chat, "pace_seconds", 0.0)) if chat else 0.0
+        loop = asyncio.get_running_loop()
         async with self._lane_limit:
-            chat = self.chats.get(lane[0])
-            pace = float(getattr(chat, "pace_seconds", 0.0)) if chat else 0.0
-            handled: set[int] = set()
-            for batch in self.ops.plan_lane(jobs):
-                verdicts = await self._attempt(batch)
-                await self._record(batch, verdicts)
-                handled.update(job.id for job in batch)
-                retry_after = max((v.retry_after or 0.0 for v in verdicts.values()), default=0.0)
-                if retry_after:
-                    until = self.clock() + timedelta(seconds=retry_after)
-                    if lane[0] != "alert":
-                        self.ops.block(lane[0], lane[1], until)
-                    await self._push_back_lane(lane, until)
-                    await self._release([j for j in jobs if j.id not in handled], at=until)
-                    return
-                if pace:
-                    await asyncio.sleep(pace)
+            while lane.queue:
+                jobs = list(lane.queue)
+                lane.queue.clear()
+                for position, batch in enumerate(self.ops.plan_lane(jobs)):
+                    await asyncio.sleep(max(0.0, lane.next_send_at - loop.time()))
+                    verdicts = await self._attempt(batch)
+                    await self._record(batch, verdicts)
+                    lane.next_send_at = loop.time() + pace
+                    retry_after = max((v.retry_after or 0.0 for v in verdicts.values()), default=0.0)
+                    if retry_after:
+                        await self._hold_lane(key, lane, jobs, position, retry_after)
+                        return
+        self.signal.notify()  # rows for this channel may have waited for the lane: take them now
+
+    async def _hold_lane(
+        self, key: tuple[str, str], lane: _Lane, jobs: list[Job], position: int, retry_after: float
+    ) -> None:
+        """A 429: this channel waits `Retry-After`; what the lane still holds goes back to the table."""
+        until = self.clock() + timedelta(seconds=retry_after)
+        if key[0] != "alert":
+            self.ops.block(key[0], key[1], until)
+        done = {job.id for batch in self.ops.plan_lane(jobs)[: position + 1] for job in batch}
+        rest = [job for job in jobs if job.id not in done] + list(lane.queue)
+        lane.queue.clear()
+        await self._push_back_lane(key, until)
+        await self._release(rest, at=until)
 
     async def _attempt(self, batch: list[Job]) -> dict[int, Verdict]:
         try:

@@ -18,7 +18,8 @@ from storage import queries
 from storage.db import SessionFactory, transaction
 from storage.models import CardRef, Outbox
 
-DIGEST_MAX_ITEMS = 50
+# what one Slack message shows, each with its Claim button (adapters/slack/render.digest_fit)
+DIGEST_MAX_ITEMS = 48
 
 
 @dataclass(eq=False)

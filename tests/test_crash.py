@@ -2,7 +2,7 @@
 
 The short variant (≈300 webhooks, 2 kills) runs bench/crash.py's code on SQLite and, when
 HOTLOOP_TEST_DATABASE_URL is set, on PostgreSQL; the long one (3000 webhooks, 10 kills, real
-120-s leases) needs HOTLOOP_LONG_TESTS=1. The deterministic tests below pin the crash windows the
+30-s leases) needs HOTLOOP_LONG_TESTS=1. The deterministic tests below pin the crash windows the
 random kills can only hit by luck: killed after a digest was posted and recorded, before the outbox
 row was marked done.
 """

@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from bot.config_io import export_config
 from storage import queries
 from storage.db import transaction
+from storage.models import Outbox
 from tests.appserver import AppServer
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackApi
@@ -78,15 +81,23 @@ class World:
         return previous
 
     async def outbox_idle(self) -> bool:
-        from sqlalchemy import func, select
-
-        from storage.models import Outbox
-
         async with self.server.ctx.sessions() as session:
             pending = await session.execute(
-                select(func.count()).select_from(Outbox).where(Outbox.status == "pending")
+                select(func.count()).select_from(Outbox).where(col(Outbox.status) == "pending")
             )
         return int(pending.scalar_one()) == 0
+
+    async def ephemeral_reply(self, user: Mapping[str, Any], text: str) -> str:
+        """Run `/hotloop <text>` as `user` and return the private answer it got."""
+        seen = len(self.slack.ephemerals(user))
+        reply = await self.slack.command(user, text)
+        assert reply.status_code == 200, reply.text
+
+        def answered() -> bool:
+            return len(self.slack.ephemerals(user)) > seen
+
+        assert await self.slack.wait(answered), f"no answer to {text!r}"
+        return self.slack.ephemerals(user)[-1]
 
     async def config(self) -> dict[str, Any]:
         return await export_config(self.server.ctx.sessions)
@@ -128,7 +139,11 @@ def keys() -> Iterator[KeyServer]:
 
 @pytest.fixture
 async def guarded(
-    engine: AsyncEngine, database_url: str, slack_api: FakeSlackApi, connector: FakeBotConnector, keys: KeyServer
+    engine: AsyncEngine,
+    database_url: str,
+    slack_api: FakeSlackApi,
+    connector: FakeBotConnector,
+    keys: KeyServer,
 ) -> AsyncIterator[World]:
     """Slack (signed requests) and Teams with token checks ON, plus a source of every kind."""
     async with slack_app(

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -31,6 +31,9 @@ from tests.sources.conftest import dumps, payload
 from tests.teams.test_auth import KID, OTHER_KEY, SIGNING_KEY, token
 
 OTHER = "another-secret-entirely-0123456789"
+# every timestamped scheme allows 300 s; a minute more, so the request is still outside the window
+# however long the matrix takes to send (the server's clock moves on, "future" comes closer)
+WINDOW_PLUS = 360
 Headers = list[tuple[str, str | bytes]]
 
 
@@ -97,29 +100,44 @@ def generic_surface(body: bytes) -> Surface:
             "missing": a(),
             "wrong": a(f"t={now},v1={forged}"),
             "another secret": a(generic.sign(OTHER, body, now)),
-            "stale": a(generic.sign(secret, body, now - 301)),
-            "future": a(generic.sign(secret, body, now + 301)),
+            "stale": a(generic.sign(secret, body, now - WINDOW_PLUS)),
+            "future": a(generic.sign(secret, body, now + WINDOW_PLUS)),
             "replay: fresh t, old v1": a(f"t={now},v1={digest(old)}"),
             "altered body": a(generic.sign(secret, body, now), raw=_altered(body)),
-            "trick: capitals and inner whitespace": a(spaced(generic.sign(OTHER, body, now).upper()),
-                                                      header="X-HOTLOOP-SIGNATURE"),
+            "trick: capitals and inner whitespace": a(
+                spaced(generic.sign(OTHER, body, now).upper()), header="X-HOTLOOP-SIGNATURE"
+            ),
             "trick: fresh t smuggled after the signed one": a(f"t={old},v1={digest(old)},t={now}"),
             "trick: empty v1": a(f"t={now},v1="),
             "trick: non-ASCII digit timestamp": a(f"t=²,v1={forged}".encode("latin-1")),
             "trick: v1 of another body": a(f"t={now},v1={digest(now, raw=other_body)}"),
-            "duplicated: stale authentic, then fresh forged": a(generic.sign(secret, body, old),
-                                                                 f"t={now},v1={forged}"),
-            "duplicated: fresh forged, then stale authentic": a(f"t={now},v1={forged}",
-                                                                 generic.sign(secret, body, old)),
+            "duplicated: stale authentic, then fresh forged": a(
+                generic.sign(secret, body, old), f"t={now},v1={forged}"
+            ),
+            "duplicated: fresh forged, then stale authentic": a(
+                f"t={now},v1={forged}", generic.sign(secret, body, old)
+            ),
             "duplicated: two wrong": a(generic.sign(OTHER, body, now), f"t={now},v1=deadbeef"),
         }
 
-    return Surface("generic", f"/webhooks/{SOURCE_NAMES['generic']}", "application/json", True,
-                   lambda now: Attempt(body, [(name, generic.sign(secret, body, now))]), attacks)
+    return Surface(
+        "generic",
+        f"/webhooks/{SOURCE_NAMES['generic']}",
+        "application/json",
+        True,
+        lambda now: Attempt(body, [(name, generic.sign(secret, body, now))]),
+        attacks,
+    )
 
 
-def _digest_surface(kind: str, name: str, body: bytes, sign: Callable[[str, bytes], str],
-                    forge: Callable[[bytes], str], scheme: str) -> Surface:
+def _digest_surface(
+    kind: str,
+    name: str,
+    body: bytes,
+    sign: Callable[[str, bytes], str],
+    forge: Callable[[bytes], str],
+    scheme: str,
+) -> Surface:
     """Typeform / Delighted / SurveyMonkey: an HMAC of the raw body in one header, no timestamp."""
     secret = SECRETS[kind]
 
@@ -146,25 +164,34 @@ def _digest_surface(kind: str, name: str, body: bytes, sign: Callable[[str, byte
             "duplicated: wrong, then another body's": a(wrong, sign(secret, other_body)),
         }
 
-    return Surface(kind, f"/webhooks/{SOURCE_NAMES[kind]}", "application/json", False,
-                   lambda now: Attempt(body, [(name, sign(secret, body))]), attacks)
+    return Surface(
+        kind,
+        f"/webhooks/{SOURCE_NAMES[kind]}",
+        "application/json",
+        False,
+        lambda now: Attempt(body, [(name, sign(secret, body))]),
+        attacks,
+    )
 
 
 def typeform_surface() -> Surface:
     body = dumps(payload("typeform_form_response.json"))
-    return _digest_surface("typeform", "typeform-signature", body, typeform.sign,
-                           lambda raw: _b64(raw), "sha256=")
+    return _digest_surface(
+        "typeform", "typeform-signature", body, typeform.sign, lambda raw: _b64(raw), "sha256="
+    )
 
 
 def delighted_surface() -> Surface:
     body = dumps(payload("delighted_survey_response_updated.json"))
-    return _digest_surface("delighted", "x-delighted-webhook-signature", body, delighted.sign,
-                           lambda raw: raw.hex(), "sha256=")
+    return _digest_surface(
+        "delighted", "x-delighted-webhook-signature", body, delighted.sign, lambda raw: raw.hex(), "sha256="
+    )
 
 
 def surveymonkey_surface() -> Surface:
-    return _digest_surface("surveymonkey", "sm-signature", sm.BODY, surveymonkey.sign,
-                           lambda raw: _b64(raw), "")
+    return _digest_surface(
+        "surveymonkey", "sm-signature", sm.BODY, surveymonkey.sign, lambda raw: _b64(raw), ""
+    )
 
 
 def formbricks_surface() -> Surface:
@@ -175,8 +202,13 @@ def formbricks_surface() -> Surface:
     def signed(ts: int, *, key: str = secret, msg_id: str = "msg-1", raw: bytes = body) -> str:
         return formbricks.sign(key, raw, msg_id=msg_id, timestamp=ts)
 
-    def a(ts: str | bytes, *signatures: str, msg_id: str | None = "msg-1", raw: bytes = body,
-          extra: Headers = ()) -> Attempt:  # type: ignore[assignment]
+    def a(
+        ts: str | bytes,
+        *signatures: str,
+        msg_id: str | None = "msg-1",
+        raw: bytes = body,
+        extra: Sequence[tuple[str, str | bytes]] = (),
+    ) -> Attempt:
         headers: Headers = [("webhook-id", msg_id)] if msg_id else []
         headers += [("webhook-timestamp", ts)] if ts else []
         headers += [("webhook-signature", s) for s in signatures]
@@ -189,15 +221,19 @@ def formbricks_surface() -> Surface:
             "missing id": a(str(now), signed(now), msg_id=None),
             "wrong": a(str(now), wrong),
             "another secret": a(str(now), signed(now, key=other)),
-            "stale": a(str(now - 301), signed(now - 301)),
-            "future": a(str(now + 301), signed(now + 301)),
+            "stale": a(str(now - WINDOW_PLUS), signed(now - WINDOW_PLUS)),
+            "future": a(str(now + WINDOW_PLUS), signed(now + WINDOW_PLUS)),
             "replay: fresh timestamp, old signature": a(str(now), signed(old)),
             "altered body": a(str(now), signed(now), raw=_altered(body)),
             "altered webhook-id": a(str(now), signed(now), msg_id="msg-2"),
-            "trick: capitals and inner whitespace": Attempt(body, [
-                ("WEBHOOK-ID", "msg-1"), ("Webhook-Timestamp", str(now)),
-                ("WEBHOOK-SIGNATURE", spaced(signed(now, key=other)) + " \t v1,"),
-            ]),
+            "trick: capitals and inner whitespace": Attempt(
+                body,
+                [
+                    ("WEBHOOK-ID", "msg-1"),
+                    ("Webhook-Timestamp", str(now)),
+                    ("WEBHOOK-SIGNATURE", spaced(signed(now, key=other)) + " \t v1,"),
+                ],
+            ),
             "trick: non-ASCII digit timestamp": a("²".encode("latin-1"), wrong),
             "trick: 20-digit timestamp": a("9" * 20, wrong),
             "trick: unknown versions only": a(str(now), f"v2,{signed(now).split(',', 1)[1]} v1a,xyz"),
@@ -211,8 +247,14 @@ def formbricks_surface() -> Surface:
             "duplicated: two wrong signatures": a(str(now), wrong, signed(now, key=other)),
         }
 
-    return Surface("formbricks", f"/webhooks/{SOURCE_NAMES['formbricks']}", "application/json", True,
-                   lambda now: a(str(now), signed(now)), attacks)
+    return Surface(
+        "formbricks",
+        f"/webhooks/{SOURCE_NAMES['formbricks']}",
+        "application/json",
+        True,
+        lambda now: a(str(now), signed(now)),
+        attacks,
+    )
 
 
 def qualtrics_surface() -> Surface:
@@ -232,22 +274,32 @@ def qualtrics_surface() -> Surface:
             "wrong": form(("Topic", q.TOPIC), ("MSG", msg), ("HMAC", wrong)),
             "another secret": form(("Topic", q.TOPIC), ("MSG", msg), ("HMAC", qualtrics.sign(OTHER, msg))),
             "altered body": form(("Topic", q.TOPIC), ("MSG", evil), ("HMAC", qualtrics.sign(secret, msg))),
-            "trick: field name in lower case": form(("Topic", q.TOPIC), ("MSG", msg),
-                                                    ("hmac", qualtrics.sign(OTHER, msg))),
-            "trick: capitals and padding": form(("Topic", q.TOPIC), ("MSG", msg),
-                                                ("HMAC", f"  {qualtrics.sign(OTHER, msg).upper()} ")),
-            "trick: algorithm confusion (HMAC-SHA256)": form(("Topic", q.TOPIC), ("MSG", msg),
-                                                             ("HMAC", _mac(secret, msg.encode()).hex())),
+            "trick: field name in lower case": form(
+                ("Topic", q.TOPIC), ("MSG", msg), ("hmac", qualtrics.sign(OTHER, msg))
+            ),
+            "trick: capitals and padding": form(
+                ("Topic", q.TOPIC), ("MSG", msg), ("HMAC", f"  {qualtrics.sign(OTHER, msg).upper()} ")
+            ),
+            "trick: algorithm confusion (HMAC-SHA256)": form(
+                ("Topic", q.TOPIC), ("MSG", msg), ("HMAC", _mac(secret, msg.encode()).hex())
+            ),
             "duplicated: forged MSG first, signed MSG second": form(
                 ("Topic", q.TOPIC), ("MSG", evil), ("MSG", msg), ("HMAC", qualtrics.sign(secret, msg))
             ),
-            "duplicated: two wrong HMACs": form(("Topic", q.TOPIC), ("MSG", msg), ("HMAC", wrong),
-                                                ("HMAC", qualtrics.sign(OTHER, msg))),
+            "duplicated: two wrong HMACs": form(
+                ("Topic", q.TOPIC), ("MSG", msg), ("HMAC", wrong), ("HMAC", qualtrics.sign(OTHER, msg))
+            ),
         }
 
     good = form(("Topic", q.TOPIC), ("MSG", msg), ("HMAC", qualtrics.sign(secret, msg)))
-    return Surface("qualtrics", f"/webhooks/{SOURCE_NAMES['qualtrics']}",
-                   "application/x-www-form-urlencoded", False, lambda now: good, attacks)
+    return Surface(
+        "qualtrics",
+        f"/webhooks/{SOURCE_NAMES['qualtrics']}",
+        "application/x-www-form-urlencoded",
+        False,
+        lambda now: good,
+        attacks,
+    )
 
 
 def source_surfaces(generic_body: bytes) -> dict[str, Surface]:
@@ -278,16 +330,21 @@ def slack_surface(name: str, body: bytes, content_type: str) -> Surface:
             "missing timestamp": Attempt(body, [("x-slack-signature", sig(now))]),
             "wrong": Attempt(body, headers(now, wrong)),
             "another secret": Attempt(body, headers(now, sig(now, secret=OTHER))),
-            "stale": Attempt(body, headers(now - 301, sig(now - 301))),
-            "future": Attempt(body, headers(now + 301, sig(now + 301))),
+            "stale": Attempt(body, headers(now - WINDOW_PLUS, sig(now - WINDOW_PLUS))),
+            "future": Attempt(body, headers(now + WINDOW_PLUS, sig(now + WINDOW_PLUS))),
             "replay: fresh timestamp, old signature": Attempt(body, headers(now, sig(old))),
             "altered body": Attempt(_altered(body), headers(now, sig(now))),
-            "trick: capitals and inner whitespace": Attempt(body, [
-                ("X-SLACK-REQUEST-TIMESTAMP", str(now)), ("X-Slack-Signature", spaced(sig(now, secret=OTHER))),
-            ]),
+            "trick: capitals and inner whitespace": Attempt(
+                body,
+                [
+                    ("X-SLACK-REQUEST-TIMESTAMP", str(now)),
+                    ("X-Slack-Signature", spaced(sig(now, secret=OTHER))),
+                ],
+            ),
             "trick: version confusion (v1=)": Attempt(body, headers(now, "v1=" + sig(now).split("=", 1)[1])),
-            "trick: non-ASCII digit timestamp": Attempt(body, [("x-slack-request-timestamp", "²".encode("latin-1")),
-                                                               ("x-slack-signature", wrong)]),
+            "trick: non-ASCII digit timestamp": Attempt(
+                body, [("x-slack-request-timestamp", "²".encode("latin-1")), ("x-slack-signature", wrong)]
+            ),
             "duplicated: timestamps old then fresh, signed old": Attempt(
                 body, [*headers(old, sig(old)), ("x-slack-request-timestamp", str(now))]
             ),
@@ -302,8 +359,9 @@ def slack_surface(name: str, body: bytes, content_type: str) -> Surface:
             ),
         }
 
-    return Surface(name, "/slack/events", content_type, True,
-                   lambda now: Attempt(body, headers(now, sig(now))), attacks)
+    return Surface(
+        name, "/slack/events", content_type, True, lambda now: Attempt(body, headers(now, sig(now))), attacks
+    )
 
 
 # ---- Teams -------------------------------------------------------------------------------------
@@ -361,12 +419,20 @@ def teams_surface(activity: dict[str, Any], service_url: str) -> Surface:
             "trick: lower-case scheme and inner whitespace, another key": Attempt(
                 body, [("AUTHORIZATION", f"bearer \t  {token(service_url, key=OTHER_KEY)}")]
             ),
-            "duplicated: two bad tokens": Attempt(body, [*bearer(expired), *bearer(token(service_url, key=OTHER_KEY))]),
+            "duplicated: two bad tokens": Attempt(
+                body, [*bearer(expired), *bearer(token(service_url, key=OTHER_KEY))]
+            ),
             "duplicated: a bad token before a valid one": Attempt(body, [*bearer(spliced), *bearer(fresh)]),
         }
 
-    return Surface("teams", "/api/messages", "application/json", True,
-                   lambda now: Attempt(body, bearer(token(service_url))), attacks)
+    return Surface(
+        "teams",
+        "/api/messages",
+        "application/json",
+        True,
+        lambda now: Attempt(body, bearer(token(service_url))),
+        attacks,
+    )
 
 
 def now() -> int:

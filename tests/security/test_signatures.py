@@ -59,7 +59,9 @@ async def surface_for(world: World, name: str) -> Surface:
     if name.startswith("slack"):
         if name == "slack interactivity":
             key = await world.slack.new_alert()
-            body = urlencode({"payload": json.dumps(block_actions(ADMIN, button("alert.claim", key)))}).encode()
+            body = urlencode(
+                {"payload": json.dumps(block_actions(ADMIN, button("alert.claim", key)))}
+            ).encode()
             return slack_surface(name, body, FORM)
         if name == "slack slash command":
             return slack_surface(name, slash_command("team add pwned-team"), FORM)
@@ -72,7 +74,10 @@ async def surface_for(world: World, name: str) -> Surface:
 
 
 async def send(world: World, surface: Surface, attempt: Attempt) -> httpx.Response:
-    headers = [("content-type", surface.content_type), *attempt.headers]
+    headers = [
+        (name.encode(), value if isinstance(value, bytes) else value.encode("latin-1"))
+        for name, value in [("content-type", surface.content_type), *attempt.headers]
+    ]
     return await world.server.client.post(surface.path, content=attempt.body, headers=headers)
 
 
