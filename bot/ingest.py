@@ -20,6 +20,7 @@ from bot.outbox import card_destinations, enqueue_card_posts, enqueue_card_updat
 from bot.routing import choose_team
 from bot.rules import Decision, evaluate
 from bot.sla import due_times
+from bot.sla_sweep import heads_up_at
 from storage import queries
 from storage.db import SessionFactory, transaction
 from storage.models import Alert, AlertEvent, Feedback
@@ -88,6 +89,7 @@ async def _create_alert(
     )
     team = config.team(routing.team_id)
     claim_due, resolve_due = due_times(config, team=team, severity=severity, start=now)
+    heads_up = heads_up_at(now, claim_due, team.hours)  # the sweep's first look: the 75 % heads-up
     key = alert_key_for(feedback_id)
     alert_id = await queries.insert_alert(
         session,
@@ -95,7 +97,8 @@ async def _create_alert(
             "key": key, "feedback_id": feedback_id, "severity": severity.value, "status": "open",
             "team_id": team.id, "routed_by_default": routing.by_default, "reasons": list(decision.reasons),
             "created_at": now, "updated_at": now, "claim_due_at": claim_due, "resolve_due_at": resolve_due,
-            "next_due_at": claim_due, "escalation_level": 0, "nag_count": 0, "version": 1,
+            "next_nag_at": heads_up, "next_due_at": heads_up, "escalation_level": 0, "nag_count": 0,
+            "version": 1,
         },
     )
     data = {

@@ -21,6 +21,7 @@ from bot.context import Context
 from jobs.delivery import DeliveryWorker
 from jobs.fetch import FETCH_KIND, Fetcher
 from jobs.retention import purge_finished_outbox
+from jobs.sla import delivery_handlers, sla_jobs
 
 log = structlog.get_logger("hotloop.jobs")
 
@@ -34,13 +35,8 @@ class PeriodicJob:
 
 def job_table(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
     """THE list of periodic jobs. Add one here; nothing else schedules work."""
-    jobs = [PeriodicJob("retention", 3600, lambda: purge_finished_outbox(ctx.sessions))]
-    try:
-        from jobs.sla import sla_jobs  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # SLA sweeps arrive with the SLA module
-        return jobs
-    sla: list[PeriodicJob] = sla_jobs(ctx, chats)
-    return jobs + sla
+    retention = PeriodicJob("retention", 3600, lambda: purge_finished_outbox(ctx.sessions))
+    return [retention, *sla_jobs(ctx, chats)]  # sla-sweep (every few seconds), daily-digest
 
 
 class Workers:
@@ -54,7 +50,7 @@ class Workers:
             batch=ctx.settings.delivery_batch,
             max_attempts=ctx.settings.delivery_max_attempts,
             poll_seconds=ctx.settings.delivery_poll_seconds,
-            handlers={FETCH_KIND: self.fetcher},
+            handlers={FETCH_KIND: self.fetcher, **delivery_handlers(ctx, chats)},
         )
         self.scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
