@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     delivery_batch: int = 50
     delivery_max_attempts: int = 12
     sla_sweep_seconds: float = 5.0
+    sla_sweep_batch: int = 500
+    sla_heads_up_fraction: float = 0.75  # a heads-up in the thread when this much of the window has passed
+    sla_nag_seconds: int = 1800  # after a breach, nag again this often…
+    sla_nag_cap: int = 3  # …this many times
+    sla_quiet_hours: str | None = None  # e.g. "22:00-07:00": nags wait until the end of quiet hours
+    sla_quiet_timezone: str | None = None  # default: the team's business-hours zone, else UTC
+    digest_hour: int = 9  # daily digest, local hour in the team's time zone
 
     slack_bot_token: SecretStr = SecretStr("")
     slack_signing_secret: SecretStr = SecretStr("")

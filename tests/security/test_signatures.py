@@ -106,7 +106,8 @@ async def test_forged_requests_are_401_and_change_nothing(guarded: World, name: 
 
     wrong = {case: f"{r.status_code} {r.text[:100]}" for case, r in answers.items() if r.status_code != 401}
     assert not wrong, wrong
-    assert all(r.json().get("error") for r in answers.values() if name in ("teams",) or "slack" not in name)
+    if not name.startswith("slack"):  # ours say why; Bolt answers Slack's 401 with an empty body
+        assert all(r.json().get("error") for r in answers.values())
     assert await world.rows() == before, "a refused request wrote something"
     assert len(world.fake.calls()) == slack_calls, "a refused request reached the Slack Web API"
     assert world.connector.calls() == [], "a refused request reached the Bot Connector"
