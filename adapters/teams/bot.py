@@ -15,6 +15,7 @@ through the outbox like every other change.
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 
 import structlog
@@ -63,6 +64,7 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
         self.ctx = ctx
         self.token_provider = token_provider
         self.timeout = timeout
+        self._remembered: dict[str, tuple[str, float]] = {}  # conversation → (service URL, when stored)
 
     # -- every turn ---------------------------------------------------------------------------------
 
@@ -78,8 +80,14 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
         key = translate.conversation_key(activity)
         if not key or not activity.service_url or len(key) > 255:
             return
+        seen = self._remembered.get(key)
+        if seen is not None and seen[0] == activity.service_url and time.monotonic() - seen[1] < 3600:
+            return  # stored recently with the same service URL: spare the write on every click
         reference = TurnContext.get_conversation_reference(activity).serialize()
         name = translate.conversation_name(activity)
+        if len(self._remembered) > 10_000:
+            self._remembered.clear()
+        self._remembered[key] = (activity.service_url, time.monotonic())
         for _ in range(2):  # a concurrent first insert loses on the unique key: update instead
             try:
                 async with transaction(self.ctx.sessions) as session:
