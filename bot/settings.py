@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     signature_tolerance_seconds: int = 300
 
     delivery_poll_seconds: float = 1.0
-    delivery_batch: int = 50
+    delivery_batch: int = 250
     delivery_max_attempts: int = 12
     sla_sweep_seconds: float = 5.0
     sla_sweep_batch: int = 500

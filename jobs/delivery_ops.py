@@ -18,7 +18,7 @@ from storage import queries
 from storage.db import SessionFactory, transaction
 from storage.models import CardRef, Outbox
 
-# what one Slack message shows, each with its Claim button (adapters/slack/render.digest_fit)
+# alerts per digest for a platform that does not say (`digest_capacity` on the chat port)
 DIGEST_MAX_ITEMS = 48
 
 
@@ -81,12 +81,12 @@ class LaneOps:
         self.group_threshold = group_threshold
 
     def plan_lane(self, jobs: list[Job]) -> list[list[Job]]:
-        """Batches in order: a burst of card posts becomes digests;
-        repeated updates of one alert, one call."""
+        """Batches in order: a burst of card posts becomes digests; an alert's updates, one call."""
         posts = [j for j in jobs if j.kind == "card.post"]
         batches: list[list[Job]] = []
         if len(posts) >= self.group_threshold:
-            batches += [posts[i : i + DIGEST_MAX_ITEMS] for i in range(0, len(posts), DIGEST_MAX_ITEMS)]
+            size = int(getattr(self.chats.get(posts[0].platform), "digest_capacity", DIGEST_MAX_ITEMS))
+            batches += [posts[i : i + size] for i in range(0, len(posts), size)]
             jobs = [j for j in jobs if j.kind != "card.post"]
         updates = [j for j in jobs if j.kind == "card.update"]
         if updates:
@@ -129,9 +129,17 @@ class LaneOps:
             return Verdict("done")
         posted = await chat.post_card(channel=job.destination, card=card)
         async with transaction(self.sessions) as session:
-            session.add(CardRef(alert_id=job.alert_id, platform=job.platform, channel=posted.channel,
-                                message_id=posted.message_id, thread_id=posted.thread_id,
-                                conversation_ref=posted.conversation_ref, audience=card.audience))
+            session.add(
+                CardRef(
+                    alert_id=job.alert_id,
+                    platform=job.platform,
+                    channel=posted.channel,
+                    message_id=posted.message_id,
+                    thread_id=posted.thread_id,
+                    conversation_ref=posted.conversation_ref,
+                    audience=card.audience,
+                )
+            )
         return Verdict("done")
 
     async def _post_digest(self, batch: list[Job]) -> dict[int, Verdict]:
@@ -141,7 +149,8 @@ class LaneOps:
         async with self.sessions() as session:
             # rows retaken after a crash whose card was already posted AND recorded: not again
             placed = {
-                j.id for j in batch
+                j.id
+                for j in batch
                 if await _ref_at(session, j.alert_id or 0, first.platform, first.destination) is not None
             }
             fresh = [j for j in batch if j.id not in placed]
@@ -154,10 +163,17 @@ class LaneOps:
         posted = await chat.post_digest(channel=first.destination, digest=burst_digest(present))
         async with transaction(self.sessions) as session:
             for job in fresh:
-                session.add(CardRef(alert_id=job.alert_id or 0, platform=first.platform,
-                                    channel=posted.channel, message_id=posted.message_id,
-                                    thread_id=posted.thread_id, conversation_ref=posted.conversation_ref,
-                                    audience="digest"))
+                session.add(
+                    CardRef(
+                        alert_id=job.alert_id or 0,
+                        platform=first.platform,
+                        channel=posted.channel,
+                        message_id=posted.message_id,
+                        thread_id=posted.thread_id,
+                        conversation_ref=posted.conversation_ref,
+                        audience="digest",
+                    )
+                )
         return {j.id: Verdict("done") for j in batch}
 
     async def _render_for(self, session: AsyncSession, ref: CardRef) -> Card | list[Card] | None:
@@ -214,8 +230,11 @@ class LaneOps:
         done: list[int] = list(job.payload.get("done", []))
         calls: list[tuple[CardRef, Call]] = []
         async with self.sessions() as session:
-            refs = [r for r in await queries.card_refs(session, alert_id=job.alert_id)
-                    if (include_digests or r.audience != "digest") and r.id not in done]
+            refs = [
+                r
+                for r in await queries.card_refs(session, alert_id=job.alert_id)
+                if (include_digests or r.audience != "digest") and r.id not in done
+            ]
             if not refs and not done and await _post_pending(session, job.alert_id):
                 return Verdict("defer")
             for ref in refs:

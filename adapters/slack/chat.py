@@ -16,7 +16,15 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import MAX_BLOCKS, card_message, digest_fit, digest_message, fallback, thread_line
+from adapters.slack.render import (
+    DIGEST_CAPACITY,
+    MAX_BLOCKS,
+    card_message,
+    digest_fit,
+    digest_message,
+    fallback,
+    thread_line,
+)
 from bot.cards import Card, DigestCard
 from bot.chat import CardPlace, ChatError, Posted
 
@@ -75,6 +83,7 @@ class SlackChat:
     platform = "slack"
     # about one chat.postMessage per second per channel: the delivery worker paces lanes by this
     pace_seconds = 1.0
+    digest_capacity = DIGEST_CAPACITY  # alerts one digest message can list, each with its Claim button
 
     def __init__(self, token: str, *, base_url: str, timeout: float = 10.0) -> None:
         self.client = AsyncWebClient(

@@ -282,21 +282,55 @@ def _digest_head(digest: DigestCard) -> list[Block]:
     return head
 
 
+COMPACT_GROUP = 10  # alerts per section in a dense digest; their Claim buttons share one actions row
+DIGEST_CAPACITY = (MAX_BLOCKS - 3) // 2 * COMPACT_GROUP  # header, figures, "+N more"; 2 blocks per group
+
+
 def digest_fit(digest: DigestCard) -> tuple[tuple[DigestItem, ...], int]:
     """The items that fit in one message and how many are left out (incl. `digest.more`)."""
     room = MAX_BLOCKS - len(_digest_head(digest))
     items = digest.items
-    if len(items) + (1 if digest.more else 0) > room:
-        items = items[: room - 1]
+    if len(items) > room:  # a burst: the dense layout, ten alerts per section + one row of buttons
+        items = items[: (room - 1) // 2 * COMPACT_GROUP]
     return items, digest.more + len(digest.items) - len(items)
 
 
+def _compact_group(digest: DigestCard, start: int, group: tuple[DigestItem, ...]) -> list[Block]:
+    lines = []
+    for item in group:
+        emoji = SEVERITY_EMOJI.get(item.severity, "")
+        summary = truncate(escape_mrkdwn(item.summary), 200)
+        lines.append(f"{emoji} *{escape_mrkdwn(item.alert_key)}* · {item.severity.value} · {summary}")
+    blocks: list[Block] = [_section(_digest_id(digest, f"group.{start}"), "\n".join(lines))]
+    buttons = [
+        # action ids must be unique within a block: "#n" is stripped again by adapters/slack/translate
+        {
+            **button_element(CardButton(ActionId.CLAIM, f"Claim {item.alert_key}", None, item.alert_key)),
+            "action_id": f"{ActionId.CLAIM.value}#{n}",
+        }
+        for n, item in enumerate(group)
+        if digest.with_claim_buttons and item.status is AlertStatus.OPEN
+    ]
+    if buttons:
+        blocks.append(
+            {"type": "actions", "block_id": _digest_id(digest, f"claims.{start}"), "elements": buttons}
+        )
+    return blocks
+
+
 def digest_blocks(digest: DigestCard) -> list[Block]:
-    """Header, figures, one section per alert (Claim button on open ones), "+N more" line; ≤ 50 blocks."""
+    """Header, figures, then one section per alert (Claim button on open ones) — or, for a burst too big
+    for that, ten alerts per section with a row of Claim buttons — and a "+N more" line; ≤ 50 blocks."""
     items, more = digest_fit(digest)
     blocks = _digest_head(digest)
-    claim = digest.with_claim_buttons
-    blocks.extend(_digest_item(item, _digest_id(digest, f"item.{i}"), claim) for i, item in enumerate(items))
+    if len(items) + len(blocks) + (1 if more else 0) > MAX_BLOCKS:
+        for start in range(0, len(items), COMPACT_GROUP):
+            blocks.extend(_compact_group(digest, start, items[start : start + COMPACT_GROUP]))
+    else:
+        claim = digest.with_claim_buttons
+        blocks.extend(
+            _digest_item(item, _digest_id(digest, f"item.{i}"), claim) for i, item in enumerate(items)
+        )
     if more:
         more_text = _mrkdwn(f"+{more} more")
         blocks.append({"type": "context", "block_id": _digest_id(digest, "more"), "elements": [more_text]})
@@ -328,7 +362,7 @@ def action_ids(blocks: Iterable[Block]) -> set[str]:
         if "accessory" in block:
             elements.append(block["accessory"])
         for element in elements:
-            if "action_id" in element:
-                found.add(element["action_id"])
+            if "action_id" in element:  # "alert.claim#3" in a dense digest is alert.claim
+                found.add(element["action_id"].split("#", 1)[0])
             found.update(option["value"].split("|", 1)[0] for option in element.get("options", []))
     return found

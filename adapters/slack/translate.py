@@ -66,8 +66,8 @@ def from_home(body: Mapping[str, Any]) -> bool:
 
 
 def _action_id(raw: object) -> ActionId | None:
-    try:
-        return ActionId(str(raw))
+    try:  # "alert.claim#3": a dense digest numbers its buttons (ids must be unique within a block)
+        return ActionId(str(raw).split("#", 1)[0])
     except ValueError:
         return None
 
@@ -134,8 +134,12 @@ def _resolve_args(view: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, st
     note = _text(view, modals.NOTE)
     if len(note) > modals.NOTE_MAX:
         errors[modals.NOTE] = f"Keep the note under {modals.NOTE_MAX} characters"
-    args = {"outcome": outcome, "root_cause": cause, "note": note,
-            "follow_up": "true" if _checked(view, modals.FOLLOW_UP) else "false"}
+    args = {
+        "outcome": outcome,
+        "root_cause": cause,
+        "note": note,
+        "follow_up": "true" if _checked(view, modals.FOLLOW_UP) else "false",
+    }
     return args, errors
 
 
@@ -173,4 +177,3 @@ def parse_submission(view: Mapping[str, Any]) -> Submission | None:
     key, channel = meta
     args, errors = _form_args(action, view)
     return Submission(action=action, alert_key=key, channel=channel, args=args, errors=errors)
-

@@ -77,14 +77,14 @@ async def test_send_direct_with_card(chat: SlackChat, slack_api: FakeSlackApi) -
 
 
 async def test_post_and_update_digest(chat: SlackChat, slack_api: FakeSlackApi) -> None:
-    items = tuple(DigestItem(f"HA-{i}", Severity.HIGH, "s", AlertStatus.OPEN) for i in range(60))
-    digest = DigestCard(title="Burst", items=items, fallback_text="60 hot alerts")
+    items = tuple(DigestItem(f"HA-{i}", Severity.HIGH, "s", AlertStatus.OPEN) for i in range(260))
+    digest = DigestCard(title="Burst", items=items, fallback_text="260 hot alerts")
     posted = await chat.post_digest(channel=CHANNEL, digest=digest)
     [call] = slack_api.calls("chat.postMessage")
     assert call.args["blocks"] == digest_message(digest)["blocks"]
-    assert call.args["text"] == "60 hot alerts"
-    assert posted.extra["alert_keys"] == [f"HA-{i}" for i in range(48)]
-    assert posted.extra["more"] == 12
+    assert call.args["text"] == "260 hot alerts"
+    assert posted.extra["alert_keys"] == [f"HA-{i}" for i in range(240)]  # ten per section, 24 sections
+    assert posted.extra["more"] == 20
     fewer = DigestCard(title="Burst", items=items[:2])
     await chat.update_digest(place=CardPlace(CHANNEL, posted.message_id), digest=fewer)
     assert slack_api.messages_in(CHANNEL)[0]["blocks"] == digest_message(fewer)["blocks"]

@@ -241,7 +241,11 @@ def test_digest_items_with_claim_buttons() -> None:
 def test_digest_without_claim_buttons_and_links() -> None:
     card = DigestCard(
         title="Daily",
-        items=(DigestItem("HA-7", Severity.LOW, "s", AlertStatus.OPEN, link="https://hotloop.example.com/a?x=1&y=2"),),
+        items=(
+            DigestItem(
+                "HA-7", Severity.LOW, "s", AlertStatus.OPEN, link="https://hotloop.example.com/a?x=1&y=2"
+            ),
+        ),
         with_claim_buttons=False,
     )
     blocks = digest_blocks(card)
@@ -252,10 +256,13 @@ def test_digest_without_claim_buttons_and_links() -> None:
 
 
 def test_digest_is_capped_at_fifty_blocks_with_more_line() -> None:
-    blocks = digest_blocks(digest(80, more=5))
+    blocks = digest_blocks(digest(48, more=5))  # one section each still fits
     assert len(blocks) == 50
-    assert blocks[-1]["elements"][0]["text"] == f"+{80 - 48 + 5} more"
+    assert blocks[-1]["elements"][0]["text"] == "+5 more"
     assert_valid_blocks(blocks)
+    dense = digest_blocks(digest(80, more=5))  # too many for that: ten per section, all 80 shown
+    assert len(dense) <= 50 and dense[-1]["elements"][0]["text"] == "+5 more"
+    assert_valid_blocks(dense)
     assert digest_message(digest(2, fallback_text="<!here>"))["text"] == "&lt;!here&gt;"
 
 
@@ -269,3 +276,38 @@ def test_thread_line() -> None:
     assert thread_line("SLA breach", "U012AB3CD") == "<@U012AB3CD> SLA breach"
     assert thread_line("x", None) == "x"
     assert thread_line("x", "<!everyone>") == "x"  # not a user id: dropped, never pasted raw
+
+
+def test_a_burst_too_big_for_one_section_each_uses_the_dense_layout() -> None:
+    import json
+
+    from adapters.slack.render import DIGEST_CAPACITY, action_ids, digest_blocks, digest_fit
+    from adapters.slack.translate import parse_click
+    from bot.cards import DigestCard, DigestItem
+    from bot.domain import AlertStatus, Severity
+
+    items = tuple(
+        DigestItem(
+            f"HA-{1000 + i}",
+            Severity.HIGH,
+            "<!channel> " * 40,
+            AlertStatus.OPEN if i % 3 else AlertStatus.CLAIMED,
+        )
+        for i in range(DIGEST_CAPACITY + 25)
+    )
+    digest = DigestCard(title="burst", items=items)
+    shown, more = digest_fit(digest)
+    assert len(shown) >= DIGEST_CAPACITY and len(shown) + more == len(items) and more > 0
+    blocks = digest_blocks(digest)
+    assert len(blocks) <= 50
+    buttons = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert len(buttons) == sum(1 for i in shown if i.status is AlertStatus.OPEN)
+    for block in blocks:
+        ids = [e["action_id"] for e in block.get("elements", []) if "action_id" in e]
+        assert len(ids) == len(set(ids)), "action ids must be unique within a block"
+    assert action_ids(blocks) == {"alert.claim"}
+    click = parse_click(buttons[0])
+    assert (
+        click is not None and click.action.value == "alert.claim" and click.alert_key == buttons[0]["value"]
+    )
+    assert "<!channel>" not in json.dumps(blocks)
