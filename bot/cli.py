@@ -242,15 +242,14 @@ def rules_test(
     file: Path, source: Annotated[str, typer.Option(help="Source name the rules see")] = "generic"
 ) -> None:
     """Show which rule fires for a generic-webhook JSON body, and why."""
-    from adapters.sources.base import SourceError
-    from adapters.sources.generic import parse
     from bot.config_snapshot import load_snapshot
+    from bot.generic_body import GenericBodyError, feedback_from_generic
     from bot.rules import evaluate, explain
 
     try:
-        item = parse({}, file.read_bytes(), mapping={})
-    except (SourceError, OSError) as exc:
-        raise _fail(f"cannot read {file}: {getattr(exc, 'reason', exc)}") from exc
+        item = feedback_from_generic(json.loads(file.read_bytes()))
+    except (GenericBodyError, OSError, ValueError) as exc:
+        raise _fail(f"cannot read {file}: {exc}") from exc
     settings = _settings()
     config = _with_context(settings, lambda ctx: load_snapshot(ctx.sessions))
     decision = evaluate(item, rules=config.rules, alarming_words=settings.alarming_words, source=source)

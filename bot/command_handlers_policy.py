@@ -32,6 +32,7 @@ from bot.command_handlers_base import (
 from bot.context import Context
 from bot.domain import Severity
 from bot.durations import format_duration
+from bot.generic_body import GenericBodyError, feedback_from_generic
 from bot.rules import RuleError, evaluate, explain, format_condition, parse_rule_text
 from bot.sla_clock import DEFAULT_SLA
 from storage import queries
@@ -182,7 +183,7 @@ async def rule_remove(args: str, *, caller: Caller, ctx: Context) -> CommandRepl
     return changed(f"Rule {name!r} removed.")
 
 
-def _test_body(text: str) -> bytes:
+def _test_body(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -190,13 +191,10 @@ def _test_body(text: str) -> bytes:
     if not isinstance(data, dict):
         raise UsageError('the response must be a JSON object, e.g. {"nps": 3, "comment": "…"}')
     data.setdefault("id", "rule-test")
-    return json.dumps(data).encode()
+    return data
 
 
 async def rule_test(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
-    from adapters.sources.base import SourceError  # bot → adapters only here, as in `hotloop rules test`
-    from adapters.sources.generic import parse
-
     text, source = args.strip(), "generic"
     found = _RULE_TEST_SOURCE.match(text)
     if found:
@@ -204,9 +202,9 @@ async def rule_test(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     if not text:
         raise UsageError("expected a generic webhook JSON body")
     try:
-        item = parse({}, _test_body(text), mapping={})
-    except SourceError as exc:
-        raise UsageError(f"not a generic webhook body: {exc.reason}") from None
+        item = feedback_from_generic(_test_body(text))
+    except GenericBodyError as exc:
+        raise UsageError(f"not a generic webhook body: {exc}") from None
     config = await ctx.config.get()
     try:
         decision = evaluate(
