@@ -20,7 +20,7 @@ from bot.outbox import card_destinations, enqueue_card_posts, enqueue_card_updat
 from bot.routing import choose_team
 from bot.rules import Decision, evaluate
 from bot.sla import due_times
-from bot.sla_sweep import heads_up_at
+from bot.sla_policy import heads_up_at
 from storage import queries
 from storage.db import SessionFactory, transaction
 from storage.models import Alert, AlertEvent, Feedback

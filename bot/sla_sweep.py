@@ -28,9 +28,8 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import bindparam, insert, literal_column, select, update
@@ -46,11 +45,15 @@ from bot.sla_clock import (
     BusinessHours,
     add_business_seconds,
     business_seconds_between,
-    deadline_fraction_at,
-    in_quiet_hours,
 )
+from bot.sla_policy import SweepOptions, heads_up_at, parse_quiet_hours, quiet_end, waiting_on_customer
 from storage.db import SessionFactory, transaction
 from storage.models import Alert, AlertEvent, Outbox
+
+__all__ = [
+    "SweepOptions", "SweepResult", "drain", "heads_up_at", "parse_quiet_hours", "quiet_end", "sweep",
+    "waiting_on_customer",
+]
 
 log = structlog.get_logger("hotloop.sla")
 
@@ -60,60 +63,6 @@ FACT_KINDS = (*_NOTICES, "snoozed", "reopened")
 ACTIVE_STATUSES = (AlertStatus.OPEN.value, AlertStatus.CLAIMED.value, AlertStatus.SNOOZED.value)
 CHAT_PLATFORMS = frozenset({"slack", "teams"})
 MAX_STEPS_PER_ALERT = 12
-
-
-@dataclass(frozen=True)
-class SweepOptions:
-    heads_up_fraction: float = 0.75
-    nag_seconds: int = 1800
-    nag_cap: int = 3
-    quiet_hours: tuple[time, time] | None = None  # local [start, end), may wrap midnight
-    quiet_timezone: str | None = None  # None: the team's business-hours zone, else UTC
-
-    @classmethod
-    def from_settings(cls, settings: object) -> SweepOptions:
-        """Read `sla_heads_up_fraction`, `sla_nag_seconds`, `sla_nag_cap`, `sla_quiet_hours` ("22:00-07:00")
-        and `sla_quiet_timezone` from the settings when they exist there; defaults otherwise."""
-        base = cls()
-        return cls(
-            heads_up_fraction=float(getattr(settings, "sla_heads_up_fraction", base.heads_up_fraction)),
-            nag_seconds=int(getattr(settings, "sla_nag_seconds", base.nag_seconds)),
-            nag_cap=int(getattr(settings, "sla_nag_cap", base.nag_cap)),
-            quiet_hours=parse_quiet_hours(getattr(settings, "sla_quiet_hours", None)),
-            quiet_timezone=getattr(settings, "sla_quiet_timezone", None) or None,
-        )
-
-
-def parse_quiet_hours(text: str | None) -> tuple[time, time] | None:
-    """'22:00-07:00' → (22:00, 07:00); empty → None. Raises ValueError with the expected form."""
-    if not text or not str(text).strip():
-        return None
-    try:
-        start, end = (time.fromisoformat(part.strip()) for part in str(text).split("-"))
-    except ValueError as exc:
-        raise ValueError(f"quiet hours: write them as HH:MM-HH:MM, e.g. 22:00-07:00 (got {text!r})") from exc
-    return start, end
-
-
-def quiet_end(at: datetime, quiet: tuple[time, time] | None, timezone: str) -> datetime:
-    """`at` itself when outside quiet hours, else the end of the quiet window it falls in (UTC)."""
-    if quiet is None or not in_quiet_hours(at, quiet, timezone):
-        return at
-    local = at.astimezone(ZoneInfo(timezone))
-    end = datetime.combine(local.date(), quiet[1], tzinfo=local.tzinfo)
-    if end <= local:
-        end = datetime.combine(local.date() + timedelta(days=1), quiet[1], tzinfo=local.tzinfo)
-    return end.astimezone(UTC)
-
-
-def heads_up_at(start: datetime, due: datetime, hours: BusinessHours | None, fraction: float = 0.75
-                ) -> datetime:
-    """When the heads-up for a clock running from `start` to `due` is due (business time)."""
-    return deadline_fraction_at(start, due, fraction, hours) if start < due else due
-
-
-def waiting_on_customer(reason: str | None) -> bool:
-    return (reason or "").strip().lower().replace("_", " ").replace("-", " ") == "waiting on customer"
 
 
 @dataclass
