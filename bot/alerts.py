@@ -143,19 +143,27 @@ async def _compare_and_set(
         return False
     for name, value in values.items():
         setattr(alert, name, value)
-    data = {**change.event_data, "version": alert.version}
-    session.add(AlertEvent(alert_id=alert.id, kind=change.event, actor_id=actor.id, actor_name=actor.name,
-                           platform=actor.platform, at=now, data=data))
     await enqueue_card_update(session, alert_id=alert.id, now=now)
+    record_change(session, alert_id=alert.id, change=change, actor=actor, version=alert.version, now=now)
+    return True
+
+
+def record_change(
+    session: AsyncSession, *, alert_id: int, change: Change, actor: Actor, version: int, now: datetime
+) -> None:
+    """What one committed transition leaves behind besides the card update: its event, its thread
+    line, managers' cards and DMs. Shared by the lifecycle and the SLA sweep."""
+    data = {**change.event_data, "version": version}
+    session.add(AlertEvent(alert_id=alert_id, kind=change.event, actor_id=actor.id, actor_name=actor.name,
+                           platform=actor.platform, at=now, data=data))
     if change.thread_text:
         enqueue_thread_line(
-            session, alert_id=alert.id, text=change.thread_text, mention=change.thread_mention, now=now
+            session, alert_id=alert_id, text=change.thread_text, mention=change.thread_mention, now=now
         )
     if change.posts:
-        enqueue_card_posts(session, alert_id=alert.id, places=change.posts, audience="managers", now=now)
+        enqueue_card_posts(session, alert_id=alert_id, places=change.posts, audience="managers", now=now)
     for platform, user, text in change.directs:
-        enqueue_direct(session, platform=platform, user=user, text=text, alert_id=alert.id, now=now)
-    return True
+        enqueue_direct(session, platform=platform, user=user, text=text, alert_id=alert_id, now=now)
 
 
 def _require_active(alert: Alert) -> None:

@@ -36,11 +36,11 @@ from sqlalchemy import bindparam, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
-from bot.alerts import SYSTEM, Change, escalation_places, next_due
+from bot.alerts import SYSTEM, Change, escalation_places, next_due, record_change
 from bot.cards import humanize_delta
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import AlertStatus
-from bot.outbox import enqueue, enqueue_card_posts, enqueue_direct, enqueue_thread_line
+from bot.outbox import enqueue
 from bot.sla_clock import (
     BusinessHours,
     add_business_seconds,
@@ -327,17 +327,7 @@ async def _commit(session: AsyncSession, writes: list[_Write], ctx: _Ctx) -> Non
         if alert_id not in has_update:  # one pending update renders the latest state (coalescing)
             enqueue(session, kind="card.update", platform="*", alert_id=alert_id, now=now)
         for number, change in enumerate(write.changes, start=write.alert.version + 1):
-            data = {**change.event_data, "version": number}
-            session.add(AlertEvent(alert_id=alert_id, kind=change.event, actor_id=SYSTEM.id,
-                                   actor_name=SYSTEM.name, platform=SYSTEM.platform, at=now, data=data))
-            if change.thread_text:
-                enqueue_thread_line(session, alert_id=alert_id, text=change.thread_text,
-                                    mention=change.thread_mention, now=now)
-            if change.posts:
-                enqueue_card_posts(session, alert_id=alert_id, places=change.posts, audience="managers",
-                                   now=now)
-            for platform, user, text in change.directs:
-                enqueue_direct(session, platform=platform, user=user, text=text, alert_id=alert_id, now=now)
+            record_change(session, alert_id=alert_id, change=change, actor=SYSTEM, version=number, now=now)
             setattr(ctx.result, change.event, getattr(ctx.result, change.event) + 1)
     ctx.result.rescheduled += len(writes) - len(stepped)
     await _insert_new_rows(session)

@@ -4,43 +4,23 @@ HOTLOOP_TEST_DATABASE_URL is set, on PostgreSQL too (one contract suite, every b
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from storage.db import SessionFactory, create_all, create_engine_for, normalize_url, session_factory
+from storage.db import SessionFactory, create_all, create_engine_for, session_factory
+from tests.databases import throwaway_pg_database
 
-PG_ENV = "HOTLOOP_TEST_DATABASE_URL"
 os.environ.setdefault("HOTLOOP_LOG_JSON", "false")
-
-
-def _admin_url(url: str) -> str:
-    return normalize_url(url)
 
 
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
     """A throw-away PostgreSQL database for this pytest process (parallel runs never collide)."""
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    name = f"hotloop_t_{uuid.uuid4().hex[:12]}"
-    import asyncio
-
-    async def run(sql: str) -> None:
-        engine = create_async_engine(_admin_url(base), isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-        await engine.dispose()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    url = normalize_url(base).rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield from throwaway_pg_database("hotloop_t")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

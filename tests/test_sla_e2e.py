@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,8 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select, update
 
 from adapters.slack.chat import SlackChat
 from adapters.sources.generic import sign
@@ -33,11 +31,11 @@ from bot.sla_sweep import sweep
 from bot.sources import add_source
 from jobs.delivery import DeliveryWorker
 from jobs.sla import delivery_handlers, sla_jobs
-from storage.db import SessionFactory, create_engine_for, normalize_url, session_factory, transaction
+from storage.db import SessionFactory, create_engine_for, session_factory, transaction
 from storage.models import Alert, AlertEvent, CardRef, Feedback, SlaPolicy, Team
 from tests.appserver import SOURCE_SECRET, TEST_SECRET_KEY, free_port, test_settings
-from tests.conftest import PG_ENV
 from tests.core.helpers import prepared_config
+from tests.databases import throwaway_pg_database
 from tests.fakes.slack_api import FakeSlackApi
 
 BOT_TOKEN = "xoxb-test"
@@ -118,24 +116,7 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/serve.db"
         return
-    yield from _pg_database()
-
-
-def _pg_database() -> Iterator[str]:
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    name = f"hotloop_p_{uuid.uuid4().hex[:12]}"
-
-    async def run(sql: str) -> None:
-        engine = create_async_engine(normalize_url(base), isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-        await engine.dispose()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield normalize_url(base).rsplit("/", 1)[0] + f"/{name}"
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield from throwaway_pg_database("hotloop_p")
 
 
 def process_env(url: str, slack: FakeSlackApi) -> dict[str, str]:
@@ -260,7 +241,7 @@ async def test_served_breach_nag_arrives_in_the_card_thread(
 
 @pytest.fixture
 def fresh_pg_url() -> Iterator[str]:
-    yield from _pg_database()
+    yield from throwaway_pg_database("hotloop_p")
 
 
 @pytest.mark.postgres
