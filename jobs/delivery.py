@@ -121,13 +121,19 @@ class DeliveryWorker:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def _busy_channels(self) -> list[tuple[str, str]]:
-        return [key for key, lane in self._lanes.items()
-                if key[0] != "alert" and lane.task is not None and not lane.task.done()]
+        return [
+            key
+            for key, lane in self._lanes.items()
+            if key[0] != "alert" and lane.task is not None and not lane.task.done()
+        ]
 
     def _forget_idle_lanes(self) -> None:
         now = asyncio.get_running_loop().time()
-        idle = [k for k, lane in self._lanes.items()
-                if not lane.queue and (lane.task is None or lane.task.done()) and lane.next_send_at <= now]
+        idle = [
+            k
+            for k, lane in self._lanes.items()
+            if not lane.queue and (lane.task is None or lane.task.done()) and lane.next_send_at <= now
+        ]
         for key in idle:
             del self._lanes[key]
 
@@ -153,10 +159,16 @@ class DeliveryWorker:
             )
             busy = self._busy_channels()
             if busy:  # their rows stay unleased until the lane is free, then come as one batch (a digest)
-                query = query.where(not_(or_(*(
-                    and_(col(Outbox.platform) == platform, col(Outbox.destination) == channel)
-                    for platform, channel in busy
-                ))))
+                query = query.where(
+                    not_(
+                        or_(
+                            *(
+                                and_(col(Outbox.platform) == platform, col(Outbox.destination) == channel)
+                                for platform, channel in busy
+                            )
+                        )
+                    )
+                )
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = (await session.execute(query)).scalars().all()
@@ -165,8 +177,17 @@ class DeliveryWorker:
                 assert row.id is not None
                 row.next_attempt_at = now + self.lease
                 row.attempts += 1
-                jobs.append(Job(row.id, row.kind, row.platform, row.destination, row.alert_id,
-                                dict(row.payload), row.attempts))
+                jobs.append(
+                    Job(
+                        row.id,
+                        row.kind,
+                        row.platform,
+                        row.destination,
+                        row.alert_id,
+                        dict(row.payload),
+                        row.attempts,
+                    )
+                )
             return jobs
 
     async def _run_lane(self, key: tuple[str, str], lane: _Lane) -> None:
@@ -179,26 +200,28 @@ class DeliveryWorker:
             while lane.queue:
                 jobs = list(lane.queue)
                 lane.queue.clear()
-                for position, batch in enumerate(self.ops.plan_lane(jobs)):
+                handled: set[int] = set()
+                for batch in self.ops.plan_lane(jobs):
                     await asyncio.sleep(max(0.0, lane.next_send_at - loop.time()))
                     verdicts = await self._attempt(batch)
                     await self._record(batch, verdicts)
+                    handled.update(job.id for job in batch)
                     lane.next_send_at = loop.time() + pace
                     retry_after = max((v.retry_after or 0.0 for v in verdicts.values()), default=0.0)
                     if retry_after:
-                        await self._hold_lane(key, lane, jobs, position, retry_after)
+                        rest = [job for job in jobs if job.id not in handled]
+                        await self._hold_lane(key, lane, rest, retry_after)
                         return
         self.signal.notify()  # rows for this channel may have waited for the lane: take them now
 
     async def _hold_lane(
-        self, key: tuple[str, str], lane: _Lane, jobs: list[Job], position: int, retry_after: float
+        self, key: tuple[str, str], lane: _Lane, rest: list[Job], retry_after: float
     ) -> None:
         """A 429: this channel waits `Retry-After`; what the lane still holds goes back to the table."""
         until = self.clock() + timedelta(seconds=retry_after)
         if key[0] != "alert":
             self.ops.block(key[0], key[1], until)
-        done = {job.id for batch in self.ops.plan_lane(jobs)[: position + 1] for job in batch}
-        rest = [job for job in jobs if job.id not in done] + list(lane.queue)
+        rest = rest + list(lane.queue)
         lane.queue.clear()
         await self._push_back_lane(key, until)
         await self._release(rest, at=until)
@@ -240,8 +263,15 @@ class DeliveryWorker:
             await self._report_failure(session, job, verdict, now)
 
     async def _report_failure(self, session: AsyncSession, job: Job, verdict: Verdict, now: datetime) -> None:
-        log.error("delivery.failed", kind=job.kind, platform=job.platform, destination=job.destination,
-                  alert_id=job.alert_id, error=verdict.error, attempts=job.attempts)
+        log.error(
+            "delivery.failed",
+            kind=job.kind,
+            platform=job.platform,
+            destination=job.destination,
+            alert_id=job.alert_id,
+            error=verdict.error,
+            attempts=job.attempts,
+        )
         if job.alert_id is not None:
             data = {
                 "kind": job.kind,
@@ -249,8 +279,11 @@ class DeliveryWorker:
                 "destination": job.destination,
                 "error": verdict.error,
             }
-            session.add(AlertEvent(alert_id=job.alert_id, kind="delivery_failed", platform="hotloop",
-                                   at=now, data=data))
+            session.add(
+                AlertEvent(
+                    alert_id=job.alert_id, kind="delivery_failed", platform="hotloop", at=now, data=data
+                )
+            )
         await self._tell_admins(session, job, verdict, now)
 
     async def _tell_admins(self, session: AsyncSession, job: Job, verdict: Verdict, now: datetime) -> None:
@@ -264,12 +297,20 @@ class DeliveryWorker:
             return
         self._reported[place] = now
         where = f"{job.platform}:{job.destination}" if job.destination else job.platform
-        text = (f"hotloop could not deliver a {job.kind} to {where} after {job.attempts} attempts: "
-                f"{verdict.error}. Check the channel exists and the app is invited to it.")
+        text = (
+            f"hotloop could not deliver a {job.kind} to {where} after {job.attempts} attempts: "
+            f"{verdict.error}. Check the channel exists and the app is invited to it."
+        )
         for admin in (await session.execute(select(Admin))).scalars():
             if admin.platform in self.chats:
-                enqueue_direct(session, platform=admin.platform, user=admin.user_id, text=text,
-                               alert_id=job.alert_id, now=now)
+                enqueue_direct(
+                    session,
+                    platform=admin.platform,
+                    user=admin.user_id,
+                    text=text,
+                    alert_id=job.alert_id,
+                    now=now,
+                )
 
     async def _push_back_lane(self, lane: tuple[str, str], until: datetime) -> None:
         """A 429 for this channel: every pending row for it waits; other channels are untouched."""

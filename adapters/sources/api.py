@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from adapters.sources.base import PayloadError, SourceConfig, SourceError, load_json_object
+from adapters.sources.base import FetchNeeded, PayloadError, SourceConfig, SourceError, load_json_object
 
 # Ids end up in API URL paths: refuse anything that could walk the path or add a query.
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -20,6 +20,18 @@ def safe_id(value: object, what: str) -> str:
     if not isinstance(value, str) or not _SAFE_ID.fullmatch(value):
         raise PayloadError(f"{what} is missing or not a plain id")
     return value
+
+
+def survey_response(survey_id: str, response_id: str) -> FetchNeeded:
+    """What the webhook said: fetch this survey's response later (the response id dedupes)."""
+    return FetchNeeded(external_id=response_id, ref={"survey_id": survey_id, "response_id": response_id})
+
+
+def survey_response_ids(needed: FetchNeeded) -> tuple[str, str]:
+    """(survey id, response id) back out of a queued fetch, checked again: they go into API paths."""
+    return safe_id(needed.ref.get("survey_id"), "survey_id"), safe_id(
+        needed.ref.get("response_id"), "response_id"
+    )
 
 
 def base_url(config: SourceConfig, default: str | None, strip_suffix: str) -> str:

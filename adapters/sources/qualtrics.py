@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlencode
 
 import httpx
 
-from adapters.sources.api import api_token, base_url, get_json, safe_id
+from adapters.sources.api import api_token, base_url, get_json, safe_id, survey_response, survey_response_ids
 from adapters.sources.base import (
     FetchNeeded,
     IgnoredEvent,
@@ -91,12 +91,11 @@ def parse(headers: Mapping[str, str], body: bytes, *, mapping: Mapping[str, Any]
     message = load_json_object(msg.encode())
     survey_id = safe_id(message.get("SurveyID"), "MSG.SurveyID")
     response_id = safe_id(message.get("ResponseID"), "MSG.ResponseID")
-    return FetchNeeded(external_id=response_id, ref={"survey_id": survey_id, "response_id": response_id})
+    return survey_response(survey_id, response_id)
 
 
 async def fetch(client: httpx.AsyncClient, config: SourceConfig, needed: FetchNeeded) -> FeedbackIn:
-    survey_id = safe_id(needed.ref.get("survey_id"), "survey_id")
-    response_id = safe_id(needed.ref.get("response_id"), "response_id")
+    survey_id, response_id = survey_response_ids(needed)
     root = base_url(config, None, "/API/v3")
     url = f"{root}/API/v3/surveys/{survey_id}/responses/{response_id}"
     data = await get_json(client, url, {"X-API-TOKEN": api_token(config), "Accept": "application/json"})

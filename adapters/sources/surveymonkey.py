@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from adapters.sources.api import api_token, base_url, get_json, safe_id
+from adapters.sources.api import api_token, base_url, get_json, safe_id, survey_response, survey_response_ids
 from adapters.sources.base import (
     FetchNeeded,
     IgnoredEvent,
@@ -80,12 +80,11 @@ def parse(headers: Mapping[str, str], body: bytes, *, mapping: Mapping[str, Any]
         raise PayloadError("resources must be an object")
     response_id = safe_id(data.get("object_id"), "object_id")
     survey_id = safe_id(resources.get("survey_id"), "resources.survey_id")
-    return FetchNeeded(external_id=response_id, ref={"survey_id": survey_id, "response_id": response_id})
+    return survey_response(survey_id, response_id)
 
 
 async def fetch(client: httpx.AsyncClient, config: SourceConfig, needed: FetchNeeded) -> FeedbackIn:
-    survey_id = safe_id(needed.ref.get("survey_id"), "survey_id")
-    response_id = safe_id(needed.ref.get("response_id"), "response_id")
+    survey_id, response_id = survey_response_ids(needed)
     root = base_url(config, DEFAULT_API_URL, "/v3")
     headers = {"Authorization": f"Bearer {api_token(config)}", "Accept": "application/json"}
     url = f"{root}/v3/surveys/{survey_id}/responses/{response_id}/details"

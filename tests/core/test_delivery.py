@@ -93,7 +93,9 @@ async def test_rate_limited_channel_waits_while_other_channels_proceed(
     config = await prepared_config(sessions, slack_channel="C0SLOW")
     async with transaction(sessions) as session:
         session.add(Team(name="fast", slack_channel="C0FAST"))
-    slack.fail_next(1, status=429, error="ratelimited", retry_after=30, method="chat.postMessage")
+    slack.fail_next(
+        1, status=429, error="ratelimited", retry_after=30, method="chat.postMessage", channel="C0SLOW"
+    )
     slow = await raise_alert(sessions, config, external_id="slow")
     from bot.config_snapshot import ConfigCache
     from storage.models import Route
