@@ -18,20 +18,17 @@ class LogChat:
     pace_seconds = 0.0
 
     def __init__(self) -> None:
-        self._ids = itertools.count(1)
-        self.cards: dict[str, Card] = {}  # latest card per message id (the demo prints these)
+        self._ids = itertools.count(1)  # nothing else is kept: a long-running server must not grow
 
     def _next(self) -> str:
         return f"log-{next(self._ids)}"
 
     async def post_card(self, *, channel: str, card: Card) -> Posted:
         message_id = self._next()
-        self.cards[message_id] = card
         log.info("card.posted", channel=channel, alert=card.alert_key, severity=card.severity.value)
         return Posted(channel=channel, message_id=message_id, thread_id=message_id)
 
     async def update_card(self, *, place: CardPlace, card: Card) -> None:
-        self.cards[place.message_id] = card
         log.info("card.updated", channel=place.channel, alert=card.alert_key, status=card.status.value)
 
     async def post_reply(self, *, place: CardPlace, text: str, mention: str | None = None) -> None:

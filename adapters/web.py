@@ -63,8 +63,7 @@ def create_app(
 
     app = FastAPI(title="hotloop", version="0.1.0", lifespan=lifespan,
                   description="Survey webhooks in; hot alerts out to Slack and Microsoft Teams.")
-    app.include_router(webhook_routes.router)
-    webhook_routes.install_openapi_components(app)
+    webhook_routes.mount_webhooks(app)
     _mount_ops(app)
     _mount_chat_routes(app, settings)
     _install_error_handlers(app)

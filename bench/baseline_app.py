@@ -1,6 +1,7 @@
 """The bare baseline for bench/ingest.py: the least a webhook receiver can do on the same stack.
 
-`POST /webhooks/{source}` reads the raw body, does ONE INSERT of it (SQLAlchemy Core, async, the
+`POST /webhooks/{source}` (routed like hotloop's: a plain Starlette route in the FastAPI app) reads
+the raw body, does ONE INSERT of it (SQLAlchemy Core, async, the
 engine built by `storage.db.create_engine_for`, so SQLite gets the same WAL / BEGIN IMMEDIATE
 settings and PostgreSQL the same pool), commits and answers 202. No signature check, no parsing,
 no rules: the floor hotloop's ingest path is compared against.
@@ -20,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, insert
+from starlette.routing import Route
 
 from storage.db import create_engine_for
 
@@ -52,8 +54,8 @@ def create_app(database_url: str) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/webhooks/{source}", status_code=202)
-    async def receive(source: str, request: Request) -> JSONResponse:
+    async def receive(request: Request) -> JSONResponse:
+        source = request.path_params["source"]
         body = await request.body()
         async with request.app.state.engine.begin() as conn:  # BEGIN (IMMEDIATE on SQLite) … COMMIT
             await conn.execute(
@@ -61,6 +63,9 @@ def create_app(database_url: str) -> FastAPI:
             )
         return JSONResponse({"alert": None}, status_code=202)
 
+    # registered like hotloop's webhook (adapters/webhook_routes.py): a plain Starlette route in the
+    # FastAPI app, so both pay the same framework cost per request
+    app.router.routes.insert(0, Route("/webhooks/{source}", receive, methods=["POST"]))
     return app
 
 

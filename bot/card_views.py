@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,20 +15,32 @@ from bot.domain import AlertStatus, Severity
 from storage.models import Alert, Feedback, Source, Team
 
 
+def _card_query() -> Any:
+    return (
+        select(Alert, Feedback, Team, col(Source.name))
+        .join(Feedback, col(Feedback.id) == col(Alert.feedback_id))
+        .join(Team, col(Team.id) == col(Alert.team_id))
+        .join(Source, col(Source.id) == col(Feedback.source_id))
+    )
+
+
 async def load_card(session: AsyncSession, *, alert_id: int, audience: str, now: datetime) -> Card | None:
-    row = (
-        await session.execute(
-            select(Alert, Feedback, Team, col(Source.name))
-            .join(Feedback, col(Feedback.id) == col(Alert.feedback_id))
-            .join(Team, col(Team.id) == col(Alert.team_id))
-            .join(Source, col(Source.id) == col(Feedback.source_id))
-            .where(col(Alert.id) == alert_id)
-        )
-    ).first()
+    row = (await session.execute(_card_query().where(col(Alert.id) == alert_id))).first()
     if row is None:
         return None
     alert, feedback, team, source_name = row
     return build_card(alert, feedback, team, source_name=source_name, now=now, audience=audience)
+
+
+async def load_cards(
+    session: AsyncSession, *, alert_ids: Sequence[int], audience: str, now: datetime
+) -> dict[int, Card]:
+    """Several alerts' cards in one query (a burst digest); alerts that are gone are left out."""
+    rows = (await session.execute(_card_query().where(col(Alert.id).in_(list(alert_ids))))).all()
+    return {
+        alert.id: build_card(alert, feedback, team, source_name=source_name, now=now, audience=audience)
+        for alert, feedback, team, source_name in rows
+    }
 
 
 def digest_item(card: Card) -> DigestItem:

@@ -48,7 +48,7 @@ class _FeedbackValues(TypedDict):
     partial: bool
 
 
-def _feedback_values(item: FeedbackIn) -> _FeedbackValues:
+def feedback_values(item: FeedbackIn) -> _FeedbackValues:
     return {
         "submitted_at": item.submitted_at,
         "customer_id": item.customer.id,
@@ -69,8 +69,16 @@ def alert_key_for(feedback_id: int) -> str:
     return f"HA-{1000 + feedback_id}"
 
 
-async def _create_alert(
-    session: AsyncSession,
+@dataclass(frozen=True)
+class AlertPlan:
+    """Everything a new alert writes, decided before any row is: the alert, its event, its cards."""
+
+    values: dict[str, Any]  # the alert row
+    event: dict[str, Any]  # the "created" event's data
+    places: list[tuple[str, str]]  # (platform, channel) of each first card
+
+
+def plan_alert(
     *,
     feedback_id: int,
     item: FeedbackIn,
@@ -79,7 +87,7 @@ async def _create_alert(
     config: ConfigSnapshot,
     source_name: str,
     now: datetime,
-) -> str:
+) -> AlertPlan:
     routing = choose_team(
         routes=config.routes,
         default_team_id=config.default_team_id,
@@ -90,27 +98,23 @@ async def _create_alert(
     team = config.team(routing.team_id)
     claim_due, resolve_due = due_times(config, team=team, severity=severity, start=now)
     heads_up = heads_up_at(now, claim_due, team.hours)  # the sweep's first look: the 75 % heads-up
-    key = alert_key_for(feedback_id)
-    alert_id = await queries.insert_alert(
-        session,
-        values={
-            "key": key, "feedback_id": feedback_id, "severity": severity.value, "status": "open",
-            "team_id": team.id, "routed_by_default": routing.by_default, "reasons": list(decision.reasons),
-            "created_at": now, "updated_at": now, "claim_due_at": claim_due, "resolve_due_at": resolve_due,
-            "next_nag_at": heads_up, "next_due_at": heads_up, "escalation_level": 0, "nag_count": 0,
-            "version": 1,
-        },
-    )
-    data = {
-        "severity": severity.value,
-        "rule": decision.rule,
-        "team": team.name,
-        "default_route": routing.by_default,
+    values = {
+        "key": alert_key_for(feedback_id), "feedback_id": feedback_id, "severity": severity.value,
+        "status": "open", "team_id": team.id, "routed_by_default": routing.by_default,
+        "reasons": list(decision.reasons), "created_at": now, "updated_at": now,
+        "claim_due_at": claim_due, "resolve_due_at": resolve_due, "next_nag_at": heads_up,
+        "next_due_at": heads_up, "escalation_level": 0, "nag_count": 0, "version": 1,
     }
-    session.add(AlertEvent(alert_id=alert_id, kind="created", platform="hotloop", at=now, data=data))
-    places = card_destinations(team, config.team(config.default_team_id))
-    enqueue_card_posts(session, alert_id=alert_id, places=places, audience="team", now=now)
-    return key
+    event = {"severity": severity.value, "rule": decision.rule, "team": team.name,
+             "default_route": routing.by_default}
+    return AlertPlan(values, event, card_destinations(team, config.team(config.default_team_id)))
+
+
+async def _create_alert(session: AsyncSession, plan: AlertPlan, *, now: datetime) -> str:
+    alert_id = await queries.insert_alert(session, values=plan.values)
+    session.add(AlertEvent(alert_id=alert_id, kind="created", platform="hotloop", at=now, data=plan.event))
+    enqueue_card_posts(session, alert_id=alert_id, places=plan.places, audience="team", now=now)
+    return str(plan.values["key"])
 
 
 async def _update_existing(
@@ -124,7 +128,7 @@ async def _update_existing(
     now: datetime,
 ) -> IngestResult:
     alert = await queries.alert_for_feedback(session, feedback_id=feedback.id or 0)
-    values = _feedback_values(item)
+    values = feedback_values(item)
     repeat = all(getattr(feedback, k) == v for k, v in values.items() if k != "partial")
     if repeat or (item.partial and not feedback.partial):
         # an exact repeat, or an earlier part arriving after the finished response: nothing to do
@@ -136,8 +140,9 @@ async def _update_existing(
     if alert is None:
         if decision.severity is None:
             return IngestResult(None, duplicate=True)
-        key = await _create_alert(session, feedback_id=feedback.id or 0, item=item, decision=decision,
-                                  severity=decision.severity, config=config, source_name=source_name, now=now)
+        plan = plan_alert(feedback_id=feedback.id or 0, item=item, decision=decision,
+                          severity=decision.severity, config=config, source_name=source_name, now=now)
+        key = await _create_alert(session, plan, now=now)
         return IngestResult(key, duplicate=True, severity=decision.severity.value)
     return await _raise_severity(session, alert=alert, decision=decision, now=now)
 
@@ -210,7 +215,7 @@ async def ingest_in(
 ) -> IngestResult:
     """The ingest of one response inside the caller's transaction."""
     values = {"source_id": source_id, "external_id": item.external_id, "received_at": now,
-              **_feedback_values(item)}
+              **feedback_values(item)}
     feedback_id = await queries.insert_feedback_if_new(session, values=values)
     if feedback_id is None:  # known response: a repeat, or a later part of it
         existing = await queries.find_feedback(session, source_id=source_id, external_id=item.external_id)
@@ -220,6 +225,7 @@ async def ingest_in(
     decision = evaluate(item, rules=config.rules, alarming_words=alarming_words, source=source_name)
     if decision.severity is None:
         return IngestResult(None, duplicate=False)
-    key = await _create_alert(session, feedback_id=feedback_id, item=item, decision=decision,
-                              severity=decision.severity, config=config, source_name=source_name, now=now)
+    plan = plan_alert(feedback_id=feedback_id, item=item, decision=decision, severity=decision.severity,
+                      config=config, source_name=source_name, now=now)
+    key = await _create_alert(session, plan, now=now)
     return IngestResult(key, duplicate=False, severity=decision.severity.value)

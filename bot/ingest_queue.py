@@ -16,7 +16,8 @@ import structlog
 
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import FeedbackIn
-from bot.ingest import IngestResult, ingest, ingest_in
+from bot.ingest import IngestResult, ingest
+from bot.ingest_batch import IngestItem, ingest_batch
 from storage.db import SessionFactory, transaction
 
 log = structlog.get_logger("hotloop.ingest")
@@ -24,12 +25,7 @@ log = structlog.get_logger("hotloop.ingest")
 
 @dataclass
 class _Pending:
-    source_id: int
-    source_name: str
-    item: FeedbackIn
-    config: ConfigSnapshot
-    alarming_words: list[str]
-    now: datetime
+    work: IngestItem
     done: asyncio.Future[IngestResult]
 
 
@@ -45,7 +41,8 @@ class IngestQueue:
         alarming_words: list[str], now: datetime,
     ) -> IngestResult:
         done: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Pending(source_id, source_name, item, config, alarming_words, now, done))
+        work = IngestItem(source_id, source_name, item, config, alarming_words, now)
+        self._waiting.append(_Pending(work, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name="hotloop-ingest-writer")
         return await asyncio.shield(done)  # a client hanging up must not cancel a commit others share
@@ -64,18 +61,15 @@ class IngestQueue:
 
     async def _commit_together(self, batch: list[_Pending]) -> list[IngestResult]:
         async with transaction(self.sessions) as session:
-            return [
-                await ingest_in(session, source_id=p.source_id, source_name=p.source_name, item=p.item,
-                                config=p.config, alarming_words=p.alarming_words, now=p.now)
-                for p in batch
-            ]
+            return await ingest_batch(session, [p.work for p in batch])
 
     async def _commit_alone(self, batch: list[_Pending]) -> None:
         for p in batch:
             try:
-                result = await ingest(self.sessions, source_id=p.source_id, source_name=p.source_name,
-                                      item=p.item, config=p.config, alarming_words=p.alarming_words,
-                                      now=p.now)
+                w = p.work
+                result = await ingest(self.sessions, source_id=w.source_id, source_name=w.source_name,
+                                      item=w.item, config=w.config, alarming_words=w.alarming_words,
+                                      now=w.now)
             except Exception as error:
                 p.done.set_exception(error)
             else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,25 +41,37 @@ def card_destinations(team: TeamInfo, default: TeamInfo) -> list[tuple[str, str]
     return team.destinations or default.destinations or [(LOG_PLATFORM, "console")]
 
 
-def enqueue(
-    session: AsyncSession,
-    *,
-    kind: str,
-    platform: str,
-    destination: str = "",
-    alert_id: int | None,
-    now: datetime,
-    payload: dict[str, Any] | None = None,
-) -> Outbox:
-    row = Outbox(
-        kind=kind,
-        platform=platform,
-        destination=destination,
-        alert_id=alert_id,
-        payload=payload or {},
-        next_attempt_at=now,
-        created_at=now,
-    )
+class OutboxFields(TypedDict, total=False):
+    kind: Required[str]
+    platform: Required[str]
+    destination: str  # channel / user / conversation; "" when the row needs none
+    alert_id: Required[int | None]
+    now: Required[datetime]
+    payload: dict[str, Any] | None
+
+
+def outbox_values(**fields: Unpack[OutboxFields]) -> dict[str, Any]:
+    """One outbox row's columns, all of them, so bulk inserts and `Outbox(**…)` write the same row."""
+    now = fields["now"]
+    return {
+        "kind": fields["kind"], "platform": fields["platform"], "destination": fields.get("destination", ""),
+        "alert_id": fields["alert_id"], "payload": fields.get("payload") or {}, "status": "pending",
+        "attempts": 0, "next_attempt_at": now, "last_error": None, "created_at": now, "done_at": None,
+    }
+
+
+def card_post_values(
+    *, alert_id: int, places: list[tuple[str, str]], audience: str, now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        outbox_values(kind="card.post", platform=platform, destination=channel, alert_id=alert_id, now=now,
+                      payload={"audience": audience})
+        for platform, channel in places
+    ]
+
+
+def enqueue(session: AsyncSession, **fields: Unpack[OutboxFields]) -> Outbox:
+    row = Outbox(**outbox_values(**fields))
     session.add(row)
     return row
 
@@ -67,16 +79,8 @@ def enqueue(
 def enqueue_card_posts(
     session: AsyncSession, *, alert_id: int, places: list[tuple[str, str]], audience: str, now: datetime
 ) -> None:
-    for platform, channel in places:
-        enqueue(
-            session,
-            kind="card.post",
-            platform=platform,
-            destination=channel,
-            alert_id=alert_id,
-            now=now,
-            payload={"audience": audience},
-        )
+    for values in card_post_values(alert_id=alert_id, places=places, audience=audience, now=now):
+        session.add(Outbox(**values))
 
 
 async def enqueue_card_update(session: AsyncSession, *, alert_id: int, now: datetime) -> None:

@@ -203,6 +203,8 @@ def _number_text(value: Any) -> str:
 
 def fold_text(text: str) -> str:
     """Lower case without accents, so "Remboursé" and "rembourse" compare equal."""
+    if text.isascii():  # the common case: nothing to decompose, and casefold() is lower() there
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
@@ -211,14 +213,15 @@ _SPACELESS_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HALFWIDTH", "THAI", "LAO",
 
 
 @lru_cache(maxsize=2048)
-def _word_pattern(word: str) -> re.Pattern[str] | None:
+def _word_pattern(word: str) -> tuple[str, re.Pattern[str]] | None:
+    """(a substring every match contains, the pattern): the cheap `in` test rules most words out."""
     parts = fold_text(word).split()
     if not parts:
         return None
     body = r"\s+".join(re.escape(part) for part in parts)  # "never again" spans any whitespace
     # Scripts written without spaces have no word starts to anchor to: match anywhere.
     spaceless = unicodedata.name(parts[0][0], "").startswith(_SPACELESS_SCRIPTS)
-    return re.compile(body if spaceless else r"(?<!\w)" + body)
+    return parts[0], re.compile(body if spaceless else r"(?<!\w)" + body)
 
 
 def find_words(text: str, words: Sequence[str]) -> list[str]:
@@ -226,8 +229,11 @@ def find_words(text: str, words: Sequence[str]) -> list[str]:
     folded = fold_text(text)
     found: list[str] = []
     for word in words:
-        pattern = _word_pattern(word)
-        if pattern is not None and word not in found and pattern.search(folded):
+        compiled = _word_pattern(word)
+        if compiled is None or word in found:
+            continue
+        needle, pattern = compiled
+        if needle in folded and pattern.search(folded):
             found.append(word)
     return found
 

@@ -49,6 +49,12 @@ def backoff_seconds(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> 
     return random.uniform(base, min(cap, base * 2 ** min(attempts, 16)))
 
 
+_JOB_COLUMNS = (
+    col(Outbox.id), col(Outbox.kind), col(Outbox.platform), col(Outbox.destination), col(Outbox.alert_id),
+    col(Outbox.payload), col(Outbox.attempts),
+)
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -61,6 +67,7 @@ class DeliveryWorker:
         lease_seconds: float = 30.0,  # a crashed worker's rows come back after this
         group_threshold: int = 4,
         poll_seconds: float = 1.0,
+        take_gap_seconds: float = 0.02,
         clock: Clock = utcnow,
         handlers: Mapping[str, JobHandler] | None = None,
         max_queued: int = 2000,
@@ -72,6 +79,7 @@ class DeliveryWorker:
         self.max_attempts = max_attempts
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
+        self.take_gap_seconds = take_gap_seconds
         self.clock = clock
         self.ops = LaneOps(sessions, chats, clock=clock, group_threshold=group_threshold, handlers=handlers)
         self._lane_limit = asyncio.Semaphore(32)
@@ -88,6 +96,10 @@ class DeliveryWorker:
                 log.exception("delivery.loop_error")
                 taken = 0
             if taken < self.batch:
+                # At most one take per gap: under a webhook flood every commit rings the signal, and a
+                # take per ring costs a query each time for rows that mostly wait on a busy lane.
+                # A ring during the gap stays set, so nothing waits longer than the gap for it.
+                await asyncio.sleep(self.take_gap_seconds)
                 await self.signal.wait(self.poll_seconds)
         await self._shutdown_lanes()
 
@@ -152,7 +164,7 @@ class DeliveryWorker:
         now = self.clock()
         async with transaction(self.sessions) as session:
             query = (
-                select(Outbox)
+                select(*_JOB_COLUMNS)
                 .where(col(Outbox.status) == "pending", col(Outbox.next_attempt_at) <= now)
                 .order_by(col(Outbox.id))
                 .limit(self.batch)
@@ -171,24 +183,18 @@ class DeliveryWorker:
                 )
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            rows = (await session.execute(query)).scalars().all()
-            jobs = []
-            for row in rows:
-                assert row.id is not None
-                row.next_attempt_at = now + self.lease
-                row.attempts += 1
-                jobs.append(
-                    Job(
-                        row.id,
-                        row.kind,
-                        row.platform,
-                        row.destination,
-                        row.alert_id,
-                        dict(row.payload),
-                        row.attempts,
-                    )
+            rows = (await session.execute(query)).all()
+            if rows:  # the lease: one UPDATE for the whole take
+                await session.execute(
+                    update(Outbox)
+                    .where(col(Outbox.id).in_([row.id for row in rows]))
+                    .values(next_attempt_at=now + self.lease, attempts=col(Outbox.attempts) + 1)
                 )
-            return jobs
+            return [
+                Job(row.id, row.kind, row.platform, row.destination, row.alert_id, dict(row.payload),
+                    row.attempts + 1)
+                for row in rows
+            ]
 
     async def _run_lane(self, key: tuple[str, str], lane: _Lane) -> None:
         """One channel (or one alert's updates) in order, paced for its platform; rows that arrive while
@@ -237,13 +243,25 @@ class DeliveryWorker:
             return {j.id: Verdict("retry", f"{type(error).__name__}: {error}"[:500]) for j in batch}
 
     async def _record(self, batch: list[Job], verdicts: dict[int, Verdict]) -> None:
+        """One UPDATE per distinct outcome (a digest of 50 rows that all went out: one statement)."""
         now = self.clock()
+        same: dict[tuple[Any, ...], list[int]] = {}
         async with transaction(self.sessions) as session:
             for job in batch:
                 verdict = verdicts.get(job.id, Verdict("retry", "no verdict"))
-                await self._record_one(session, job, verdict, now)
+                values, status = self._outcome(job, verdict, now)
+                DELIVERIES.labels(platform=job.platform, kind=job.kind, result=status).inc()
+                if "payload" in values:
+                    await session.execute(update(Outbox).where(col(Outbox.id) == job.id).values(**values))
+                else:
+                    same.setdefault(tuple(sorted(values.items())), []).append(job.id)
+                if status == "failed":
+                    await self._report_failure(session, job, verdict, now)
+            for key, ids in same.items():
+                await session.execute(update(Outbox).where(col(Outbox.id).in_(ids)).values(**dict(key)))
 
-    async def _record_one(self, session: AsyncSession, job: Job, verdict: Verdict, now: datetime) -> None:
+    def _outcome(self, job: Job, verdict: Verdict, now: datetime) -> tuple[dict[str, Any], str]:
+        """The outbox row's new values for this verdict, and the row's resulting status."""
         values: dict[str, Any] = {"last_error": verdict.error}
         if verdict.payload is not None:
             values["payload"] = verdict.payload
@@ -257,10 +275,7 @@ class DeliveryWorker:
         else:
             delay = verdict.retry_after or backoff_seconds(job.attempts)
             values["next_attempt_at"] = now + timedelta(seconds=delay)
-        await session.execute(update(Outbox).where(col(Outbox.id) == job.id).values(**values))
-        DELIVERIES.labels(platform=job.platform, kind=job.kind, result=status).inc()
-        if status == "failed":
-            await self._report_failure(session, job, verdict, now)
+        return values, status
 
     async def _report_failure(self, session: AsyncSession, job: Job, verdict: Verdict, now: datetime) -> None:
         log.error(

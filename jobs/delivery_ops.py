@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.card_views import burst_digest, load_card
+from bot.card_views import burst_digest, load_card, load_cards
 from bot.cards import Card
 from bot.chat import CardPlace, Chat, ChatError
 from storage import queries
@@ -146,34 +146,26 @@ class LaneOps:
         first = batch[0]
         chat = self._chat(first.platform)
         now = self.clock()
+        alert_ids = [j.alert_id or 0 for j in batch]
         async with self.sessions() as session:
             # rows retaken after a crash whose card was already posted AND recorded: not again
-            placed = {
-                j.id
-                for j in batch
-                if await _ref_at(session, j.alert_id or 0, first.platform, first.destination) is not None
-            }
-            fresh = [j for j in batch if j.id not in placed]
-            cards = [
-                await load_card(session, alert_id=j.alert_id or 0, audience="digest", now=now) for j in fresh
-            ]
+            placed = await _alerts_placed_at(session, alert_ids, first.platform, first.destination)
+            fresh = [j for j in batch if (j.alert_id or 0) not in placed]
+            cards = await load_cards(session, alert_ids=[j.alert_id or 0 for j in fresh], audience="digest",
+                                     now=now)
         if not fresh:
             return {j.id: Verdict("done") for j in batch}
-        present = [c for c in cards if c is not None]
+        present = [cards[j.alert_id or 0] for j in fresh if (j.alert_id or 0) in cards]
         posted = await chat.post_digest(channel=first.destination, digest=burst_digest(present))
+        refs = [
+            {"alert_id": job.alert_id or 0, "platform": first.platform, "channel": posted.channel,
+             "message_id": posted.message_id, "thread_id": posted.thread_id,
+             "conversation_ref": posted.conversation_ref, "audience": "digest", "created_at": now,
+             "updated_at": now}
+            for job in fresh
+        ]
         async with transaction(self.sessions) as session:
-            for job in fresh:
-                session.add(
-                    CardRef(
-                        alert_id=job.alert_id or 0,
-                        platform=first.platform,
-                        channel=posted.channel,
-                        message_id=posted.message_id,
-                        thread_id=posted.thread_id,
-                        conversation_ref=posted.conversation_ref,
-                        audience="digest",
-                    )
-                )
+            await session.execute(insert(CardRef.__table__), refs)  # type: ignore[attr-defined]
         return {j.id: Verdict("done") for j in batch}
 
     async def _render_for(self, session: AsyncSession, ref: CardRef) -> Card | list[Card] | None:
@@ -189,8 +181,9 @@ class LaneOps:
             )
             .order_by(col(CardRef.id))
         )
-        cards = [await load_card(session, alert_id=a, audience="digest", now=now) for a in siblings.scalars()]
-        return [c for c in cards if c is not None]
+        order = list(siblings.scalars())
+        cards = await load_cards(session, alert_ids=order, audience="digest", now=now)
+        return [cards[a] for a in order if a in cards]
 
     async def _update_cards(self, job: Job) -> Verdict:
         return await self._each_ref(job, self._prepare_update, include_digests=True)
@@ -270,6 +263,17 @@ async def _ref_at(session: AsyncSession, alert_id: int, platform: str, channel: 
         col(CardRef.alert_id) == alert_id, col(CardRef.platform) == platform, col(CardRef.channel) == channel
     )
     return (await session.execute(query)).scalars().first()
+
+
+async def _alerts_placed_at(
+    session: AsyncSession, alert_ids: list[int], platform: str, channel: str
+) -> set[int]:
+    query = select(col(CardRef.alert_id)).where(
+        col(CardRef.alert_id).in_(alert_ids),
+        col(CardRef.platform) == platform,
+        col(CardRef.channel) == channel,
+    )
+    return set((await session.execute(query)).scalars().all())
 
 
 async def _post_pending(session: AsyncSession, alert_id: int) -> bool:

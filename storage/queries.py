@@ -158,3 +158,42 @@ async def insert_alert(session: AsyncSession, *, values: dict[str, Any]) -> int:
     alert_id: int | None = (await session.execute(stmt)).scalar_one()
     assert alert_id is not None
     return alert_id
+
+
+# Bulk writes for the ingest group commit: one statement per table per batch, not one per row.
+
+
+async def insert_feedback_many(
+    session: AsyncSession, *, rows: Sequence[dict[str, Any]]
+) -> dict[tuple[int, str], int]:
+    """Insert responses, skipping known (source, external id); → id of each row that was new."""
+    if not rows:
+        return {}
+    table = Feedback.__table__  # type: ignore[attr-defined]
+    stmt = (
+        _insert_for(session)(table)
+        .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+        .returning(table.c.id, table.c.source_id, table.c.external_id)
+    )
+    result = await session.execute(stmt, list(rows))
+    return {(source_id, external_id): row_id for row_id, source_id, external_id in result.all()}
+
+
+async def insert_alerts_many(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
+    """Insert alerts; → alert id by feedback id (1:1)."""
+    if not rows:
+        return {}
+    table = Alert.__table__  # type: ignore[attr-defined]
+    stmt = insert(table).returning(table.c.id, table.c.feedback_id)
+    result = await session.execute(stmt, list(rows))
+    return {feedback_id: alert_id for alert_id, feedback_id in result.all()}
+
+
+async def insert_events_many(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(AlertEvent.__table__), list(rows))  # type: ignore[attr-defined]
+
+
+async def insert_outbox_many(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(Outbox.__table__), list(rows))  # type: ignore[attr-defined]

@@ -245,3 +245,47 @@ def test_an_alarming_word_never_lowers_the_severity(feedback: FeedbackIn, word: 
     before, after = default_decision(feedback).severity, default_decision(worse).severity
     assert after is not None
     assert rank(after) >= rank(before)
+
+
+# ---------------------------------------------------------------------------------------------
+# Alarming words: the fast paths (ASCII folding, substring pre-check) change no answer
+
+
+def _fold_slow(text: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _find_words_slow(text: str, words: list[str]) -> list[str]:
+    import unicodedata
+
+    folded, found = _fold_slow(text), []
+    for word in words:
+        parts = _fold_slow(word).split()
+        if not parts or word in found:
+            continue
+        body = r"\s+".join(re.escape(part) for part in parts)
+        spaceless = unicodedata.name(parts[0][0], "").startswith(
+            ("CJK", "HIRAGANA", "KATAKANA", "HALFWIDTH", "THAI", "LAO", "KHMER", "MYANMAR")
+        )
+        if re.search(body if spaceless else r"(?<!\w)" + body, folded):
+            found.append(word)
+    return found
+
+
+_TEXT_ALPHABET = st.sampled_from([*"abcdeRUDsu ,.!\n\tÉéßİı返金", "never again", "refund", "rude"])
+_WORDS = st.sampled_from([*DEFAULT_WORDS[:20], "sue", "ß", "返金", "É", "never  again"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(_TEXT_ALPHABET, max_size=30).map("".join),
+    words=st.lists(_WORDS, max_size=8),
+)
+def test_find_words_matches_the_plain_regex_reading(text: str, words: list[str]) -> None:
+    from bot.rules import find_words, fold_text
+
+    assert fold_text(text) == _fold_slow(text)
+    assert find_words(text, words) == _find_words_slow(text, words)

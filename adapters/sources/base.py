@@ -110,11 +110,24 @@ def verify_sha256_header(
 
 def load_json_object(body: bytes, *, max_depth: int = 32) -> dict[str, Any]:
     """Decode a JSON object body; 400 for invalid JSON or nesting deeper than `max_depth`."""
+    if body.count(b"[") + body.count(b"{") > max_depth:  # fewer openings can't nest deeper: no scan
+        _refuse_deep_nesting(body, max_depth)
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadError(f"body is not valid JSON: {exc}", status=400) from exc
+    if not isinstance(data, dict):
+        raise PayloadError("body must be a JSON object", status=400)
+    return data
+
+
+def _refuse_deep_nesting(body: bytes, max_depth: int) -> None:
+    """A byte scan that refuses deep nesting before json builds it (json would hit RecursionError)."""
     depth = 0
     deepest = 0
     in_string = False
     escaped = False
-    for byte in body:  # cheap pre-scan: refuse deep nesting before json builds it
+    for byte in body:
         if in_string:
             if escaped:
                 escaped = False
@@ -131,10 +144,3 @@ def load_json_object(body: bytes, *, max_depth: int = 32) -> dict[str, Any]:
                 raise PayloadError(f"JSON nested deeper than {max_depth} levels", status=400)
         elif byte in (0x5D, 0x7D):
             depth -= 1
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PayloadError(f"body is not valid JSON: {exc}", status=400) from exc
-    if not isinstance(data, dict):
-        raise PayloadError("body must be a JSON object", status=400)
-    return data

@@ -218,3 +218,56 @@ async def test_a_click_from_a_channel_without_the_card_changes_nothing(
         now=utcnow(),
     )
     assert here.ok
+
+
+async def test_one_batch_with_mixed_outcomes_records_each_row_its_own(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
+    from jobs.delivery_ops import Verdict
+
+    config = await prepared_config(sessions, slack_channel="C0TEAM")
+    for i in range(5):
+        await raise_alert(sessions, config, external_id=f"m{i}")
+    clock = Clock()
+    worker = worker_for(sessions, slack, clock, max_attempts=12)
+    jobs = await worker._take()
+    assert len(jobs) == 5
+    verdicts = {
+        jobs[0].id: Verdict("done"),
+        jobs[1].id: Verdict("retry", "slow down", retry_after=30),
+        jobs[2].id: Verdict("failed", "channel_not_found"),
+        jobs[3].id: Verdict("defer"),
+        jobs[4].id: Verdict("done"),
+    }
+    await worker._record(jobs, verdicts)
+    by_id = {o.id: o for o in await rows(sessions, Outbox)}
+    done, retry, failed, deferred, done_too = (by_id[j.id] for j in jobs)
+    assert (done.status, done.done_at, done.last_error) == ("done", clock.now, None)
+    assert (done_too.status, done_too.done_at) == ("done", clock.now)
+    assert (retry.status, retry.last_error) == ("pending", "slow down")
+    assert retry.next_attempt_at == clock.now + timedelta(seconds=30)
+    assert (failed.status, failed.last_error) == ("failed", "channel_not_found")
+    assert (deferred.status, deferred.attempts) == ("pending", 0)
+    assert deferred.next_attempt_at == clock.now + timedelta(seconds=1)
+    events = [e.kind for e in await rows(sessions, AlertEvent)]
+    assert events.count("delivery_failed") == 1
+
+
+async def test_a_retaken_digest_leaves_out_alerts_already_placed(
+    sessions: SessionFactory, slack: FakeSlackApi
+) -> None:
+    config = await prepared_config(sessions, slack_channel="C0BUSY")
+    keys = [await raise_alert(sessions, config, external_id=f"d{i}") for i in range(6)]
+    worker = worker_for(sessions, slack)
+    jobs = await worker._take()
+    async with transaction(sessions) as session:  # the first alert's card was posted before a crash
+        session.add(CardRef(alert_id=jobs[0].alert_id or 0, platform="slack", channel="C0BUSY",
+                            message_id="1.000", audience="team"))
+    verdicts = await worker.ops.execute(jobs)
+    assert {v.status for v in verdicts.values()} == {"done"}
+    [digest] = slack.calls("chat.postMessage")
+    shown = str(digest.args["blocks"])
+    assert keys[0] not in shown and all(k in shown for k in keys[1:])
+    refs = await rows(sessions, CardRef)
+    assert sorted(r.audience for r in refs) == ["digest"] * 5 + ["team"]
+    assert len({r.message_id for r in refs if r.audience == "digest"} - {"1.000"}) == 1

@@ -163,3 +163,21 @@ async def test_head_checks_a_webhook_url_without_writing(app_server: AppServer) 
     assert (await app_server.client.head("/webhooks/web")).status_code == 200
     assert (await app_server.client.head("/webhooks/none")).status_code == 404
     assert sum((await row_counts(app_server)).values()) == 0
+
+
+async def test_posts_go_to_the_plain_route_and_the_documented_route_serves_the_same(
+    app_server: AppServer,
+) -> None:
+    from fastapi.routing import APIRoute
+
+    first = app_server.app.router.routes[0]
+    assert not isinstance(first, APIRoute) and getattr(first, "path", "") == "/webhooks/{source}"
+    # without the plain route, the documented FastAPI route answers exactly the same
+    app_server.app.router.routes.remove(first)
+    try:
+        body = b'{"id": "doc-1", "nps": 2}'
+        assert (await app_server.post_feedback(body)).status_code == 202
+        assert (await app_server.post_feedback(body)).status_code == 200
+        assert (await app_server.post_feedback(b"{nope")).status_code == 400
+    finally:
+        app_server.app.router.routes.insert(0, first)
