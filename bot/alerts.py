@@ -28,6 +28,7 @@ from bot.outbox import (
     enqueue_thread_line,
 )
 from bot.sla import due_times
+from bot.sla_policy import heads_up_at
 from storage import queries
 from storage.db import SessionFactory, transaction
 from storage.models import Alert, AlertEvent
@@ -323,12 +324,15 @@ def plan_reopen(actor: Actor, now: datetime, config: ConfigSnapshot) -> Plan:
             raise Refused(f"{alert.key} is not resolved")
         if actor.name != alert.resolved_by:
             _require_manager(alert, actor, config, "reopen")
-        claim_due, resolve_due = due_times(config, team=config.team(alert.team_id),
-                                           severity=Severity(alert.severity), start=now)
+        team = config.team(alert.team_id)
+        claim_due, resolve_due = due_times(config, team=team, severity=Severity(alert.severity), start=now)
         status = AlertStatus.CLAIMED if alert.owner_id else AlertStatus.OPEN
+        running = claim_due if status is AlertStatus.OPEN else resolve_due
         values = {"status": status.value, "outcome": None,
                   "root_cause": None, "resolution_note": None, "resolved_at": None, "resolved_by": None,
-                  "claim_due_at": claim_due, "resolve_due_at": resolve_due, "nag_count": 0}
+                  "claim_due_at": claim_due, "resolve_due_at": resolve_due, "nag_count": 0,
+                  # a fresh clock gets its heads-up at 75 %, as a new alert does
+                  "next_nag_at": heads_up_at(now, running, team.hours) if running else None}
         return Change(values, "reopened", f"{alert.key} reopened", f"{actor.name} reopened · {_clock(now)}")
 
     return plan

@@ -1,4 +1,4 @@
-"""Command handlers for sources, admins, and what people read: mine, stats, config export."""
+"""Command handlers for sources, admins, and what people read: mine, stats, status, config export."""
 
 from __future__ import annotations
 
@@ -196,3 +196,37 @@ async def config_export(args: str, *, caller: Caller, ctx: Context) -> CommandRe
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
     return CommandReply(dump_yaml(document).rstrip("\n"), secret=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# status: is chat delivery healthy? (admins also get a DM for each new kind of failure)
+
+
+STATUS_WINDOW = timedelta(hours=24)
+
+
+async def status(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
+    expect_words(args, 0)
+    now = utcnow()
+    since = now - STATUS_WINDOW
+    async with ctx.sessions() as session:
+        finished = await queries.outbox_finished_counts(session, since=since)
+        waiting = await queries.outbox_depth(session)
+        oldest = await queries.oldest_pending_outbox(session)
+        failures = await queries.failure_groups(session, since=since)
+    age = f" (oldest {format_seconds((now - oldest).total_seconds())})" if oldest else ""
+    lines = [
+        f"Chat delivery, last 24 h: {finished.get('done', 0)} sent, {finished.get('failed', 0)} failed "
+        f"for good; {waiting} waiting{age}."
+    ]
+    if not failures:
+        lines.append("No failed deliveries.")
+        return CommandReply("\n".join(lines))
+    lines.append("Failures, most frequent first:")
+    lines += [
+        f"  {platform} {destination or '(no destination)'}: {error or 'unknown error'} ×{count}"
+        + (f", last {last:%a %H:%M} UTC" if last else "")
+        for platform, destination, error, count, last in failures
+    ]
+    lines.append("Each failed card is also in its alert's history. Check the channel with 'team list'.")
+    return CommandReply("\n".join(lines))

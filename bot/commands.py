@@ -190,6 +190,9 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         "closed-loop figures: response rate, time to claim and resolve, SLA breaches",
         example="stats 30d store-042",
     ),
+    ("status",): Command(
+        info.status, "status", "chat delivery health: sent, failed and waiting cards, the failures", _A
+    ),
     ("config", "export"): Command(
         info.config_export, "config export", "the whole configuration as YAML (shown to you only)", _A
     ),

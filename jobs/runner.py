@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -31,11 +32,16 @@ class PeriodicJob:
     id: str
     seconds: float
     run: Callable[[], Awaitable[object]]
+    # Seconds from start to the first run; None: one interval. Hourly jobs say a few seconds, or a
+    # process restarted more often than hourly (deploys) would never run them at all.
+    first_run_after: float | None = None
 
 
 def job_table(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
     """THE list of periodic jobs. Add one here; nothing else schedules work."""
-    retention = PeriodicJob("retention", 3600, lambda: purge_finished_outbox(ctx.sessions))
+    retention = PeriodicJob(
+        "retention", 3600, lambda: purge_finished_outbox(ctx.sessions), first_run_after=30
+    )
     return [retention, *sla_jobs(ctx, chats)]  # sla-sweep (every few seconds), daily-digest
 
 
@@ -55,8 +61,11 @@ class Workers:
         self.scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )
+        started = datetime.now(UTC)
         for job in job_table(ctx, chats):
-            self.scheduler.add_job(job.run, "interval", seconds=job.seconds, id=job.id, replace_existing=True)
+            first = job.seconds if job.first_run_after is None else job.first_run_after
+            self.scheduler.add_job(job.run, "interval", seconds=job.seconds, id=job.id, replace_existing=True,
+                                   next_run_time=started + timedelta(seconds=first))
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 

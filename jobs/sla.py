@@ -5,7 +5,8 @@
 
 - `sla-sweep` every `settings.sla_sweep_seconds` (5 s): drains the due alerts, a bounded number of
   batches per tick, and wakes the delivery worker when it wrote chat work;
-- `daily-digest` hourly: each team's digest once per local day at 09:00 (`bot.digests`).
+- `daily-digest` hourly, first 10 s after start: each team's digest once per local day at 09:00
+  (`bot.digests`).
 
 `delivery_handlers(ctx, chats)` gives the outbox kinds this module adds (`digest.post`). Merge it
 into the delivery worker's handlers in `jobs/runner.py` `Workers.__init__`:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("hotloop.sla")
 
 DIGEST_CHECK_SECONDS = 3600.0
+DIGEST_FIRST_CHECK_SECONDS = 10.0  # soon after start, so frequent restarts never skip a day's digest
 MAX_BATCHES_PER_TICK = 40  # 20 000 alerts at the default batch; the rest wait for the next tick
 
 
@@ -80,7 +82,9 @@ def sla_jobs(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
 
     return [
         PeriodicJob("sla-sweep", float(settings.sla_sweep_seconds), run_sweep),
-        PeriodicJob("daily-digest", DIGEST_CHECK_SECONDS, run_digests),
+        PeriodicJob(
+            "daily-digest", DIGEST_CHECK_SECONDS, run_digests, first_run_after=DIGEST_FIRST_CHECK_SECONDS
+        ),
     ]
 
 

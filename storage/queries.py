@@ -197,3 +197,37 @@ async def insert_events_many(session: AsyncSession, *, rows: Sequence[dict[str, 
 async def insert_outbox_many(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(Outbox.__table__), list(rows))  # type: ignore[attr-defined]
+
+
+# Delivery health (`/hotloop status`)
+
+
+async def outbox_finished_counts(session: AsyncSession, *, since: datetime) -> dict[str, int]:
+    """Outbox rows finished since `since`, by status (done, failed, coalesced)."""
+    query = (
+        select(col(Outbox.status), func.count())
+        .where(col(Outbox.done_at) >= since)
+        .group_by(col(Outbox.status))
+    )
+    return {status: int(count) for status, count in (await session.execute(query)).all()}
+
+
+async def oldest_pending_outbox(session: AsyncSession) -> datetime | None:
+    query = select(func.min(col(Outbox.created_at))).where(col(Outbox.status) == "pending")
+    return cast("datetime | None", (await session.execute(query)).scalar_one())
+
+
+async def failure_groups(
+    session: AsyncSession, *, since: datetime, limit: int = 5
+) -> list[tuple[str, str, str | None, int, datetime | None]]:
+    """Failed deliveries since `since` by (platform, destination, error), the most frequent first."""
+    count = func.count().label("n")
+    query = (
+        select(col(Outbox.platform), col(Outbox.destination), col(Outbox.last_error), count,
+               func.max(col(Outbox.done_at)))
+        .where(col(Outbox.status) == "failed", col(Outbox.done_at) >= since)
+        .group_by(col(Outbox.platform), col(Outbox.destination), col(Outbox.last_error))
+        .order_by(count.desc(), func.max(col(Outbox.done_at)).desc())
+        .limit(limit)
+    )
+    return [(p, d, e, int(n), last) for p, d, e, n, last in (await session.execute(query)).all()]

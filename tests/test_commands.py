@@ -102,6 +102,7 @@ def test_command_names() -> None:
         "admin",
         "mine",
         "stats",
+        "status",
     }
     assert expected | {"config"} == set(names)
 
@@ -552,3 +553,33 @@ async def test_run_command_never_raises(ctx: Context, text: str, admin: bool) ->
     assert "Something went wrong" not in reply.text, text  # every bad input gets a specific answer
     if not admin and reply.changed_config:
         raise AssertionError(f"a non-admin changed the configuration with {text!r}")
+
+
+async def test_status_shows_delivery_health_and_the_failures(ctx: Context) -> None:
+    from storage.models import Outbox
+
+    now = utcnow()
+    assert "No failed deliveries" in (await ok(ctx, "status")).text
+
+    def row(status: str, ago: timedelta, **values: Any) -> Outbox:
+        done = now - ago if status != "pending" else None
+        return Outbox(kind="card.post", platform=values.pop("platform", "slack"), alert_id=None,
+                      status=status, created_at=now - ago, next_attempt_at=now, done_at=done, **values)
+
+    async with transaction(ctx.sessions) as session:
+        session.add_all([
+            row("done", timedelta(minutes=5)), row("done", timedelta(hours=2)),
+            *(row("failed", timedelta(minutes=m), destination="C0GONE", last_error="channel_not_found")
+              for m in (3, 30, 90)),
+            row("failed", timedelta(minutes=9), platform="teams", destination="19:x", last_error="403"),
+            row("failed", timedelta(days=3), destination="C0OLD", last_error="not_in_channel"),
+            row("pending", timedelta(minutes=4)), row("pending", timedelta(seconds=30)),
+        ])
+    text = (await ok(ctx, "status")).text
+    assert "2 sent, 4 failed for good; 2 waiting (oldest 4 min)" in text
+    lines = text.splitlines()
+    first = lines.index("Failures, most frequent first:")
+    assert lines[first + 1].startswith("  slack C0GONE: channel_not_found ×3, last ")
+    assert lines[first + 2].startswith("  teams 19:x: 403 ×1")
+    assert "C0OLD" not in text  # older than the 24-hour window
+    assert not (await say(ctx, "status", USER)).ok  # admins only

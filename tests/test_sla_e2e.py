@@ -314,3 +314,25 @@ async def _post_parents(slack: FakeSlackApi, count: int) -> list[str]:
             for i in range(count)
         ]
     return [str(r.json()["ts"]) for r in sent]
+
+
+async def test_hourly_jobs_first_run_soon_after_start(database_url: str, engine: object) -> None:
+    """A process restarted more often than hourly (deploys) must still run the digest and retention."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.context import Context
+    from jobs.runner import Workers
+
+    ctx = await Context.open(test_settings(database_url, sla_sweep_seconds=2.5))
+    workers = Workers(ctx, {})
+    try:
+        workers.start()
+        now = datetime.now(UTC)
+        due = {job.id: job.next_run_time - now for job in workers.scheduler.get_jobs()}
+        assert due["daily-digest"] <= timedelta(seconds=10)
+        assert due["retention"] <= timedelta(seconds=30)
+        assert due["sla-sweep"] <= timedelta(seconds=2.5)
+        assert workers.scheduler.get_job("daily-digest").trigger.interval == timedelta(hours=1)
+    finally:
+        await workers.stop()
+        await ctx.close()

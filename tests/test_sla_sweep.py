@@ -361,3 +361,31 @@ async def test_daily_digest_once_per_team_and_day(sessions: SessionFactory) -> N
     assert [item.alert_key for item in card.items] == keys[1:6] and card.more == 1
     assert "Claim overdue" in card.items[0].summary
     assert card == (await build_team_digests(sessions, now=morning))[0][2]
+
+
+@pytest.mark.parametrize(("claimed", "heads_up_after", "line"), [
+    (False, timedelta(minutes=11, seconds=15), "Heads-up: claim due in 3 min"),
+    (True, timedelta(hours=3), "Heads-up: resolve due in 60 min"),
+])
+async def test_a_reopened_alert_gets_a_fresh_clock_with_its_heads_up(
+    sessions: SessionFactory, claimed: bool, heads_up_after: timedelta, line: str
+) -> None:
+    from bot.alerts import plan_reopen, plan_resolve
+    from bot.domain import Outcome
+
+    config = await prepared_config(sessions, slack_channel="C0TEAM", admins=["U0ANA"])
+    key = await new_alert(sessions, config)
+    if claimed:
+        assert (await apply(sessions, key=key, actor=ANA, now=T0, plan=plan_claim(ANA, T0))).ok
+    resolve = plan_resolve(ANA, T0, config, Outcome.RECOVERED, None, None)
+    assert (await apply(sessions, key=key, actor=ANA, now=T0 + timedelta(minutes=2), plan=resolve)).ok
+    reopened_at = T0 + timedelta(days=1)
+    reopen = plan_reopen(ANA, reopened_at, config)
+    assert (await apply(sessions, key=key, actor=ANA, now=reopened_at, plan=reopen)).ok
+    alert, _, _ = await load(sessions, key)
+    assert alert.next_due_at == reopened_at + heads_up_after
+    assert (await at(sessions, config, reopened_at + heads_up_after - timedelta(seconds=1))).taken == 0
+    assert (await at(sessions, config, reopened_at + heads_up_after)).heads_up == 1
+    _, events, rows = await load(sessions, key)
+    assert kinds(events)[-2:] == ["reopened", "heads_up"]
+    assert lines(rows)[-1][0] == line
