@@ -79,7 +79,7 @@ def _reassign(request: ActionRequest, config: ConfigSnapshot, now: datetime) -> 
 
 
 ROUTES: dict[ActionId, PlanBuilder] = {
-    ActionId.CLAIM: lambda r, c, now: plan_claim(r.actor, now),
+    ActionId.CLAIM: lambda r, c, now: plan_claim(r.actor, now, c),
     ActionId.UNCLAIM: lambda r, c, now: plan_unclaim(r.actor, now, c),
     ActionId.ESCALATE: lambda r, c, now: plan_escalate(r.actor, now, c, r.args.get("reason")),
     ActionId.RESOLVE: lambda r, c, now: plan_resolve(

@@ -17,7 +17,7 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.cards import OUTCOME_LABELS
+from bot.cards import OUTCOME_LABELS, humanize_delta
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import AlertStatus, Outcome, Severity
 from bot.outbox import (
@@ -28,7 +28,8 @@ from bot.outbox import (
     enqueue_thread_line,
 )
 from bot.sla import due_times
-from bot.sla_policy import heads_up_at
+from bot.sla_clock import add_business_seconds, business_seconds_between
+from bot.sla_policy import heads_up_at, waiting_on_customer
 from storage import queries
 from storage.db import SessionFactory, transaction
 from storage.models import Alert, AlertEvent
@@ -181,7 +182,7 @@ def _require_manager(alert: Alert, actor: Actor, config: ConfigSnapshot, what: s
 # ---- the transitions -------------------------------------------------------------------------
 
 
-def plan_claim(actor: Actor, now: datetime) -> Plan:
+def plan_claim(actor: Actor, now: datetime, config: ConfigSnapshot | None = None) -> Plan:
     def plan(alert: Alert) -> Change:
         _require_active(alert)
         if alert.owner_id == actor.id:
@@ -190,10 +191,31 @@ def plan_claim(actor: Actor, now: datetime) -> Plan:
             raise Refused(f"{alert.key} was already claimed by {alert.owner_name or alert.owner_id}")
         values = {"status": AlertStatus.CLAIMED.value, "owner_id": actor.id, "owner_name": actor.name,
                   "owner_platform": actor.platform, "claimed_at": alert.claimed_at or now,
-                  "snoozed_until": None, "snooze_reason": None, "nag_count": 0}
-        return Change(values, "claimed", f"You claimed {alert.key}", f"{actor.name} claimed · {_clock(now)}")
+                  "snoozed_until": None, "snooze_reason": None, "snoozed_at": None, "nag_count": 0}
+        line = f"{actor.name} claimed · {_clock(now)}"
+        paused = _waiting_on_customer_credit(alert, now, config)
+        data: dict[str, Any] = {}
+        if paused is not None:
+            values["resolve_due_at"], seconds = paused
+            data["paused_seconds"] = seconds
+            line += f" · resolve clock paused {humanize_delta(seconds)} waiting on the customer"
+        return Change(values, "claimed", f"You claimed {alert.key}", line, event_data=data)
 
     return plan
+
+
+def _waiting_on_customer_credit(
+    alert: Alert, now: datetime, config: ConfigSnapshot | None
+) -> tuple[datetime, int] | None:
+    """A "waiting on customer" snooze ended early: (the moved resolve deadline, seconds paused), as the
+    SLA sweep credits a snooze that runs out (bot/sla_sweep.py `_woke`)."""
+    if alert.status != AlertStatus.SNOOZED or not waiting_on_customer(alert.snooze_reason):
+        return None
+    if alert.resolve_due_at is None or alert.snoozed_at is None:
+        return None
+    hours = config.team(alert.team_id).hours if config is not None else None
+    paused = business_seconds_between(alert.snoozed_at, min(now, alert.snoozed_until or now), hours)
+    return add_business_seconds(alert.resolve_due_at, paused, hours), paused
 
 
 def plan_unclaim(actor: Actor, now: datetime, config: ConfigSnapshot) -> Plan:
@@ -278,7 +300,8 @@ def snooze_until(choice: str, *, now: datetime, timezone: str = "UTC") -> dateti
 def plan_snooze(actor: Actor, now: datetime, until: datetime, reason: str | None) -> Plan:
     def plan(alert: Alert) -> Change:
         _require_active(alert)
-        values = {"status": AlertStatus.SNOOZED.value, "snoozed_until": until, "snooze_reason": reason}
+        values = {"status": AlertStatus.SNOOZED.value, "snoozed_until": until, "snooze_reason": reason,
+                  "snoozed_at": now}
         why = f" ({reason})" if reason else ""
         return Change(values, "snoozed", f"{alert.key} snoozed until {until:%Y-%m-%d %H:%M} UTC",
                       f"{actor.name} snoozed until {until:%a %H:%M} UTC{why}",
@@ -307,7 +330,7 @@ def plan_resolve(actor: Actor, now: datetime, config: ConfigSnapshot, outcome: O
             _require_manager(alert, actor, config, "resolve")
         values = {"status": AlertStatus.RESOLVED.value, "outcome": outcome.value, "root_cause": root_cause,
                   "resolution_note": (note or "")[:3000] or None, "resolved_at": now,
-                  "resolved_by": actor.name, "snoozed_until": None, "next_nag_at": None}
+                  "resolved_by": actor.name, "snoozed_until": None, "snoozed_at": None, "next_nag_at": None}
         label = OUTCOME_LABELS[outcome]
         cause = f" ({root_cause})" if root_cause else ""
         return Change(values, "resolved", f"{alert.key} resolved: {label}",

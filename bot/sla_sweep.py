@@ -192,7 +192,8 @@ def _data(clock: Clock, **extra: Any) -> dict[str, Any]:
 
 def _woke(view: View, facts: Sequence[Fact], ctx: _Ctx) -> Change:
     resume = AlertStatus.CLAIMED if view.owner_id else AlertStatus.OPEN
-    values: dict[str, Any] = {"status": resume.value, "snoozed_until": None, "snooze_reason": None}
+    values: dict[str, Any] = {"status": resume.value, "snoozed_until": None, "snooze_reason": None,
+                              "snoozed_at": None}
     who = view.owner_name or view.owner_id
     text = f"Snooze over: back with {who}" if view.owner_id else "Snooze over: back in the queue"
     data: dict[str, Any] = {"resume_status": resume.value, "reason": view.snooze_reason, "paused_seconds": 0}

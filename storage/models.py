@@ -151,6 +151,7 @@ class Alert(SQLModel, table=True):
     nag_count: int = 0
     snoozed_until: datetime | None = _time()
     snooze_reason: str | None = Field(default=None, max_length=255)
+    snoozed_at: datetime | None = _time()  # when the current snooze began (paused time is credited)
     outcome: str | None = Field(default=None, max_length=32)
     root_cause: str | None = Field(default=None, max_length=64)
     resolution_note: str | None = Field(default=None, max_length=3000)

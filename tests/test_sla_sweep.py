@@ -389,3 +389,27 @@ async def test_a_reopened_alert_gets_a_fresh_clock_with_its_heads_up(
     _, events, rows = await load(sessions, key)
     assert kinds(events)[-2:] == ["reopened", "heads_up"]
     assert lines(rows)[-1][0] == line
+
+
+@pytest.mark.parametrize(("reason", "resolve_due"), [
+    ("waiting on customer", T0 + timedelta(hours=5)),  # 4 h + the hour spent waiting before the claim
+    ("on leave", T0 + timedelta(hours=4)),
+])
+async def test_a_claim_that_ends_a_snooze_early_credits_the_wait_on_the_customer(
+    sessions: SessionFactory, reason: str, resolve_due: datetime
+) -> None:
+    config = await prepared_config(sessions)
+    key = await new_alert(sessions, config)
+    snoozed_at, until = T0 + timedelta(minutes=5), T0 + timedelta(hours=3)
+    snooze = plan_snooze(ANA, snoozed_at, until, reason)
+    assert (await apply(sessions, key=key, actor=ANA, now=snoozed_at, plan=snooze)).ok
+    claimed_at = snoozed_at + timedelta(hours=1)
+    claim = plan_claim(ANA, claimed_at, config)
+    assert (await apply(sessions, key=key, actor=ANA, now=claimed_at, plan=claim)).ok
+    alert, events, rows = await load(sessions, key)
+    assert (alert.status, alert.snoozed_until, alert.snoozed_at) == ("claimed", None, None)
+    assert alert.resolve_due_at == resolve_due
+    paused = events[-1].data.get("paused_seconds")
+    assert paused == (3600 if reason == "waiting on customer" else None)
+    assert ("resolve clock paused 60 min" in lines(rows)[-1][0]) == (paused is not None)
+    assert (await at(sessions, config, until)).woke == 0  # the snooze is over: nothing wakes later
