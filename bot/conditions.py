@@ -11,7 +11,7 @@ true/false become numbers or booleans; everything else stays text (`042` stays t
 Canonical form (what `validate_condition` returns): field and op names normalized, `==`/`<>` spelled
 `=`/`!=`, one-item groups replaced by their item, no `value` for `exists`/`low`, single values of
 `in`/`words` wrapped in a list. `parse_condition(format_condition(t)) == validate_condition(t)`.
-Matching a tree against a response lives in bot/rules.py.
+Writing a tree as text is bot/condition_format.py; matching it against a response, bot/rules.py.
 """
 
 from __future__ import annotations
@@ -211,12 +211,12 @@ class _Token:
     def describe(self) -> str:
         if self.kind == "end":
             return "the end of the text"
-        return _quote(self.text) if self.kind == "string" else repr(self.text)
+        return quote_text(self.text) if self.kind == "string" else repr(self.text)
 
 
 _TOKEN = re.compile(r"""(?P<space>\s+)|(?P<op><=|>=|!=|<>|==|=|<|>)|(?P<punct>[()\[\],])
                         |(?P<word>[^\s()\[\],=!<>"]+)""", re.VERBOSE)
-_BARE_WORD = re.compile(r'[^\s()\[\],=!<>"]+')
+BARE_WORD = re.compile(r'[^\s()\[\],=!<>"]+')
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -364,7 +364,7 @@ class _Parser:
         if token.kind == "string":
             return token.text
         if token.kind == "word":
-            return _bare_value(token.text)
+            return bare_value(token.text)
         raise self.error('a value (a number, a word or "quoted text")', token)
 
     def expect_end(self, expected: str) -> None:
@@ -372,7 +372,7 @@ class _Parser:
             raise self.error(expected, self.peek)
 
 
-def _bare_value(text: str) -> str | int | float | bool:
+def bare_value(text: str) -> str | int | float | bool:
     """What an unquoted value means: a number, true/false, or else the text itself."""
     lowered = text.casefold()
     if lowered in ("true", "false"):
@@ -407,58 +407,6 @@ def parse_rule_parts(text: str, outcomes: Collection[str]) -> tuple[dict[str, An
     return validate_condition(tree), token.text.casefold()
 
 
-# ---------------------------------------------------------------------------------------------
-# Formatting a tree as text
-
-
-def format_condition(tree: Mapping[str, Any]) -> str:
-    """Tree → text that `parse_condition` reads back to the same canonical tree."""
-    return _format_node(validate_condition(tree))
-
-
-def _format_node(node: Mapping[str, Any]) -> str:
-    if "all" in node:
-        return " and ".join(_format_operand(child) for child in node["all"])
-    if "any" in node:
-        return " or ".join(_format_operand(child) for child in node["any"])
-    if "not" in node:
-        return "not " + _format_operand(node["not"])
-    return _format_leaf(node)
-
-
-def _format_operand(node: Mapping[str, Any]) -> str:
-    # Parentheses around every nested group keep the tree's shape exactly, whatever the precedence.
-    grouped = "all" in node or "any" in node
-    return f"({_format_node(node)})" if grouped else _format_node(node)
-
-
-def _format_leaf(leaf: Mapping[str, Any]) -> str:
-    text = f"{_format_field(leaf['field'])} {leaf['op']}"
-    if "value" not in leaf:
-        return text
-    value = leaf["value"]
-    if isinstance(value, list):
-        return f"{text} [{', '.join(_format_value(item) for item in value)}]"
-    return f"{text} {_format_value(value)}"
-
-
-def _format_field(field: str) -> str:
-    for prefix in ("attr.", "answer."):
-        if field.startswith(prefix):
-            rest = field.removeprefix(prefix)
-            return prefix + (rest if _BARE_WORD.fullmatch(rest) else _quote(rest))
-    return field
-
-
-def _format_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    text = str(value)
-    reads_back = _BARE_WORD.fullmatch(text) and _bare_value(text) == text and text.casefold() not in KEYWORDS
-    return text if reads_back else _quote(text)
-
-
-def _quote(text: str) -> str:
+def quote_text(text: str) -> str:
+    """A double-quoted string of the text syntax (\\ and \" escaped)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

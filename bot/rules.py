@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from bot.condition_format import format_condition
 from bot.conditions import (
     LOW_POSITION,
     RuleError,
     compile_pattern,
-    format_condition,
     parse_condition,
     parse_rule_parts,
     validate_condition,
