@@ -2,8 +2,9 @@
 
 Each request still gets its answer only after the transaction holding its rows has committed, so
 "2xx means stored" holds. What changes is the cost: one BEGIN/COMMIT (and, on SQLite, one hold of
-the single write lock) per batch instead of per webhook. If a batch fails, its items are retried
-one transaction each, so one bad item can never fail or delay the others' fate.
+the single write lock) per batch instead of per webhook, and one INSERT per table for the batch
+(bot/ingest_batch.py). If a batch fails, its items are retried one transaction each, so one bad
+item can never fail or delay the others' fate.
 """
 
 from __future__ import annotations

@@ -124,3 +124,33 @@ async def test_bulk_ingest_keys_come_from_the_feedback_rows(sessions: SessionFac
     assert [r.alert_key for r in results[:5]] == [keys[f"k{n}"] for n in range(5)]
     assert results[5].alert_key == keys["k0"] and results[5].duplicate and not results[5].changed
     assert len(set(keys.values())) == 5
+
+
+async def test_one_broken_item_fails_alone_and_its_batch_mates_are_stored(sessions: SessionFactory) -> None:
+    import asyncio
+    import dataclasses
+
+    from structlog.testing import capture_logs
+
+    from bot.ingest_queue import IngestQueue
+
+    config = await _sources(sessions)
+    broken = dataclasses.replace(config, default_team_id=999_999)  # no such team: routing raises
+    queue = IngestQueue(sessions)
+
+    async def send(external_id: str, snapshot: ConfigSnapshot) -> IngestResult:
+        item = FeedbackIn(external_id=external_id, nps=2)
+        return await queue.submit(source_id=3, source_name="many", item=item, config=snapshot,
+                                  alarming_words=WORDS, now=utcnow())
+
+    with capture_logs() as logs:
+        results = await asyncio.gather(send("a", config), send("bad", broken), send("b", config),
+                                       return_exceptions=True)
+    assert any(entry["event"] == "ingest.batch_retry" and entry["size"] == 3 for entry in logs)
+    assert isinstance(results[1], KeyError)
+    good = [r for r in results if isinstance(r, IngestResult)]
+    assert len(good) == 2 and all(r.alert_key for r in good)
+    async with sessions() as session:
+        query = select(Feedback.external_id).where(col(Feedback.source_id) == 3)
+        stored = sorted(row[0] for row in (await session.execute(query)).all())
+    assert stored == ["a", "b"]  # the broken one wrote nothing
