@@ -24,7 +24,6 @@ from bot.telemetry import ALERTS_CREATED, FEEDBACK_RECEIVED, INGEST_SECONDS, WEB
 log = structlog.get_logger("hotloop.webhooks")
 
 
-
 class BodyTooLargeError(Exception):
     pass
 

@@ -7,6 +7,7 @@ is a no-op, and a richer part updates the feedback, re-runs the rules and may ra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
@@ -16,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import FeedbackIn, Severity
-from bot.outbox import card_destinations, enqueue_card_posts, enqueue_card_update, enqueue_thread_line
+from bot.outbox import card_destinations, card_post_values, enqueue_card_update, enqueue_thread_line
 from bot.routing import choose_team
 from bot.rules import Decision, evaluate
 from bot.sla import due_times
 from bot.sla_policy import heads_up_at
 from storage import queries
 from storage.db import SessionFactory, transaction
-from storage.models import Alert, AlertEvent, Feedback
+from storage.models import Alert, AlertEvent, Feedback, Outbox
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,25 @@ def plan_alert(
     return AlertPlan(values, event, card_destinations(team, config.team(config.default_team_id)))
 
 
-async def _create_alert(session: AsyncSession, plan: AlertPlan, *, now: datetime) -> str:
-    alert_id = await queries.insert_alert(session, values=plan.values)
-    session.add(AlertEvent(alert_id=alert_id, kind="created", platform="hotloop", at=now, data=plan.event))
-    enqueue_card_posts(session, alert_id=alert_id, places=plan.places, audience="team", now=now)
-    return str(plan.values["key"])
+def feedback_row(source_id: int, item: FeedbackIn, now: datetime) -> dict[str, Any]:
+    """A response's feedback row, as inserted."""
+    return {"source_id": source_id, "external_id": item.external_id, "received_at": now,
+            **feedback_values(item)}
+
+
+async def write_new_alerts(session: AsyncSession, plans: Sequence[AlertPlan]) -> None:
+    """New alerts with their "created" events and first cards: one INSERT per table, for one alert or
+    a whole group-commit batch."""
+    alert_ids = await queries.insert_alerts_many(session, rows=[plan.values for plan in plans])
+    events: list[dict[str, Any]] = []
+    cards: list[dict[str, Any]] = []
+    for plan in plans:
+        alert_id, now = alert_ids[plan.values["feedback_id"]], plan.values["created_at"]
+        events.append({"alert_id": alert_id, "kind": "created", "actor_id": None, "actor_name": None,
+                       "platform": "hotloop", "at": now, "data": plan.event})
+        cards += card_post_values(alert_id=alert_id, places=plan.places, audience="team", now=now)
+    await queries.insert_many(session, model=AlertEvent, rows=events)
+    await queries.insert_many(session, model=Outbox, rows=cards)
 
 
 async def _update_existing(
@@ -142,8 +157,8 @@ async def _update_existing(
             return IngestResult(None, duplicate=True)
         plan = plan_alert(feedback_id=feedback.id or 0, item=item, decision=decision,
                           severity=decision.severity, config=config, source_name=source_name, now=now)
-        key = await _create_alert(session, plan, now=now)
-        return IngestResult(key, duplicate=True, severity=decision.severity.value)
+        await write_new_alerts(session, [plan])
+        return IngestResult(str(plan.values["key"]), duplicate=True, severity=decision.severity.value)
     return await _raise_severity(session, alert=alert, decision=decision, now=now)
 
 
@@ -179,28 +194,17 @@ async def ingest(
     alarming_words: list[str],
     now: datetime,
 ) -> IngestResult:
-    try:
-        return await _ingest_once(sessions, source_id=source_id, source_name=source_name, item=item,
-                                  config=config, alarming_words=alarming_words, now=now)
-    except IntegrityError:
-        # a concurrent delivery of the same response won the unique (source, external id) race
-        return await _ingest_once(sessions, source_id=source_id, source_name=source_name, item=item,
-                                  config=config, alarming_words=alarming_words, now=now)
-
-
-async def _ingest_once(
-    sessions: SessionFactory,
-    *,
-    source_id: int,
-    source_name: str,
-    item: FeedbackIn,
-    config: ConfigSnapshot,
-    alarming_words: list[str],
-    now: datetime,
-) -> IngestResult:
-    async with transaction(sessions) as session:
-        return await ingest_in(session, source_id=source_id, source_name=source_name, item=item,
-                               config=config, alarming_words=alarming_words, now=now)
+    for attempt in (1, 2):
+        try:
+            async with transaction(sessions) as session:
+                return await ingest_in(session, source_id=source_id, source_name=source_name, item=item,
+                                       config=config, alarming_words=alarming_words, now=now)
+        except IntegrityError:
+            # a concurrent delivery of the same response won the unique (source, external id) race:
+            # the second attempt finds it and treats this one as the repeat it is
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def ingest_in(
@@ -214,18 +218,32 @@ async def ingest_in(
     now: datetime,
 ) -> IngestResult:
     """The ingest of one response inside the caller's transaction."""
-    values = {"source_id": source_id, "external_id": item.external_id, "received_at": now,
-              **feedback_values(item)}
-    feedback_id = await queries.insert_feedback_if_new(session, values=values)
+    feedback_id = await queries.insert_feedback_if_new(session, values=feedback_row(source_id, item, now))
     if feedback_id is None:  # known response: a repeat, or a later part of it
         existing = await queries.find_feedback(session, source_id=source_id, external_id=item.external_id)
         assert existing is not None
         return await _update_existing(session, feedback=existing, item=item, config=config,
                                       source_name=source_name, alarming_words=alarming_words, now=now)
+    result, plan = decide_new(feedback_id=feedback_id, item=item, config=config,
+                              alarming_words=alarming_words, source_name=source_name, now=now)
+    if plan is not None:
+        await write_new_alerts(session, [plan])
+    return result
+
+
+def decide_new(
+    *,
+    feedback_id: int,
+    item: FeedbackIn,
+    config: ConfigSnapshot,
+    alarming_words: list[str],
+    source_name: str,
+    now: datetime,
+) -> tuple[IngestResult, AlertPlan | None]:
+    """A response seen for the first time: its answer, and the alert to write (None: no alert needed)."""
     decision = evaluate(item, rules=config.rules, alarming_words=alarming_words, source=source_name)
     if decision.severity is None:
-        return IngestResult(None, duplicate=False)
+        return IngestResult(None, duplicate=False), None
     plan = plan_alert(feedback_id=feedback_id, item=item, decision=decision, severity=decision.severity,
                       config=config, source_name=source_name, now=now)
-    key = await _create_alert(session, plan, now=now)
-    return IngestResult(key, duplicate=False, severity=decision.severity.value)
+    return IngestResult(str(plan.values["key"]), duplicate=False, severity=decision.severity.value), plan

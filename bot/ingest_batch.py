@@ -12,15 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import FeedbackIn
-from bot.ingest import AlertPlan, IngestResult, feedback_values, ingest_in, plan_alert
-from bot.outbox import card_post_values
-from bot.rules import evaluate
+from bot.ingest import AlertPlan, IngestResult, decide_new, feedback_row, ingest_in, write_new_alerts
 from storage import queries
 
 
@@ -43,28 +40,23 @@ async def ingest_batch(session: AsyncSession, items: Sequence[IngestItem]) -> li
     first_copies: dict[tuple[int, str], int] = {}
     for index, item in enumerate(items):
         first_copies.setdefault(item.identity, index)
+    firsts = [items[index] for index in first_copies.values()]
     new_ids = await queries.insert_feedback_many(
-        session, rows=[_feedback_row(items[index]) for index in first_copies.values()]
+        session, rows=[feedback_row(w.source_id, w.item, w.now) for w in firsts]
     )
     results: dict[int, IngestResult] = {}
-    plans: list[tuple[IngestItem, AlertPlan]] = []
+    plans: list[AlertPlan] = []
     for index in first_copies.values():
         item = items[index]
         feedback_id = new_ids.get(item.identity)
         if feedback_id is None:  # known before this batch: `ingest_in` below decides
             continue
-        decision = evaluate(item.item, rules=item.config.rules, alarming_words=item.alarming_words,
-                            source=item.source_name)
-        if decision.severity is None:
-            results[index] = IngestResult(None, duplicate=False)
-            continue
-        plan = plan_alert(feedback_id=feedback_id, item=item.item, decision=decision,
-                          severity=decision.severity, config=item.config, source_name=item.source_name,
-                          now=item.now)
-        plans.append((item, plan))
-        key = str(plan.values["key"])
-        results[index] = IngestResult(key, duplicate=False, severity=decision.severity.value)
-    await _write_alerts(session, plans)
+        results[index], plan = decide_new(feedback_id=feedback_id, item=item.item, config=item.config,
+                                          alarming_words=item.alarming_words, source_name=item.source_name,
+                                          now=item.now)
+        if plan is not None:
+            plans.append(plan)
+    await write_new_alerts(session, plans)
     for index, item in enumerate(items):
         if index not in results:
             results[index] = await ingest_in(
@@ -72,21 +64,3 @@ async def ingest_batch(session: AsyncSession, items: Sequence[IngestItem]) -> li
                 config=item.config, alarming_words=item.alarming_words, now=item.now,
             )
     return [results[index] for index in range(len(items))]
-
-
-def _feedback_row(item: IngestItem) -> dict[str, Any]:
-    return {"source_id": item.source_id, "external_id": item.item.external_id, "received_at": item.now,
-            **feedback_values(item.item)}
-
-
-async def _write_alerts(session: AsyncSession, plans: list[tuple[IngestItem, AlertPlan]]) -> None:
-    alert_ids = await queries.insert_alerts_many(session, rows=[plan.values for _, plan in plans])
-    events: list[dict[str, Any]] = []
-    cards: list[dict[str, Any]] = []
-    for item, plan in plans:
-        alert_id = alert_ids[plan.values["feedback_id"]]
-        events.append({"alert_id": alert_id, "kind": "created", "actor_id": None, "actor_name": None,
-                       "platform": "hotloop", "at": item.now, "data": plan.event})
-        cards += card_post_values(alert_id=alert_id, places=plan.places, audience="team", now=item.now)
-    await queries.insert_events_many(session, rows=events)
-    await queries.insert_outbox_many(session, rows=cards)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -165,7 +165,7 @@ class LaneOps:
             for job in fresh
         ]
         async with transaction(self.sessions) as session:
-            await session.execute(insert(CardRef.__table__), refs)  # type: ignore[attr-defined]
+            await queries.insert_many(session, model=CardRef, rows=refs)
         return {j.id: Verdict("done") for j in batch}
 
     async def _render_for(self, session: AsyncSession, ref: CardRef) -> Card | list[Card] | None:

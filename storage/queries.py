@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from storage.models import (
     Admin,
@@ -153,13 +153,6 @@ async def insert_feedback_if_new(session: AsyncSession, *, values: dict[str, Any
     return cast("int | None", (await session.execute(stmt)).scalar_one_or_none())
 
 
-async def insert_alert(session: AsyncSession, *, values: dict[str, Any]) -> int:
-    stmt = insert(Alert).values(**values).returning(col(Alert.id))
-    alert_id: int | None = (await session.execute(stmt)).scalar_one()
-    assert alert_id is not None
-    return alert_id
-
-
 # Bulk writes for the ingest group commit: one statement per table per batch, not one per row.
 
 
@@ -189,14 +182,13 @@ async def insert_alerts_many(session: AsyncSession, *, rows: Sequence[dict[str, 
     return {feedback_id: alert_id for alert_id, feedback_id in result.all()}
 
 
-async def insert_events_many(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
+async def insert_many(
+    session: AsyncSession, *, model: type[SQLModel], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Rows of one table in one statement (Core executemany: no ORM objects); each row gives every
+    column without a server default."""
     if rows:
-        await session.execute(insert(AlertEvent.__table__), list(rows))  # type: ignore[attr-defined]
-
-
-async def insert_outbox_many(session: AsyncSession, *, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(Outbox.__table__), list(rows))  # type: ignore[attr-defined]
+        await session.execute(insert(model.__table__), list(rows))  # type: ignore[attr-defined]
 
 
 # Delivery health (`/hotloop status`)

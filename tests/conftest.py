@@ -13,8 +13,30 @@ from sqlmodel import SQLModel
 
 from storage.db import SessionFactory, create_all, create_engine_for, session_factory
 from tests.databases import throwaway_pg_database
+from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.slack_api import FakeSlackApi
 
 os.environ.setdefault("HOTLOOP_LOG_JSON", "false")
+
+
+@pytest.fixture
+def slack_api() -> Iterator[FakeSlackApi]:
+    """A loopback server speaking the Slack Web API."""
+    with FakeSlackApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+def slack(slack_api: FakeSlackApi) -> FakeSlackApi:
+    """The same fake, by the name most tests use (a module may redefine `slack`)."""
+    return slack_api
+
+
+@pytest.fixture
+def connector() -> Iterator[FakeBotConnector]:
+    """A loopback server speaking the Bot Connector API."""
+    with FakeBotConnector() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="session")

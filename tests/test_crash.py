@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -100,12 +99,6 @@ def test_long_crash_run_loses_nothing(db: str, tmp_path: Path) -> None:
 
 
 # ---- the crash windows, pinned -------------------------------------------------------------------
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlackApi]:
-    with FakeSlackApi() as fake:
-        yield fake
 
 
 def _worker(sessions: SessionFactory, slack: FakeSlackApi, clock: Clock) -> DeliveryWorker:

@@ -17,7 +17,6 @@ import itertools
 import json
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,18 +52,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlackApi]:
-    with FakeSlackApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def connector() -> Iterator[FakeBotConnector]:
-    with FakeBotConnector() as fake:
-        yield fake
 
 
 # ---- fault scripts ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from sqlalchemy import select
@@ -24,18 +24,6 @@ from tests.fakes.slack_api import FakeSlackApi
 from tests.teams.activities import CHANNEL, DETRACTOR, MEGAN, execute
 
 SLACK_ADMIN = Actor("U0ADMIN", "Sam", "slack")
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlackApi]:
-    with FakeSlackApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def connector() -> Iterator[FakeBotConnector]:
-    with FakeBotConnector() as fake:
-        yield fake
 
 
 @pytest.fixture

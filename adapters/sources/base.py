@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -106,6 +106,19 @@ def verify_sha256_header(
         raise SignatureError(f"{label} must look like sha256=<{'hex' if hex_digest else 'base64'}>")
     if not constant_time_equal(expected, f"sha256={given.lower() if hex_digest else given}"):
         raise SignatureError(f"{platform} signature does not match (wrong secret?)")
+
+
+def event_name(
+    data: Mapping[str, Any], key: str, *, accepted: Collection[str], platform: str, wanted: str
+) -> str:
+    """The payload's event name: PayloadError when it is missing, IgnoredEvent when it is not one of
+    `accepted` ("<platform> event '…' is not <wanted>")."""
+    event = data.get(key)
+    if not isinstance(event, str):
+        raise PayloadError(f"{key} is missing")
+    if event not in accepted:
+        raise IgnoredEvent(f"{platform} event {event[:64]!r} is not {wanted}")
+    return event
 
 
 def load_json_object(body: bytes, *, max_depth: int = 32) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.sources.base import (
-    IgnoredEvent,
     PayloadError,
+    event_name,
     hmac_digest,
     load_json_object,
     verify_sha256_header,
@@ -99,11 +99,8 @@ def _customer(person: dict[str, Any]) -> dict[str, object]:
 
 def parse(headers: Mapping[str, str], body: bytes, *, mapping: Mapping[str, Any]) -> FeedbackIn:
     data = load_json_object(body)
-    event_type = data.get("event_type")
-    if not isinstance(event_type, str):
-        raise PayloadError("event_type is missing")
-    if event_type not in _EVENTS:
-        raise IgnoredEvent(f"Delighted event {event_type[:64]!r} is not a survey response")
+    event_type = event_name(data, "event_type", accepted=_EVENTS, platform="Delighted",
+                            wanted="a survey response")
     event = data.get("event_data")
     if not isinstance(event, dict):
         raise PayloadError("event_data must be an object")

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.sources.base import (
-    IgnoredEvent,
     PayloadError,
     SignatureError,
     constant_time_equal,
+    event_name,
     hmac_digest,
     load_json_object,
 )
@@ -140,11 +140,7 @@ def _metadata(response: dict[str, Any]) -> dict[str, object]:
 
 def parse(headers: Mapping[str, str], body: bytes, *, mapping: Mapping[str, Any]) -> FeedbackIn:
     data = load_json_object(body)
-    event = data.get("event")
-    if not isinstance(event, str):
-        raise PayloadError("event is missing")
-    if event not in _EVENTS:
-        raise IgnoredEvent(f"Formbricks event {event[:64]!r} is not a response event")
+    event = event_name(data, "event", accepted=_EVENTS, platform="Formbricks", wanted="a response event")
     response = data.get("data")
     if not isinstance(response, dict):
         raise PayloadError("data must be an object")

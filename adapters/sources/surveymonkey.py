@@ -22,11 +22,11 @@ import httpx
 from adapters.sources.api import api_token, base_url, get_json, safe_id, survey_response, survey_response_ids
 from adapters.sources.base import (
     FetchNeeded,
-    IgnoredEvent,
     PayloadError,
     SignatureError,
     SourceConfig,
     constant_time_equal,
+    event_name,
     hmac_digest,
     load_json_object,
 )
@@ -70,11 +70,9 @@ def verify(headers: Mapping[str, str], body: bytes, *, secret: str, now: float) 
 
 def parse(headers: Mapping[str, str], body: bytes, *, mapping: Mapping[str, Any]) -> FetchNeeded:
     data = load_json_object(body)
-    event_type = data.get("event_type")
-    if not isinstance(event_type, str):
-        raise PayloadError("event_type is missing")
-    if event_type not in _EVENTS or data.get("object_type", "response") != "response":
-        raise IgnoredEvent(f"SurveyMonkey event {event_type[:64]!r} is not a finished response")
+    about_a_response = data.get("object_type", "response") == "response"  # not a collector's or survey's
+    event_name(data, "event_type", accepted=_EVENTS if about_a_response else (), platform="SurveyMonkey",
+               wanted="a finished response")
     resources = data.get("resources")
     if not isinstance(resources, dict):
         raise PayloadError("resources must be an object")

@@ -12,7 +12,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.sources.base import IgnoredEvent, PayloadError, hmac_digest, verify_sha256_header
+from adapters.sources.base import PayloadError, event_name, hmac_digest, verify_sha256_header
 from adapters.sources.base import load_json_object as _load
 from adapters.sources.mapping import (
     Draft,
@@ -152,11 +152,8 @@ def _extras(response: dict[str, Any]) -> dict[str, object]:
 
 def parse(headers: Mapping[str, str], body: bytes, *, mapping: Mapping[str, Any]) -> FeedbackIn:
     data = _load(body)
-    event_type = data.get("event_type")
-    if not isinstance(event_type, str):
-        raise PayloadError("event_type is missing")
-    if event_type != "form_response":
-        raise IgnoredEvent(f"Typeform event {event_type[:64]!r} is not a form response")
+    event_name(data, "event_type", accepted=("form_response",), platform="Typeform",
+               wanted="a form response")
     response = data.get("form_response")
     if not isinstance(response, dict):
         raise PayloadError("form_response must be an object")

@@ -120,18 +120,6 @@ async def link_teams_channel(server: AppServer, channel: str = TEAMS_CHANNEL) ->
 
 
 @pytest.fixture
-def slack_api() -> Iterator[FakeSlackApi]:
-    with FakeSlackApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def connector() -> Iterator[FakeBotConnector]:
-    with FakeBotConnector() as fake:
-        yield fake
-
-
-@pytest.fixture
 def keys() -> Iterator[KeyServer]:
     with KeyServer([jwk(SIGNING_KEY, KID, ["msteams"])]) as server:
         yield server

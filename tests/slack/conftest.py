@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from adapters.slack.chat import SlackChat
 from tests.fakes.slack_api import FakeSlackApi
-
-
-@pytest.fixture
-def slack_api() -> Iterator[FakeSlackApi]:
-    with FakeSlackApi() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,12 +21,6 @@ from tests.fakes.slack_api import FakeSlackApi
 from tests.sources import test_qualtrics as q
 from tests.sources import test_surveymonkey as sm
 from tests.sources.conftest import FakeApi, dumps, payload
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlackApi]:
-    with FakeSlackApi() as fake:
-        yield fake
 
 
 @pytest.fixture
