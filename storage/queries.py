@@ -130,13 +130,6 @@ async def outbox_depth(session: AsyncSession) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
-async def failed_outbox(session: AsyncSession, *, since: datetime | None = None) -> Sequence[Outbox]:
-    query = select(Outbox).where(col(Outbox.status) == "failed").order_by(col(Outbox.id).desc()).limit(50)
-    if since is not None:
-        query = query.where(col(Outbox.created_at) >= since)
-    return (await session.execute(query)).scalars().all()
-
-
 def _insert_for(session: AsyncSession) -> Any:
     """The dialect's INSERT (it has ON CONFLICT on both SQLite and PostgreSQL)."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
