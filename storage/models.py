@@ -81,7 +81,8 @@ class EscalationStep(SQLModel, table=True):
 
 
 class Admin(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("user_id", name="uq_admin_user"),)
+    # an identity is a (platform, id) pair: a Teams user whose id equals a Slack admin's is not an admin
+    __table_args__ = (UniqueConstraint("platform", "user_id", name="uq_admin_platform_user"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: str = Field(max_length=255)
@@ -234,3 +235,18 @@ class WebhookDelivery(SQLModel, table=True):
     platform: str = Field(max_length=16)
     delivery_id: str = Field(max_length=255)
     received_at: datetime = _now_column()
+
+
+class IgnoredWebhook(SQLModel, table=True):
+    """Webhooks answered 2xx without storing anything (a test ping, an event type hotloop does not
+    act on), counted per day, source and reason so `/hotloop status` can show them: a 2xx that stores
+    nothing is never silent."""
+
+    __table_args__ = (UniqueConstraint("day", "source", "reason", name="uq_ignoredwebhook_day_source_reason"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: str = Field(max_length=10, description="UTC date, YYYY-MM-DD")
+    source: str = Field(max_length=100)
+    reason: str = Field(max_length=255)
+    count: int = 0
+    last_at: datetime = _now_column()

@@ -57,7 +57,7 @@ def block_actions(
     message_ts: str = "1.000001",
     view: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A block_actions payload shaped like shared/payloads/slack_block_actions.json."""
+    """A block_actions payload shaped like tests/fixtures/payloads/slack_block_actions.json."""
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": dict(user),
@@ -112,7 +112,7 @@ def view_submission(
 
 
 def home_opened(user: str, event_id: str, tab: str = "home") -> dict[str, Any]:
-    """An app_home_opened event callback, shaped like shared/payloads/slack_event_app_home_opened.json."""
+    """An app_home_opened event callback, shaped like tests/fixtures/payloads/slack_event_app_home_opened.json."""
     event = {
         "type": "app_home_opened",
         "user": user,

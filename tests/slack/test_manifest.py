@@ -16,10 +16,10 @@ from bot.action_ids import ActionId
 from bot.cards import DigestCard, DigestItem
 from bot.domain import AlertStatus, Severity
 from tests.factories import NOW, sample_card
+from tests.fixtures import SCHEMAS
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-SCHEMA = SHARED / "schemas" / "slack-app-manifest.schema.1.0.0.json"
+SCHEMA = SCHEMAS / "slack-app-manifest.schema.1.0.0.json"
 
 
 @pytest.fixture(scope="module")

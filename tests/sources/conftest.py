@@ -8,21 +8,11 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "payloads"
-
-
-def payload_bytes(name: str) -> bytes:
-    return (PAYLOADS / name).read_bytes()
-
-
-def payload(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(payload_bytes(name))
-    return data
+from tests.fixtures import payload, payload_bytes  # noqa: F401  (re-exported for the source tests)
 
 
 def dumps(data: object) -> bytes:

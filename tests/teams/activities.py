@@ -5,15 +5,14 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
 from tests.appserver import AppServer
+from tests.fixtures import PAYLOADS
 
-PAYLOADS = Path("/work/shared/payloads")
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CHANNEL = "19:managers0123456789@thread.tacv2"
 TEAM_ID = "19:team0123456789@thread.tacv2"

@@ -15,13 +15,13 @@ import pytest
 
 from manifest.teams.make_icons import color_icon, outline_icon
 from manifest.teams_package import TEAMS_DIR, build_teams_package, load_manifest
+from tests.fixtures import SCHEMAS
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
 BOT_ID = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
 
 
 def schema_validator() -> Any:
-    schema = json.loads((SHARED / "schemas" / "teams-manifest-1.28.schema.json").read_text())
+    schema = json.loads((SCHEMAS / "teams-manifest-1.28.schema.json").read_text())
     cls = jsonschema.validators.validator_for(schema)
     # no check_schema(): a few patterns use ECMA-262 `\p{L}` that Python's `re` cannot compile; they sit
     # under parts of the manifest we do not use. Every $ref is local ("#/definitions/..."), so no resolver.
@@ -72,7 +72,7 @@ def test_manifest_validates_against_schema() -> None:
 
 
 def test_schema_refs_are_local() -> None:
-    text = (SHARED / "schemas" / "teams-manifest-1.28.schema.json").read_text()
+    text = (SCHEMAS / "teams-manifest-1.28.schema.json").read_text()
     refs = re.findall(r'"\$ref"\s*:\s*"([^"]*)"', text)
     assert refs and all(ref.startswith("#/") for ref in refs)
 

@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -23,8 +22,8 @@ from bot.action_ids import ActionId
 from bot.cards import SNOOZE_CHOICES, Card, DigestCard, DigestItem
 from bot.domain import AlertStatus, Outcome, Severity
 from tests.factories import NOW, sample_card
+from tests.fixtures import SCHEMAS
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
 VERBS = {a.value for a in ActionId}
 
 STATES: dict[str, dict[str, Any]] = {
@@ -39,7 +38,7 @@ STATES: dict[str, dict[str, Any]] = {
 
 @cache
 def validator() -> jsonschema.protocols.Validator:
-    schema = json.loads((SHARED / "schemas" / "adaptive-card-1.5.schema.json").read_text())
+    schema = json.loads((SCHEMAS / "adaptive-card-1.5.schema.json").read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
