@@ -16,9 +16,12 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters import webhook_routes
+from adapters.api_docs import mount_docs
 from adapters.chats import build_chats
+from adapters.http_guards import RequestGuards
 from bot.chat import Chat
 from bot.context import Context
+from bot.crypto import UndecryptableSecretError
 from bot.settings import Role, Settings
 from bot.telemetry import OUTBOX_DEPTH
 from jobs.runner import Workers
@@ -27,6 +30,8 @@ from storage import queries
 log = structlog.get_logger("hotloop.web")
 
 ChatFactory = Callable[[Settings, Context], Mapping[str, Chat]]
+# name → () -> (details shown in /readyz, why not ready or None); adapters add theirs (Slack Socket Mode)
+ReadinessCheck = Callable[[], tuple[dict[str, object], str | None]]
 
 
 def create_app(
@@ -61,12 +66,16 @@ def create_app(
                     await close()
             await ctx.close()
 
-    app = FastAPI(title="hotloop", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="hotloop", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Survey webhooks in; hot alerts out to Slack and Microsoft Teams.")
+    mount_docs(app)  # /docs without a CDN
+    app.state.readiness_checks = {}
     webhook_routes.mount_webhooks(app)
     _mount_ops(app)
     _mount_chat_routes(app, settings)
     _install_error_handlers(app)
+    # outermost of hotloop's layers: a slow body → 408, an unreachable database → 503, on every route
+    app.add_middleware(RequestGuards, body_timeout=settings.http_body_timeout_seconds)
     return app
 
 
@@ -90,7 +99,7 @@ def _mount_ops(app: FastAPI) -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="The database answers")
+    @app.get("/readyz", tags=["ops"], summary="The database answers (and Slack Socket Mode, if used, is up)")
     async def readyz(request: Request) -> JSONResponse:
         ctx: Context = request.app.state.ctx
         try:
@@ -98,7 +107,7 @@ def _mount_ops(app: FastAPI) -> None:
                 await session.execute(text("SELECT 1"))
         except Exception as exc:  # any failure means "not ready", with the reason
             return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        return _readiness(request.app.state.readiness_checks)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> PlainTextResponse:
@@ -108,10 +117,32 @@ def _mount_ops(app: FastAPI) -> None:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
 
+def _readiness(checks: Mapping[str, ReadinessCheck]) -> JSONResponse:
+    details: dict[str, object] = {}
+    reasons: list[str] = []
+    for name, check in checks.items():
+        details[name], reason = check()
+        if reason is not None:
+            reasons.append(reason)
+    if reasons:
+        body = {"status": "unavailable", "reason": "; ".join(reasons), **details}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ready", **details})
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(UndecryptableSecretError)
+    async def undecryptable_secret(request: Request, _exc: UndecryptableSecretError) -> JSONResponse:
+        # the key changed under a running server (`serve` refuses to start that way): no 500, and the
+        # sender's retries succeed once the key is restored or the secrets are rekeyed
+        log.error("source.secret_undecryptable", source=request.path_params.get("source"))
+        return webhook_routes.refuse(
+            503, "this source's signing secret cannot be decrypted by the server (HOTLOOP_SECRET_KEY "
+            "changed); nothing was stored, retry later")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,7 +11,6 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
 from starlette.routing import Route
 
 from adapters.sources.base import FetchNeeded, IgnoredEvent, SourceError
@@ -19,7 +18,18 @@ from adapters.sources.generic import GenericFeedback
 from adapters.sources.registry import adapter_for
 from bot.context import Context
 from bot.domain import FeedbackIn, utcnow
-from bot.telemetry import ALERTS_CREATED, FEEDBACK_RECEIVED, INGEST_SECONDS, WEBHOOKS_REJECTED
+from bot.telemetry import (
+    ALERTS_CREATED,
+    DATABASE_UNAVAILABLE,
+    FEEDBACK_RECEIVED,
+    INGEST_SECONDS,
+    WEBHOOKS_IGNORED,
+    WEBHOOKS_REJECTED,
+)
+from storage.db import transaction
+from storage.ignored_webhooks import record_ignored_webhook
+from storage.outage import DATABASE_UNAVAILABLE as UNAVAILABLE_REASON
+from storage.outage import RETRY_AFTER_SECONDS, is_database_outage
 
 log = structlog.get_logger("hotloop.webhooks")
 
@@ -57,9 +67,9 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def refuse(status: int, reason: str) -> JSONResponse:
+def refuse(status: int, reason: str, *, headers: dict[str, str] | None = None) -> JSONResponse:
     WEBHOOKS_REJECTED.labels(status=str(status)).inc()
-    return JSONResponse({"error": reason}, status_code=status)
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -71,8 +81,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed body (not JSON, nested too deep)"},
     401: {"description": "Missing, wrong or stale signature"},
     404: {"description": "Unknown source"},
+    408: {"description": "The body did not arrive in time (HOTLOOP_HTTP_BODY_TIMEOUT_SECONDS)"},
     413: {"description": "Body larger than 256 KiB"},
     422: {"description": "Body does not fit the schema"},
+    503: {"description": "The database is unavailable: nothing was stored; retry after `Retry-After` s"},
 }
 _BODY_SCHEMA = GenericFeedback.model_json_schema(ref_template="#/components/schemas/{model}")
 _BODY_DEFS = _BODY_SCHEMA.pop("$defs", {})  # registered as components by `install_openapi_components`
@@ -120,6 +132,19 @@ async def receive_feedback(source: str, request: Request) -> JSONResponse:
         body = await read_limited(request, ctx.settings.max_body_bytes)
     except BodyTooLargeError:
         return refuse(413, f"body larger than {ctx.settings.max_body_bytes} bytes")
+    try:
+        response = await _handle(ctx, source, request, body)
+    except Exception as error:  # source lookup, configuration reload, store, fetch queue
+        if not is_database_outage(error):
+            raise
+        log.warning("webhook.database_unavailable", source=source, error=type(error).__name__)
+        DATABASE_UNAVAILABLE.inc()
+        return refuse(503, UNAVAILABLE_REASON, headers={"retry-after": str(RETRY_AFTER_SECONDS)})
+    INGEST_SECONDS.observe(time.perf_counter() - started)
+    return response
+
+
+async def _handle(ctx: Context, source: str, request: Request, body: bytes) -> JSONResponse:
     runtime = await ctx.source(source)
     if runtime is None:
         return refuse(404, f"unknown source {source!r}")
@@ -129,14 +154,22 @@ async def receive_feedback(source: str, request: Request) -> JSONResponse:
         adapter.verify(headers, body, secret=runtime.secret, now=time.time())
         parsed = adapter.parse(headers, body, mapping=runtime.mapping)
     except IgnoredEvent as ignored:
-        return JSONResponse({"alert": None, "ignored": ignored.reason}, status_code=202)
+        return await _ignore(ctx, runtime.name, ignored)
     except SourceError as error:
         return refuse(error.status, error.reason)
     if isinstance(parsed, FetchNeeded):
         return await _queue_fetch(ctx, runtime.id, parsed)
-    response = await _ingest(ctx, runtime.id, runtime.name, parsed)
-    INGEST_SECONDS.observe(time.perf_counter() - started)
-    return response
+    return await _ingest(ctx, runtime.id, runtime.name, parsed)
+
+
+async def _ignore(ctx: Context, source: str, ignored: IgnoredEvent) -> JSONResponse:
+    """A 2xx that stores nothing is never silent: logged, counted in Prometheus and in the database
+    (`/hotloop status`). The reason is a fixed code; the body and its contents are never logged."""
+    async with transaction(ctx.sessions) as session:
+        await record_ignored_webhook(session, source=source, reason=ignored.code, now=utcnow())
+    WEBHOOKS_IGNORED.labels(source=source, reason=ignored.code).inc()
+    log.info("webhook.ignored", source=source, reason=ignored.code, detail=ignored.reason)
+    return JSONResponse({"alert": None, "ignored": ignored.reason}, status_code=202)
 
 
 async def check_webhook(source: str, request: Request) -> JSONResponse:
@@ -146,19 +179,14 @@ async def check_webhook(source: str, request: Request) -> JSONResponse:
 
 
 async def _ingest(ctx: Context, source_id: int, source_name: str, item: FeedbackIn) -> JSONResponse:
-    config = await ctx.config.get()
-    try:
-        result = await ctx.ingest_queue.submit(
-            source_id=source_id,
-            source_name=source_name,
-            item=item,
-            config=config,
-            alarming_words=ctx.settings.alarming_words,
-            now=utcnow(),
-        )
-    except DBAPIError as error:  # nothing was stored: the sender's retry will be accepted later
-        log.error("ingest.database_unavailable", error=type(error.orig).__name__)
-        return refuse(503, "the database is unavailable; nothing was stored, retry later")
+    result = await ctx.ingest_queue.submit(
+        source_id=source_id,
+        source_name=source_name,
+        item=item,
+        config=await ctx.config.get(),
+        alarming_words=ctx.settings.alarming_words,
+        now=utcnow(),
+    )
     ctx.signal.notify()
     FEEDBACK_RECEIVED.labels(source=source_name, result="duplicate" if result.duplicate else "new").inc()
     if result.alert_key and not result.duplicate and result.severity:

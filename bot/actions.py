@@ -114,9 +114,10 @@ async def _require_card_here(sessions: SessionFactory, request: ActionRequest) -
         if alert is None or alert.id is None:
             raise AlertNotFoundError(request.alert_key)
         refs = await queries.card_refs(session, alert_id=alert.id)
-    # a card written to the log (no chat destination) has no buttons anyone could click
-    places = {ref.channel for ref in refs if ref.platform != LOG_PLATFORM}
-    if places and request.channel not in places:
+    # a card written to the log (no chat destination) has no buttons anyone could click; a channel is
+    # a (platform, id) pair like a user
+    places = {(ref.platform, ref.channel) for ref in refs if ref.platform != LOG_PLATFORM}
+    if places and (request.actor.platform, request.channel) not in places:
         raise Refused(f"{request.alert_key} is not handled in this channel")
 
 

@@ -20,6 +20,7 @@ from sqlmodel import col
 from bot.cards import OUTCOME_LABELS, humanize_delta
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import AlertStatus, Outcome, Severity
+from bot.identity import qualify
 from bot.outbox import (
     LOG_PLATFORM,
     enqueue_card_posts,
@@ -43,6 +44,17 @@ class Actor:
 
 
 SYSTEM = Actor(id="hotloop", name="hotloop", platform="hotloop")
+
+
+def is_owner(alert: Alert, actor: Actor) -> bool:
+    """Ids are compared with their platform: a Teams user whose id equals a Slack owner's is not them."""
+    return alert.owner_id is not None and (alert.owner_platform, alert.owner_id) == (actor.platform, actor.id)
+
+
+def is_resolver(alert: Alert, actor: Actor) -> bool:
+    return alert.resolved_by_id is not None and (
+        (alert.resolved_by_platform, alert.resolved_by_id) == (actor.platform, actor.id)
+    )
 
 
 class AlertNotFoundError(LookupError):
@@ -81,8 +93,10 @@ Plan = Callable[[Alert], Change]
 
 def can_manage(alert: Alert, actor: Actor, config: ConfigSnapshot) -> bool:
     """Owner, the team's managers and admins may unclaim, resolve, reassign and reopen."""
-    team = config.team(alert.team_id)
-    return actor.id in (alert.owner_id, *team.managers, *config.admins) or actor is SYSTEM
+    if actor is SYSTEM or is_owner(alert, actor):
+        return True
+    who = qualify(actor.platform, actor.id)
+    return who in config.team(alert.team_id).managers or who in config.admins
 
 
 def next_due(values: dict[str, Any]) -> datetime | None:
@@ -185,7 +199,7 @@ def _require_manager(alert: Alert, actor: Actor, config: ConfigSnapshot, what: s
 def plan_claim(actor: Actor, now: datetime, config: ConfigSnapshot | None = None) -> Plan:
     def plan(alert: Alert) -> Change:
         _require_active(alert)
-        if alert.owner_id == actor.id:
+        if is_owner(alert, actor):
             raise Refused(f"You already own {alert.key}")
         if alert.owner_id:
             raise Refused(f"{alert.key} was already claimed by {alert.owner_name or alert.owner_id}")
@@ -266,7 +280,8 @@ def plan_escalate(actor: Actor, now: datetime, config: ConfigSnapshot, reason: s
 def plan_reassign(actor: Actor, now: datetime, config: ConfigSnapshot, to_id: str, to_name: str) -> Plan:
     def plan(alert: Alert) -> Change:
         _require_active(alert)
-        if alert.owner_id == to_id:
+        # the person is picked in the reassigner's own platform (Slack's user picker, Teams' people picker)
+        if (alert.owner_platform, alert.owner_id) == (actor.platform, to_id):
             raise Refused(f"{to_name} already owns {alert.key}")
         if alert.owner_id:
             _require_manager(alert, actor, config, "reassign")
@@ -326,11 +341,13 @@ def plan_resolve(actor: Actor, now: datetime, config: ConfigSnapshot, outcome: O
                  root_cause: str | None, note: str | None, follow_up: bool = False) -> Plan:
     def plan(alert: Alert) -> Change:
         _require_active(alert)
-        if alert.owner_id and alert.owner_id != actor.id:
+        if alert.owner_id and not is_owner(alert, actor):
             _require_manager(alert, actor, config, "resolve")
         values = {"status": AlertStatus.RESOLVED.value, "outcome": outcome.value, "root_cause": root_cause,
                   "resolution_note": (note or "")[:3000] or None, "resolved_at": now,
-                  "resolved_by": actor.name, "snoozed_until": None, "snoozed_at": None, "next_nag_at": None}
+                  "resolved_by": actor.name, "resolved_by_id": actor.id,
+                  "resolved_by_platform": actor.platform, "snoozed_until": None, "snoozed_at": None,
+                  "next_nag_at": None}
         label = OUTCOME_LABELS[outcome]
         cause = f" ({root_cause})" if root_cause else ""
         return Change(values, "resolved", f"{alert.key} resolved: {label}",
@@ -345,7 +362,7 @@ def plan_reopen(actor: Actor, now: datetime, config: ConfigSnapshot) -> Plan:
     def plan(alert: Alert) -> Change:
         if alert.status != AlertStatus.RESOLVED:
             raise Refused(f"{alert.key} is not resolved")
-        if actor.name != alert.resolved_by:
+        if not is_resolver(alert, actor):  # by id and platform: display names are not unique
             _require_manager(alert, actor, config, "reopen")
         team = config.team(alert.team_id)
         claim_due, resolve_due = due_times(config, team=team, severity=Severity(alert.severity), start=now)
@@ -353,6 +370,7 @@ def plan_reopen(actor: Actor, now: datetime, config: ConfigSnapshot) -> Plan:
         running = claim_due if status is AlertStatus.OPEN else resolve_due
         values = {"status": status.value, "outcome": None,
                   "root_cause": None, "resolution_note": None, "resolved_at": None, "resolved_by": None,
+                  "resolved_by_id": None, "resolved_by_platform": None,
                   "claim_due_at": claim_due, "resolve_due_at": resolve_due, "nag_count": 0,
                   # a fresh clock gets its heads-up at 75 %, as a new alert does
                   "next_nag_at": heads_up_at(now, running, team.hours) if running else None}

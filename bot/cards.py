@@ -1,12 +1,21 @@
 """The neutral card: every fact and button an alert card shows, built from the alert's current state.
 
 Renderers (`adapters/slack/render.py`, `adapters/teams/render.py`) turn a `Card` into Block Kit or an
-Adaptive Card. Customer text stays raw here; escaping is the renderer's job, for its own markup.
+Adaptive Card. Customer text stays raw here except for one thing, done once in `build_card`: invisible
+characters that could disguise it (bidirectional overrides and isolates, zero-width characters) are
+removed. Escaping is the renderer's job, for its own markup.
+
+A card keeps the whole comment and every answer; `comment_max` / `answers_max` say how much of them to
+show. Renderers lower them to fit their platform's limits, the delivery worker lowers them when the
+platform refuses a card for its size (`card_at_level`), and whatever is not shown is posted in the
+card's thread (`full_response_pieces`): a cut is always said on the card, never silent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.action_ids import ActionId
@@ -23,6 +32,20 @@ OUTCOME_LABELS = {
 }
 ROOT_CAUSES = ("product", "service", "staff", "delivery", "billing", "wait time", "facilities", "other")
 SNOOZE_CHOICES = (("30m", "30 min"), ("1h", "1 hour"), ("4h", "4 hours"), ("tomorrow", "Tomorrow 9:00"))
+
+# bidirectional embeddings/overrides/isolates and marks, the Arabic letter mark, zero-width characters
+_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]")
+COMMENT_SHOWN_MAX = 2500  # characters of the comment a card shows; the rest goes to its thread
+ANSWERS_SHOWN_MAX = 20
+ANSWER_VALUE_MAX = 300
+FACT_VALUE_MAX = 200
+PIECE_MAX = 2500  # characters per thread reply carrying the full response
+MAX_LEVEL = 2  # rendering levels: 0 full, 1 compact, 2 minimal (see `card_at_level`)
+
+
+def inert(text: str) -> str:
+    """Customer text without the invisible characters that can reorder or hide what a reader sees."""
+    return _INVISIBLE.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -63,6 +86,8 @@ class Card:
     menu: tuple[CardButton, ...]
     fallback_text: str
     version: int = 1
+    comment_max: int = COMMENT_SHOWN_MAX
+    answers_max: int = ANSWERS_SHOWN_MAX
 
 
 @dataclass(frozen=True)
@@ -121,10 +146,10 @@ def _answer_line(raw: dict[str, object]) -> AnswerLine:
     answer = Answer.model_validate(raw)
     position = answer.position
     is_low = position is not None and position <= 0.2
-    value = "—" if answer.value is None else str(answer.value)
+    value = "—" if answer.value is None else inert(str(answer.value))
     if answer.value is not None and answer.is_scaled:
         value = f"{answer.numeric:g} / {answer.scale_max:g}"
-    return AnswerLine(question=answer.question, value=value, is_low=is_low)
+    return AnswerLine(question=inert(answer.question), value=value, is_low=is_low)
 
 
 def _title(feedback: Feedback) -> str:
@@ -170,8 +195,8 @@ def _buttons(alert: Alert) -> tuple[tuple[CardButton, ...], tuple[CardButton, ..
 def _facts(alert: Alert, feedback: Feedback, team: Team, source_name: str) -> tuple[tuple[str, str], ...]:
     facts: list[tuple[str, str]] = [("Source", source_name)]
     for name in ("location", "region", "employee", "product", "channel"):
-        if value := feedback.attributes.get(name):
-            facts.append((name.capitalize(), value))
+        if value := inert(str(feedback.attributes.get(name) or "")):
+            facts.append((name.capitalize(), _cut(value, FACT_VALUE_MAX)))
     facts.append(("Received", f"{feedback.received_at:%Y-%m-%d %H:%M} UTC"))
     team_text = team.name + (" (default route)" if alert.routed_by_default else "")
     facts.append(("Team", team_text))
@@ -199,7 +224,7 @@ def build_card(
     severity = Severity(alert.severity)
     status = AlertStatus(alert.status)
     contact = (
-        tuple(c for c in (feedback.customer_email, feedback.customer_phone) if c)
+        tuple(inert(c) for c in (feedback.customer_email, feedback.customer_phone) if c)
         if audience == "team"
         else ()
     )
@@ -214,12 +239,12 @@ def build_card(
         status=status,
         title=title,
         audience=audience,
-        customer_name=feedback.customer_name,
+        customer_name=inert(feedback.customer_name) if feedback.customer_name else None,
         contact=contact,
         nps=feedback.nps,
         answers=tuple(_answer_line(a) for a in feedback.answers),
-        comment=feedback.comment,
-        reasons=tuple(alert.reasons),
+        comment=inert(feedback.comment) if feedback.comment else None,
+        reasons=tuple(inert(reason) for reason in alert.reasons),
         facts=_facts(alert, feedback, team, source_name),
         sla_text=sla_text,
         sla_overdue=overdue,
@@ -231,3 +256,117 @@ def build_card(
         fallback_text=fallback,
         version=alert.version,
     )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown_comment(card: Card) -> tuple[str, int]:
+    """The part of the comment the card shows, and how many characters are left out."""
+    comment = card.comment or ""
+    shown = comment[: max(card.comment_max, 0)]
+    return shown, len(comment) - len(shown)
+
+
+def shown_answers(card: Card) -> tuple[tuple[AnswerLine, ...], int]:
+    """The answers the card shows (long values cut), and how many answers are left out."""
+    kept = card.answers[: max(card.answers_max, 0)]
+    shown = tuple(
+        replace(a, question=_cut(a.question, ANSWER_VALUE_MAX), value=_cut(a.value, ANSWER_VALUE_MAX))
+        for a in kept
+    )
+    return shown, len(card.answers) - len(kept)
+
+
+def card_is_cut(card: Card) -> bool:
+    """True when the card leaves part of the customer's response out (it then goes to the thread)."""
+    shown, hidden = shown_answers(card)
+    return shown_comment(card)[1] > 0 or hidden > 0 or shown != card.answers[: len(shown)]
+
+
+def cut_note(hidden_chars: int) -> str:
+    return f"…(cut — {hidden_chars:,} more characters; the full response is in this card's thread)"
+
+
+def answers_note(hidden: int) -> str:
+    return f"… {hidden} more answer{'s' if hidden != 1 else ''} in this card's thread"
+
+
+def largest_fitting(top: int, fits: Callable[[int], bool]) -> int:
+    """The largest n in [0, top] with `fits(n)`, taking `fits(0)` for granted (binary search: renderers
+    use it to find how much of a text fits a limit; a longer prefix renders longer)."""
+    if fits(top):
+        return top
+    low, high = 0, top
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def card_at_level(card: Card, level: int) -> Card:
+    """The card at a rendering level: 0 full; 1 compact (short comment, five answers, fewer facts);
+    2 minimal (key, severity, customer name, status and the buttons). Each level is smaller than the
+    one before, so a card a platform refused for its size is sent again smaller, never given up."""
+    if level <= 0:
+        return card
+    if level == 1:
+        compact = replace(
+            card,
+            comment_max=min(card.comment_max, 500),
+            answers_max=min(card.answers_max, 5),
+            facts=card.facts[:4],
+            reasons=card.reasons[:3],
+        )
+        if card_is_cut(compact) or (compact.facts, compact.reasons) != (card.facts, card.reasons):
+            return compact
+        # nothing to make compact: the next try must still be smaller
+    return replace(
+        card, comment_max=0, answers_max=0, facts=(), reasons=(), contact=(), sla_text=None, resolution=None
+    )
+
+
+def digest_at_level(digest: DigestCard, level: int) -> DigestCard:
+    """A digest at a rendering level: every alert stays listed (each needs its Claim button); level 1
+    shortens the summaries, level 2 drops them, the links and the figures."""
+    if level <= 0:
+        return digest
+    if level == 1:
+        items = tuple(replace(item, summary=_cut(item.summary, 80)) for item in digest.items)
+        return replace(digest, items=items)
+    items = tuple(replace(item, summary="", link=None) for item in digest.items)
+    return replace(digest, items=items, figures=())
+
+
+def reply_at_level(text: str, level: int) -> str:
+    """A thread line at a rendering level (level 1: 2,000 characters, level 2: 300)."""
+    if level <= 0:
+        return text
+    return _cut(text, 2000 if level == 1 else 300)
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    """`text` in pieces of at most `size` characters, cut at a line break or a space when there is one."""
+    out: list[str] = []
+    while len(text) > size:
+        cut = max(text.rfind("\n", 0, size), text.rfind(" ", 0, size))
+        cut = cut if cut > size // 2 else size
+        out.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return [*out, text] if text else out
+
+
+def full_response_pieces(card: Card, size: int = PIECE_MAX) -> list[str]:
+    """The customer's whole response (every answer, the whole comment) as thread lines, for a card that
+    had to leave part of it out."""
+    lines = [f"{a.question}: {a.value}" for a in card.answers]
+    text = "\n".join(lines)
+    if card.comment:
+        text += ("\n\n" if text else "") + "Comment:\n" + card.comment
+    pieces = _pieces(text, size)
+    count = len(pieces)
+    return [f"Full response for {card.alert_key} ({n}/{count}):\n{p}" for n, p in enumerate(pieces, 1)]

@@ -1,20 +1,25 @@
-"""`hotloop` command line (Typer). Every command builds settings with `build_settings()`."""
+"""`hotloop` command line (Typer). Every command builds settings with `build_settings()`, which also
+reads `.env` in the working directory (`hotloop init` writes it)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from bot.settings import Role, Settings, SettingsError, build_settings
+from bot.cli_common import fail as _fail
+from bot.cli_common import load_settings as _settings
+from bot.cli_common import preflight as _preflight
+from bot.cli_common import run_on_database as _run_on_database
+from bot.cli_common import with_context as _with_context
+from bot.cli_keys import init, secrets_app
+from bot.settings import Role, Settings
 
-T = TypeVar("T")
 app = typer.Typer(help="hotloop: close the loop on customer feedback from Slack and Microsoft Teams.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -24,36 +29,9 @@ config_app = typer.Typer(help="Configuration as code (YAML).", no_args_is_help=T
 rules_app = typer.Typer(help="Alert rules.", no_args_is_help=True)
 teams_app = typer.Typer(help="Microsoft Teams app package.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (source_app, "source"), (alerts_app, "alerts"), (config_app, "config"),
-                  (rules_app, "rules"), (teams_app, "teams")):
+                  (rules_app, "rules"), (teams_app, "teams"), (secrets_app, "secrets")):
     app.add_typer(sub, name=name)
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return build_settings(**overrides)
-    except SettingsError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-
-
-def _with_context(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    from bot.context import Context
-    from storage.migrate import upgrade
-
-    async def run() -> T:
-        await upgrade(settings.effective_database_url)
-        ctx = await Context.open(settings)
-        try:
-            return await work(ctx)
-        finally:
-            await ctx.close()
-
-    return asyncio.run(run())
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(1)
+app.command("init")(init)
 
 
 @app.command(
@@ -67,20 +45,23 @@ def serve(
         Role, typer.Option(help="web: HTTP only; worker: delivery + schedules; all: both")
     ] = Role.ALL,
 ) -> None:
-    import uvicorn
-
+    from adapters.server import PortError, bind_socket, build_server, run_server
     from adapters.web import create_app
     from bot.telemetry import configure_logging
     from storage.migrate import upgrade
 
     settings = _settings()
+    try:  # before the database is checked or migrated: a port in use is said at once, in one line
+        listener = bind_socket(host, port)
+    except PortError as exc:
+        raise _fail(str(exc)) from exc
+    _preflight(settings)  # a bad database URL or a key that cannot open the stored secrets: one line, exit 2
     configure_logging(level=settings.log_level, json=settings.log_json)
 
     async def migrate(s: Settings) -> None:
         await upgrade(s.effective_database_url)
 
-    uvicorn.run(create_app(settings, role=role, prepare_schema=migrate), host=host, port=port,
-                log_level=settings.log_level, access_log=False, lifespan="on")
+    run_server(build_server(create_app(settings, role=role, prepare_schema=migrate), settings), listener)
 
 
 @app.command()
@@ -89,20 +70,31 @@ def demo(
     port: Annotated[int, typer.Option(help="TCP port (0 = any free port)")] = 0,
 ) -> None:
     """Run the real server on a throw-away SQLite file and send it realistic signed feedback."""
-    from bot.demo import run_demo
+    from bot.demo import DemoError, run_demo
     from bot.telemetry import configure_logging
 
     configure_logging(level="warning", json=False)
-    asyncio.run(run_demo(echo=typer.echo, keep_running=keep_running, port=port or None))
+    try:
+        completed = asyncio.run(run_demo(echo=typer.echo, keep_running=keep_running, port=port or None))
+    except DemoError as exc:
+        raise _fail(str(exc)) from exc
+    if not completed:
+        raise typer.Exit(130)  # Ctrl-C, as a shell reports it
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply database migrations."""
+    from storage.db import check_connection
     from storage.migrate import upgrade
 
-    settings = _settings()
-    asyncio.run(upgrade(settings.effective_database_url, revision))
+    url = _settings().effective_database_url
+
+    async def migrate() -> None:
+        await check_connection(url)
+        await upgrade(url, revision)
+
+    _run_on_database(migrate)
     typer.echo(f"database at {revision}")
 
 
@@ -132,8 +124,17 @@ def source_add(
     except SourceConfigError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"source {created.name} ({created.kind})\n"
-               f"  webhook: {settings.public_url.rstrip('/')}{created.path}\n"
+               f"  webhook: {_webhook_url(settings, created.path)}\n"
                f"  secret:  {created.secret}")
+
+
+def _webhook_url(settings: Settings, path: str) -> str:
+    """The full URL only when HOTLOOP_PUBLIC_URL says it: this command cannot know where (host, port,
+    proxy) `hotloop serve` is reached."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + path
+    return (f"http://<host>:<port>{path}  (where `hotloop serve` listens; "
+            "set HOTLOOP_PUBLIC_URL to print the full URL)")
 
 
 @source_app.command("list")
@@ -141,22 +142,27 @@ def source_list() -> None:
     """List sources (secrets are never shown)."""
     from bot.sources import list_sources
 
-    rows = _with_context(_settings(), lambda ctx: list_sources(ctx.sessions))
+    settings = _settings()
+    rows = _with_context(settings, lambda ctx: list_sources(ctx.sessions))
+    base = settings.public_url.rstrip("/")
     for row in rows:
-        typer.echo(f"{row.name:<20} {row.kind:<13} /webhooks/{row.name}")
+        typer.echo(f"{row.name:<20} {row.kind:<13} {base}/webhooks/{row.name}")
     if not rows:
         typer.echo("no sources yet: hotloop source add NAME --kind generic")
 
 
 @source_app.command("rotate-secret")
-def source_rotate(name: str, secret: Annotated[str | None, typer.Option()] = None) -> None:
-    """Replace a source's signing secret; prints the new one."""
+def source_rotate(
+    name: str,
+    secret: Annotated[str | None, typer.Option(help="The new signing secret (generated if omitted)")] = None,
+    api_token: Annotated[str | None, typer.Option(help="Also replace the source's API token")] = None,
+) -> None:
+    """Replace a source's signing secret (sealed under the current key); prints the new one."""
     from bot.sources import SourceConfigError, rotate_secret
 
     try:
-        new = _with_context(
-            _settings(), lambda ctx: rotate_secret(ctx.sessions, ctx.secrets, name=name, secret=secret)
-        )
+        new = _with_context(_settings(), lambda ctx: rotate_secret(
+            ctx.sessions, ctx.secrets, name=name, secret=secret, api_token=api_token))
     except SourceConfigError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"new secret for {name}: {new}")
@@ -202,12 +208,22 @@ def alerts_list(
                  "owner": a.owner_name, "created_at": a.created_at.isoformat(), "reasons": a.reasons,
                  "default_route": a.routed_by_default} for a in alerts]
 
-    for row in _with_context(_settings(), work):
-        if as_json:
+    rows = _with_context(_settings(), work)
+    if as_json:
+        for row in rows:
             typer.echo(json.dumps(row))
-        else:
-            typer.echo(f"{row['key']:<9} {row['severity']:<9} {row['status']:<9} {row['team'] or '-':<14} "
-                       f"{row['owner'] or '-':<14} {'; '.join(row['reasons'])}")
+        return
+    if not rows:
+        typer.echo(f"no {status} alerts" if status else "no alerts yet")
+        return
+    typer.echo(_alert_line("KEY", "SEVERITY", "STATUS", "TEAM", "OWNER", "WHY"))
+    for row in rows:
+        typer.echo(_alert_line(row["key"], row["severity"], row["status"], row["team"] or "-",
+                               row["owner"] or "-", "; ".join(row["reasons"])))
+
+
+def _alert_line(key: str, severity: str, status: str, team: str, owner: str, why: str) -> str:
+    return f"{key:<9} {severity:<9} {status:<9} {team:<14} {owner:<14} {why}"
 
 
 @config_app.command("export")
@@ -285,10 +301,14 @@ def teams_package(
 ) -> None:
     """Write the Teams app package (manifest.json + icons) to upload in Teams."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from manifest.teams_package import build_teams_package
+    from manifest.teams_package import BotIdError, build_teams_package
 
-    settings = _settings(mode="demo") if bot_id else _settings()
-    path = build_teams_package(out, bot_id=bot_id or settings.teams_app_id or None)
+    # demo mode: packaging reads HOTLOOP_TEAMS_APP_ID only, and needs none of the secrets serve needs
+    settings = _settings(mode="demo")
+    try:
+        path = build_teams_package(out, bot_id=bot_id or settings.teams_app_id or None)
+    except BotIdError as exc:
+        raise _fail(str(exc), code=2) from exc
     typer.echo(f"wrote {path}")
 
 

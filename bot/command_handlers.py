@@ -17,6 +17,7 @@ from bot.command_handlers_base import (
     channel_arg,
     chat_place,
     expect_words,
+    identity_arg,
     int_arg,
     name_arg,
     split_words,
@@ -25,9 +26,9 @@ from bot.command_handlers_base import (
     team_for_channel,
     team_named,
     team_names,
-    user_arg,
 )
 from bot.context import Context
+from bot.identity import IdentityError, canonical, qualify
 from bot.routing import RouteError, format_match, parse_match
 from bot.sla_clock import BusinessHours, BusinessHoursError
 from storage import queries
@@ -225,15 +226,27 @@ async def team_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     return CommandReply("\n".join(["Teams:", *(_team_line(team) for team in teams)]))
 
 
+def _stored_managers(team: Team) -> list[str]:
+    """The team's managers as qualified identities; an old unprefixed entry is read by its shape
+    (one whose platform cannot be told is kept as written, and matches nobody)."""
+    stored = []
+    for entry in team.managers:
+        try:
+            stored.append(canonical(entry))
+        except IdentityError:
+            stored.append(entry)
+    return list(dict.fromkeys(stored))
+
+
 async def team_managers(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     name, action, user_word = expect_words(args, 3)
     action = action.lower()
     if action not in ("add", "remove"):
         raise UsageError(f"expected add or remove, got {action!r}")
-    user = user_arg(user_word)
+    user = qualify(*identity_arg(user_word))
     async with transaction(ctx.sessions) as session:
         team = await team_named(session, name=name)
-        managers = list(team.managers)
+        managers = _stored_managers(team)
         if action == "add":
             if user in managers:
                 raise CommandError(f"{user} is already a manager of {team.name}")

@@ -21,6 +21,7 @@ from sqlmodel import col
 from bot.alerts import Actor
 from bot.context import Context
 from bot.durations import DurationError, parse_duration
+from bot.identity import SLACK, IdentityError, parse_identity
 from storage import queries
 from storage.models import Team
 
@@ -206,6 +207,20 @@ async def team_names(session: AsyncSession) -> dict[int, str]:
     return {team.id: team.name for team in await queries.list_teams(session) if team.id is not None}
 
 
-async def admin_ids(ctx: Context) -> list[str]:
+async def is_admin(ctx: Context, caller: Caller) -> tuple[bool, bool]:
+    """(is the caller an admin — same platform AND id —, is anyone an admin at all)."""
     async with ctx.sessions() as session:
-        return sorted(await queries.admin_ids(session))
+        admins = await queries.admin_pairs(session)
+    return (caller.actor.platform, caller.actor.id) in admins, bool(admins)
+
+
+def identity_arg(word: str) -> tuple[str, str]:
+    """A user as (platform, id): `<@U123>` is Slack; `slack:…`/`teams:…` say it; otherwise the id's
+    shape must tell (bot/identity.py) — a guess could make the wrong person an admin or a manager."""
+    user = user_arg(word)
+    if _USER_MENTION.match(word):
+        return SLACK, user
+    try:
+        return parse_identity(user)
+    except IdentityError as exc:
+        raise UsageError(str(exc)) from None

@@ -5,9 +5,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
-from sqlmodel import col
-
 from bot.cards import sla_line
 from bot.command_handlers_base import (
     Caller,
@@ -17,9 +14,9 @@ from bot.command_handlers_base import (
     changed,
     duration_arg,
     expect_words,
+    identity_arg,
     split_words,
     team_named,
-    user_arg,
 )
 from bot.context import Context
 from bot.domain import utcnow
@@ -27,10 +24,10 @@ from bot.metrics import LoopFigures, format_rate, format_seconds, loop_figures
 from bot.sources import SourceConfigError, add_source, list_sources, rotate_secret
 from storage import queries
 from storage.db import transaction
+from storage.ignored_webhooks import IgnoredCount, ignored_webhook_counts
 from storage.models import Admin
 
 MIN_SECRET_LENGTH = 8
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _WINDOW = re.compile(r"^\d+[smhdw]$", re.IGNORECASE)
 MINE_LIMIT = 50
 
@@ -93,44 +90,34 @@ async def source_rotate_secret(args: str, *, caller: Caller, ctx: Context) -> Co
 # admin
 
 
-def _admin_platform(word: str, user: str, caller: Caller) -> str:
-    if word.startswith("<@"):
-        return "slack"
-    if _GUID.match(user) or user.startswith("29:"):
-        return "teams"
-    return caller.actor.platform if caller.actor.platform in ("slack", "teams") else "slack"
-
-
 async def admin_add(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     (word,) = expect_words(args, 1)
-    user = user_arg(word)
+    platform, user = identity_arg(word)
     async with transaction(ctx.sessions) as session:
-        if user in await queries.admin_ids(session):
-            raise CommandError(f"{user} is already an admin")
-        session.add(
-            Admin(user_id=user, platform=_admin_platform(word, user, caller), added_by=caller.actor.id)
-        )
-    return changed(f"{user} is now a hotloop admin.")
+        if (platform, user) in await queries.admin_pairs(session):
+            raise CommandError(f"{user} ({platform}) is already an admin")
+        session.add(Admin(user_id=user, platform=platform, added_by=caller.actor.id))
+    return changed(f"{user} ({platform}) is now a hotloop admin.")
 
 
 async def admin_remove(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     (word,) = expect_words(args, 1)
-    user = user_arg(word)
+    platform, user = identity_arg(word)
     async with transaction(ctx.sessions) as session:
-        rows = (await session.execute(select(Admin).order_by(col(Admin.id)))).scalars().all()
-        row = next((admin for admin in rows if admin.user_id == user), None)
+        rows = await queries.list_admins(session)
+        row = next((a for a in rows if (a.platform, a.user_id) == (platform, user)), None)
         if row is None:
-            raise CommandError(f"{user} is not an admin (see 'admin list')")
+            raise CommandError(f"{user} ({platform}) is not an admin (see 'admin list')")
         if len(rows) == 1:
             raise CommandError(f"{user} is the last admin: add another admin before removing them")
         await session.delete(row)
-    return changed(f"{user} is no longer a hotloop admin.")
+    return changed(f"{user} ({platform}) is no longer a hotloop admin.")
 
 
 async def admin_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     expect_words(args, 0)
     async with ctx.sessions() as session:
-        rows = (await session.execute(select(Admin).order_by(col(Admin.user_id)))).scalars().all()
+        rows = await queries.list_admins(session)
     if not rows:
         return CommandReply("No admins: set HOTLOOP_ADMINS and restart hotloop.")
     lines = ["Admins:", *(f"  {a.user_id} ({a.platform}, added by {a.added_by or '?'})" for a in rows)]
@@ -145,7 +132,8 @@ async def mine(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     expect_words(args, 0)
     async with ctx.sessions() as session:
         alerts = await queries.list_alerts(
-            session, owner_id=caller.actor.id, active_only=True, limit=MINE_LIMIT
+            session, owner_id=caller.actor.id, owner_platform=caller.actor.platform, active_only=True,
+            limit=MINE_LIMIT,
         )
     if not alerts:
         return CommandReply("You have no open alerts.")
@@ -205,6 +193,15 @@ async def config_export(args: str, *, caller: Caller, ctx: Context) -> CommandRe
 STATUS_WINDOW = timedelta(hours=24)
 
 
+def _ignored_webhook_lines(ignored: list[IgnoredCount]) -> list[str]:
+    """Webhooks answered 2xx that stored nothing (an event type hotloop does not act on): never silent."""
+    if not ignored:
+        return []
+    return ["Webhooks answered but not stored (today and yesterday, UTC):"] + [
+        f"  {row.source}: {row.reason} ×{row.count}, last {row.last_at:%a %H:%M} UTC" for row in ignored
+    ]
+
+
 async def status(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     expect_words(args, 0)
     now = utcnow()
@@ -214,10 +211,12 @@ async def status(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
         waiting = await queries.outbox_depth(session)
         oldest = await queries.oldest_pending_outbox(session)
         failures = await queries.failure_groups(session, since=since)
+        ignored = await ignored_webhook_counts(session, since=since)
     age = f" (oldest {format_seconds((now - oldest).total_seconds())})" if oldest else ""
     lines = [
         f"Chat delivery, last 24 h: {finished.get('done', 0)} sent, {finished.get('failed', 0)} failed "
-        f"for good; {waiting} waiting{age}."
+        f"for good; {waiting} waiting{age}.",
+        *_ignored_webhook_lines(ignored),
     ]
     if not failures:
         lines.append("No failed deliveries.")

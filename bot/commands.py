@@ -23,7 +23,7 @@ from bot.command_handlers_base import (
     CommandReply,
     Handler,
     UsageError,
-    admin_ids,
+    is_admin,
 )
 from bot.context import Context
 
@@ -266,11 +266,12 @@ def _find(text: str) -> tuple[tuple[str, ...], Command, str] | CommandReply:
 
 
 async def _refusal(path: tuple[str, ...], caller: Caller, ctx: Context) -> CommandReply | None:
-    admins = await admin_ids(ctx)
-    if caller.actor.id in admins:
+    admin, anyone = await is_admin(ctx, caller)
+    if admin:
         return None
-    who = ", ".join(admins) if admins else "nobody yet (set HOTLOOP_ADMINS)"
-    return CommandReply(f"Only hotloop admins can use '{' '.join(path)}'; ask one of: {who}", ok=False)
+    # who the admins are is not told to whoever was refused
+    who = "ask a hotloop admin" if anyone else "nobody is an admin yet (set HOTLOOP_ADMINS)"
+    return CommandReply(f"Only hotloop admins can use '{' '.join(path)}'; {who}.", ok=False)
 
 
 async def _dispatch(text: str, *, caller: Caller, ctx: Context) -> CommandReply:

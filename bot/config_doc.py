@@ -26,13 +26,13 @@ from pydantic import (
 
 from bot.domain import Severity
 from bot.durations import DurationError, format_duration, parse_duration
+from bot.identity import canonical
 
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 EVERY_TEAM = "*"
 NO_ALERT = "none"
 _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _WORKWEEK: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
 
@@ -67,6 +67,12 @@ def _clock(value: Any) -> str:
     if not isinstance(value, str) or not _TIME.fullmatch(value):
         raise ValueError(f'not a time of day: {value!r} (write it quoted, e.g. "09:00")')
     return value
+
+
+def _identities(values: list[str]) -> list[str]:
+    """`slack:U…` / `teams:<id>`, or an unprefixed id whose shape tells the platform (bot/identity.py);
+    written back qualified, so an export re-imports as the same people."""
+    return [canonical(value) for value in values]  # IdentityError is a ValueError: reported with its path
 
 
 def _iso_date(value: Any) -> str:
@@ -108,9 +114,14 @@ class TeamDoc(_Strict):
     teams_channel: str | None = Field(default=None, min_length=1, max_length=255)
     managers_slack_channel: str | None = Field(default=None, min_length=1, max_length=64)
     managers_teams_channel: str | None = Field(default=None, min_length=1, max_length=255)
-    managers: list[str] = Field(default_factory=list)
+    managers: list[str] = Field(default_factory=list)  # identities: slack:U… / teams:<object id>
     timezone: str = Field(default="UTC", max_length=64)
     business_hours: BusinessHoursDoc | None = None
+
+    @field_validator("managers")
+    @classmethod
+    def _managers(cls, value: list[str]) -> list[str]:
+        return _identities(value)
 
     @field_validator("name")
     @classmethod
@@ -202,7 +213,12 @@ class ConfigDoc(_Strict):
     sla: dict[SeverityName, SlaDoc] = Field(default_factory=dict)
     team_sla: dict[str, dict[SeverityName, SlaDoc]] = Field(default_factory=dict)
     escalation: dict[str, list[StepDoc]] = Field(default_factory=dict)  # team name or "*"
-    admins: list[str] = Field(default_factory=list)
+    admins: list[str] = Field(default_factory=list)  # identities: slack:U… / teams:<object id>
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, value: list[str]) -> list[str]:
+        return _identities(value)
 
     @model_validator(mode="after")
     def _references(self) -> ConfigDoc:

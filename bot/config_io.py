@@ -18,7 +18,6 @@ from sqlmodel import SQLModel, col
 
 from bot.config_doc import (
     EVERY_TEAM,
-    GUID,
     NO_ALERT,
     ConfigDoc,
     ConfigError,
@@ -27,6 +26,7 @@ from bot.config_doc import (
     load_yaml,
     parse_config,
 )
+from bot.identity import parse_identity, qualify
 from storage.db import SessionFactory, transaction
 from storage.models import Admin, Alert, EscalationStep, Route, Rule, SlaPolicy, Team
 
@@ -57,7 +57,7 @@ async def export_config(sessions: SessionFactory) -> dict[str, Any]:
         rules = (await session.execute(select(Rule).order_by(col(Rule.priority), col(Rule.id)))).scalars()
         slas = (await session.execute(select(SlaPolicy).order_by(col(SlaPolicy.id)))).scalars()
         steps = (await session.execute(select(EscalationStep).order_by(col(EscalationStep.level)))).scalars()
-        admins = (await session.execute(select(col(Admin.user_id)))).scalars().all()
+        admins = (await session.execute(select(col(Admin.platform), col(Admin.user_id)))).all()
     name = {t.id: t.name for t in teams}
     sla: dict[str, Any] = {}
     team_sla: dict[str, dict[str, Any]] = {}
@@ -80,7 +80,7 @@ async def export_config(sessions: SessionFactory) -> dict[str, Any]:
         "sla": sla,
         "team_sla": team_sla,
         "escalation": escalation,
-        "admins": list(admins),
+        "admins": [qualify(platform, user_id) for platform, user_id in admins],
     }
     try:
         return parse_config(data).normalized()
@@ -89,7 +89,8 @@ async def export_config(sessions: SessionFactory) -> dict[str, Any]:
 
 
 async def import_config(sessions: SessionFactory, doc: ConfigDoc, *, actor: str = "cli") -> ImportSummary:
-    """Replace teams/routes/rules/SLAs/escalation/admins with `doc`, all or nothing."""
+    """Replace teams/routes/rules/SLAs/escalation/admins with `doc`, all or nothing. Admins and team
+    managers are (platform, id) identities (`ConfigDoc` has qualified them: "slack:U…")."""
     summary = ImportSummary()
     async with transaction(sessions) as session:
         for model in (Route, Rule, SlaPolicy, EscalationStep):
@@ -173,14 +174,14 @@ def _config_rows(
 async def _replace_admins(
     session: AsyncSession, *, user_ids: list[str], actor: str, summary: ImportSummary
 ) -> None:
+    wanted = [parse_identity(identity) for identity in user_ids]
     current = list((await session.execute(select(Admin))).scalars())
     for admin in current:
-        if admin.user_id not in user_ids:
+        if (admin.platform, admin.user_id) not in wanted:
             await session.delete(admin)
-    have = {admin.user_id for admin in current}
-    for user_id in user_ids:
-        if user_id not in have:  # existing rows keep their platform and added_by
-            platform = "teams" if GUID.fullmatch(user_id) or user_id.startswith("29:") else "slack"
+    have = {(admin.platform, admin.user_id) for admin in current}
+    for platform, user_id in wanted:
+        if (platform, user_id) not in have:  # existing rows keep their added_by
             session.add(Admin(user_id=user_id, platform=platform, added_by=actor))
     summary.admins = len(user_ids)
 

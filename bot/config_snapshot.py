@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from bot.domain import Severity
+from bot.identity import parse_identity, qualify, read_identities
 from bot.routing import RouteSpec
 from bot.rules import RuleError, RuleSpec, validate_condition
 from bot.sla_clock import DEFAULT_SLA, BusinessHours
@@ -33,7 +34,7 @@ class TeamInfo:
     teams_channel: str | None
     managers_slack_channel: str | None
     managers_teams_channel: str | None
-    managers: frozenset[str]
+    managers: frozenset[str]  # qualified identities, "slack:U…" / "teams:<guid>" (bot/identity.py)
     hours: BusinessHours | None
 
     @classmethod
@@ -46,7 +47,7 @@ class TeamInfo:
             teams_channel=team.teams_channel,
             managers_slack_channel=team.managers_slack_channel,
             managers_teams_channel=team.managers_teams_channel,
-            managers=frozenset(team.managers),
+            managers=read_identities(team.managers),
             hours=BusinessHours.from_config(team.business_hours, timezone=team.timezone),
         )
 
@@ -78,7 +79,7 @@ class ConfigSnapshot:
     rules: tuple[RuleSpec, ...]
     sla: Mapping[tuple[int | None, str], tuple[int, int]]
     escalation: Mapping[int | None, tuple[EscalationTarget, ...]]
-    admins: frozenset[str]
+    admins: frozenset[str]  # qualified identities, "slack:U…" / "teams:<guid>"
     loaded_at: float = field(default_factory=time.monotonic)
 
     def sla_for(self, *, team_id: int, severity: Severity) -> tuple[int, int]:
@@ -128,10 +129,11 @@ async def ensure_defaults(sessions: SessionFactory, *, default_team: str, admins
                 session.add(Team(name=default_team, is_default=True))
             else:
                 team.is_default = True
-        known = await queries.admin_ids(session)
-        for user_id in admins:
-            if user_id not in known:
-                platform = "slack" if user_id[:1] in "UW" else "teams"
+        known = await queries.admin_pairs(session)
+        for entry in admins:  # "slack:U…", "teams:<guid>", or an id of a known shape (bot/identity.py)
+            platform, user_id = parse_identity(entry)
+            if (platform, user_id) not in known:
+                known.add((platform, user_id))
                 session.add(Admin(user_id=user_id, platform=platform, added_by="env"))
 
 
@@ -154,7 +156,7 @@ async def load_snapshot(sessions: SessionFactory) -> ConfigSnapshot:
                 step.level, step.after_seconds, step.platform, step.destination, step.description
             )
             escalation.setdefault(step.team_id, []).append(target)
-        admins = frozenset(await queries.admin_ids(session))
+        admins = frozenset(qualify(*pair) for pair in await queries.admin_pairs(session))
     if default is None or default.id is None:
         raise RuntimeError("no default team: call ensure_defaults() first")
     return ConfigSnapshot(

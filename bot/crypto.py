@@ -13,6 +13,10 @@ from bot.settings import Mode, Settings
 _DEMO_KEY = "hotloop-demo-key-not-secret"
 
 
+class UndecryptableSecretError(ValueError):
+    """A stored secret was sealed under another key than the current HOTLOOP_SECRET_KEY."""
+
+
 class SecretBox:
     def __init__(self, key_material: str) -> None:
         digest = hashlib.sha256(key_material.encode()).digest()
@@ -32,7 +36,17 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
-            raise ValueError("cannot decrypt a stored secret: was HOTLOOP_SECRET_KEY changed?") from exc
+            raise UndecryptableSecretError(
+                "cannot decrypt a stored secret: was HOTLOOP_SECRET_KEY changed?"
+            ) from exc
+
+    def opens(self, token: str) -> bool:
+        """Whether `token` was sealed under this key."""
+        try:
+            self.open(token)
+        except UndecryptableSecretError:
+            return False
+        return True
 
 
 def new_secret() -> str:

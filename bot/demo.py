@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
 import tempfile
 import time
@@ -30,6 +31,10 @@ from storage.db import transaction
 from storage.models import Route, Team
 
 DEMO_SECRET = "demo-webhook-secret-0123456789"
+
+
+class DemoError(RuntimeError):
+    """The demo could not run (e.g. its port is taken)."""
 
 DEMO_FEEDBACK: list[dict[str, Any]] = [
     {"id": "demo-1", "nps": 2, "contact_requested": True,
@@ -113,41 +118,67 @@ async def _figures(ctx: Context, echo: Callable[[str], None]) -> None:
 
 async def run_demo(
     *, echo: Callable[[str], None], keep_running: bool = False, port: int | None = None
-) -> None:
+) -> bool:
+    """The demo on a fresh SQLite file in a temporary folder, removed on the way out (also after Ctrl-C
+    or an error) unless `keep_running`. False when Ctrl-C stopped the walk-through."""
+    folder = Path(tempfile.mkdtemp(prefix="hotloop-demo-"))
+    try:
+        return await _serve_demo(folder, echo=echo, keep_running=keep_running, port=port or free_port())
+    finally:
+        if keep_running:
+            echo(f"the demo database stays in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _serve_demo(folder: Path, *, echo: Callable[[str], None], keep_running: bool, port: int) -> bool:
     from adapters.web import create_app
     from storage.migrate import upgrade
 
-    folder = Path(tempfile.mkdtemp(prefix="hotloop-demo-"))
     settings: Settings = build_settings(mode="demo", database_url=f"sqlite+aiosqlite:///{folder / 'demo.db'}",
                                         log_level="warning", log_json=False)
 
     async def migrate(s: Settings) -> None:
         await upgrade(s.effective_database_url)
 
-    port = port or free_port()
     app = create_app(settings, prepare_schema=migrate)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
-        await asyncio.sleep(0.05)
-    ctx: Context = app.state.ctx
-    echo(f"hotloop demo: serving http://127.0.0.1:{port} on {folder / 'demo.db'} "
-         "(no Slack or Teams needed)\n")
+    try:
+        while not server.started:  # uvicorn offers a flag, not an event
+            if serving.done():
+                raise DemoError(f"the demo server could not start on port {port}")
+            await asyncio.sleep(0.05)
+        echo(f"hotloop demo: serving http://127.0.0.1:{port} on {folder / 'demo.db'} "
+             "(no Slack or Teams needed)\n")
+        walk = asyncio.create_task(
+            _walk_through(app.state.ctx, app.state.workers, f"http://127.0.0.1:{port}", echo)
+        )
+        await asyncio.wait({walk, serving}, return_when=asyncio.FIRST_COMPLETED)
+        if server.should_exit:  # uvicorn caught Ctrl-C
+            walk.cancel()
+            await asyncio.gather(walk, return_exceptions=True)
+            return False
+        walk.result()  # an error in the walk-through ends the demo with it
+        if keep_running:
+            echo(f"\nStill serving on http://127.0.0.1:{port} (docs at /docs). Ctrl-C to stop.")
+            await serving
+        return True
+    finally:
+        server.should_exit = True
+        await asyncio.gather(serving, return_exceptions=True)
+
+
+async def _walk_through(ctx: Context, workers: Any, base_url: str, echo: Callable[[str], None]) -> None:
     await _seed(ctx)
-    await _send_all(f"http://127.0.0.1:{port}", echo)
-    await app.state.workers.delivery.drain(timeout=10)
+    await _send_all(base_url, echo)
+    await workers.delivery.drain(timeout=10)
     echo("\nHot alerts and their cards (a happy customer needing nothing raised none):")
     await _show(ctx, echo)
     echo("")
     await _close_one_loop(ctx, echo)
-    await app.state.workers.delivery.drain(timeout=10)
+    await workers.delivery.drain(timeout=10)
     echo("\nClosed-loop figures, last 7 days:")
     await _figures(ctx, echo)
-    if keep_running:
-        echo(f"\nStill serving on http://127.0.0.1:{port} (docs at /docs). Ctrl-C to stop.")
-        await serving
-        return
-    server.should_exit = True
-    await serving

@@ -4,7 +4,8 @@ Each request still gets its answer only after the transaction holding its rows h
 "2xx means stored" holds. What changes is the cost: one BEGIN/COMMIT (and, on SQLite, one hold of
 the single write lock) per batch instead of per webhook, and one INSERT per table for the batch
 (bot/ingest_batch.py). If a batch fails, its items are retried one transaction each, so one bad
-item can never fail or delay the others' fate.
+item can never fail or delay the others' fate; when the database itself is unreachable, the whole batch
+fails at once (each webhook is answered 503 and retried by its sender).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.domain import FeedbackIn
 from bot.ingest import IngestResult, ingest
 from bot.ingest_batch import IngestItem, ingest_batch
 from storage.db import SessionFactory, transaction
+from storage.outage import is_database_outage
 
 log = structlog.get_logger("hotloop.ingest")
 
@@ -53,9 +55,13 @@ class IngestQueue:
             batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
             try:
                 results = await self._commit_together(batch)
-            except Exception:  # one item broke the batch: give each its own transaction
-                log.warning("ingest.batch_retry", size=len(batch))
-                await self._commit_alone(batch)
+            except Exception as error:
+                if is_database_outage(error):  # alone they would fail too, each after a connect timeout
+                    for pending in batch:
+                        pending.done.set_exception(error)
+                    continue
+                log.warning("ingest.batch_retry", size=len(batch))  # one item broke the batch:
+                await self._commit_alone(batch)  # give each its own transaction
             else:
                 for pending, result in zip(batch, results, strict=True):
                     pending.done.set_result(result)

@@ -1,5 +1,8 @@
 """Settings from the environment (prefix HOTLOOP_), built by `build_settings()` — never at import.
 
+A `.env` file in the working directory (written by `hotloop init`) is read too; real environment
+variables win over it.
+
 `build_settings()` fails closed: outside `demo` mode a placeholder secret or an unauthenticated
 Teams endpoint with an app id is refused with a clear message.
 """
@@ -12,6 +15,8 @@ from typing import Annotated, Any, cast
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.identity import IdentityError, parse_identity
 
 PLACEHOLDER_SECRETS = frozenset(
     {
@@ -45,6 +50,10 @@ class SettingsError(ValueError):
     """The environment does not describe a safe configuration."""
 
 
+ENV_FILE = ".env"  # relative: read from the working directory of every command
+MIN_SECRET_KEY_LENGTH = 16
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -52,12 +61,14 @@ def _split_csv(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HOTLOOP_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLOOP_", env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
 
     mode: Mode = Mode.PRODUCTION
     database_url: str = ""
     secret_key: SecretStr = SecretStr("")
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = ""  # e.g. https://hotloop.example.com; unset, only webhook paths are printed
     log_level: str = "info"
     log_json: bool = True
 
@@ -69,6 +80,11 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 256 * 1024
     signature_tolerance_seconds: int = 300
+    # slow clients: the request line and headers, then the whole body, must arrive within these
+    http_header_timeout_seconds: float = 10.0
+    http_body_timeout_seconds: float = 30.0
+    http_max_connections: int = 1000  # past it new requests get 503; past twice it a connection is closed
+    http_shutdown_timeout_seconds: float = 10.0  # on SIGTERM, requests still running after this are cancelled
 
     delivery_poll_seconds: float = 1.0
     delivery_batch: int = 250
@@ -86,18 +102,34 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr = SecretStr("")
     slack_app_token: SecretStr = SecretStr("")
     slack_api_url: str = "https://slack.com/api/"
+    # the workspace (or Enterprise Grid org) and app this hotloop serves; learned from auth.test and
+    # bots.info at start when empty. Requests from any other workspace or app are refused.
+    slack_team_id: str = ""
+    slack_app_id: str = ""
 
     teams_app_id: str = ""
     teams_app_password: SecretStr = SecretStr("")
     teams_tenant_id: str = ""
+    # more tenants a multi-tenant bot serves (comma-separated ids; "*" = every tenant, on purpose)
+    teams_allowed_tenants: Annotated[list[str], NoDecode] = Field(default_factory=list)
     teams_app_type: str = "MultiTenant"
     teams_allow_unauthenticated: bool = False
     teams_openid_metadata_url: str = ""
 
-    @field_validator("admins", "alarming_words", mode="before")
+    @field_validator("admins", "alarming_words", "teams_allowed_tenants", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("admins")
+    @classmethod
+    def _admin_identities(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                parse_identity(entry)
+            except IdentityError as exc:
+                raise ValueError(f"HOTLOOP_ADMINS: {exc}") from None
+        return value
 
     @property
     def effective_database_url(self) -> str:
@@ -113,20 +145,30 @@ class Settings(BaseSettings):
     def teams_enabled(self) -> bool:
         return bool(self.teams_app_id) or self.teams_allow_unauthenticated
 
+    @property
+    def teams_tenants(self) -> frozenset[str]:
+        """The Entra tenants whose activities are served (lower case); "*" in it means every tenant."""
+        tenants = [self.teams_tenant_id, *self.teams_allowed_tenants]
+        return frozenset(t.strip().lower() for t in tenants if t.strip())
+
 
 def _is_placeholder(secret: SecretStr) -> bool:
     return secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+
+
+def weak_secret_key(key: str) -> bool:
+    """A missing, placeholder or too short HOTLOOP_SECRET_KEY."""
+    return _is_placeholder(SecretStr(key)) or len(key) < MIN_SECRET_KEY_LENGTH
 
 
 def _check(settings: Settings) -> None:
     if settings.mode is Mode.DEMO:
         return
     problems: list[str] = []
-    if _is_placeholder(settings.secret_key) or len(settings.secret_key.get_secret_value()) < 16:
+    if weak_secret_key(settings.secret_key.get_secret_value()):
         problems.append(
-            "HOTLOOP_SECRET_KEY must be set to a random value of at least 16 characters "
-            "(it encrypts source secrets at rest); "
-            "e.g. `python -c 'import secrets;print(secrets.token_urlsafe(32))'`"
+            f"HOTLOOP_SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} "
+            "characters (it encrypts source secrets at rest): `hotloop init` writes one to .env"
         )
     if settings.slack_enabled and _is_placeholder(settings.slack_signing_secret):
         problems.append(
@@ -141,6 +183,13 @@ def _check(settings: Settings) -> None:
     ):
         problems.append(
             "HOTLOOP_TEAMS_APP_PASSWORD is missing or a placeholder while HOTLOOP_TEAMS_APP_ID is set"
+        )
+    if settings.teams_app_id and not settings.teams_tenants:
+        # a valid token proves the Bot Connector sent the activity for this app, not from which tenant
+        problems.append(
+            "HOTLOOP_TEAMS_TENANT_ID (or HOTLOOP_TEAMS_ALLOWED_TENANTS) must be set while "
+            "HOTLOOP_TEAMS_APP_ID is set: activities from other tenants are refused "
+            "(HOTLOOP_TEAMS_ALLOWED_TENANTS=* serves every tenant)"
         )
     if problems:
         raise SettingsError("refusing to start:\n  - " + "\n  - ".join(problems))

@@ -7,6 +7,9 @@
 - A burst of new cards for one channel becomes one digest message (each alert with its own button).
 - A 429 pushes back only that channel's rows by `Retry-After`; permanent errors are marked failed,
   recorded on the alert's history and counted — never silently dropped.
+- A card refused for its content is sent again at once, smaller (`jobs.outbox_jobs.error_verdict`),
+  and a post that may have gone out unrecorded is looked up before it is sent again
+  (`jobs.delivery_posts`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from bot.chat import Chat, ChatError
 from bot.domain import utcnow
 from bot.outbox import OutboxSignal, enqueue_direct
 from bot.telemetry import DELIVERIES
-from jobs.delivery_ops import Job, JobHandler, LaneOps, Verdict
+from jobs.delivery_ops import Job, JobHandler, LaneOps, Verdict, error_verdict
 from storage.db import SessionFactory, transaction
 from storage.models import Admin, AlertEvent, Outbox
 
@@ -51,7 +54,7 @@ def backoff_seconds(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> 
 
 _JOB_COLUMNS = (
     col(Outbox.id), col(Outbox.kind), col(Outbox.platform), col(Outbox.destination), col(Outbox.alert_id),
-    col(Outbox.payload), col(Outbox.attempts),
+    col(Outbox.payload), col(Outbox.attempts), col(Outbox.created_at),
 )
 
 
@@ -192,7 +195,7 @@ class DeliveryWorker:
                 )
             return [
                 Job(row.id, row.kind, row.platform, row.destination, row.alert_id, dict(row.payload),
-                    row.attempts + 1)
+                    row.attempts + 1, row.created_at)
                 for row in rows
             ]
 
@@ -236,8 +239,7 @@ class DeliveryWorker:
         try:
             return await self.ops.execute(batch)
         except ChatError as error:
-            status = "failed" if error.permanent else "retry"
-            return {j.id: Verdict(status, error.reason, error.retry_after) for j in batch}
+            return {j.id: error_verdict(j, error) for j in batch}
         except Exception as error:  # never let one bad row kill the lane
             log.exception("delivery.unexpected_error", kind=batch[0].kind)
             return {j.id: Verdict("retry", f"{type(error).__name__}: {error}"[:500]) for j in batch}
@@ -266,12 +268,15 @@ class DeliveryWorker:
         if verdict.payload is not None:
             values["payload"] = verdict.payload
         status = verdict.status
-        if status == "retry" and job.attempts >= self.max_attempts:
+        smaller = bool(verdict.extra.get("smaller"))  # a smaller rendering comes next: never give up here
+        if status == "retry" and job.attempts >= self.max_attempts and not smaller:
             status = "failed"
         if status in ("done", "failed"):
             values |= {"status": status, "done_at": now}
         elif status == "defer":  # waiting for an earlier row (the card post) — not a failed attempt
             values |= {"next_attempt_at": now + timedelta(seconds=1), "attempts": job.attempts - 1}
+        elif smaller:
+            values["next_attempt_at"] = now
         else:
             delay = verdict.retry_after or backoff_seconds(job.attempts)
             values["next_attempt_at"] = now + timedelta(seconds=delay)

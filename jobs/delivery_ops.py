@@ -1,60 +1,36 @@
-"""What the delivery worker does with each kind of outbox row (one lane's batch at a time)."""
+"""What the delivery worker does with each kind of outbox row (one lane's batch at a time).
+
+New cards and burst digests are posted by `jobs.delivery_posts` (labelled, looked up before a repeat,
+fitted to the row's rendering level); updates, thread lines and direct messages are here, also at the
+row's rendering level, so a message refused for its size is sent smaller (`jobs.outbox_jobs`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.card_views import burst_digest, load_card, load_cards
-from bot.cards import Card
-from bot.chat import CardPlace, Chat, ChatError
+from bot.cards import Card, card_at_level, digest_at_level, reply_at_level
+from bot.chat import Chat, ChatError
+from jobs.delivery_posts import Poster, place_of
+from jobs.outbox_jobs import Job as Job  # re-exported: handlers and tests import them from here
+from jobs.outbox_jobs import JobHandler as JobHandler
+from jobs.outbox_jobs import Verdict as Verdict
+from jobs.outbox_jobs import error_verdict as error_verdict
 from storage import queries
-from storage.db import SessionFactory, transaction
+from storage.db import SessionFactory
 from storage.models import CardRef, Outbox
 
 # alerts per digest for a platform that does not say (`digest_capacity` on the chat port)
 DIGEST_MAX_ITEMS = 48
 
 
-@dataclass(eq=False)
-class Job:
-    id: int
-    kind: str
-    platform: str
-    destination: str
-    alert_id: int | None
-    payload: dict[str, Any]
-    attempts: int
-
-    @property
-    def lane(self) -> tuple[str, str]:
-        if self.platform == "*":
-            return ("alert", str(self.alert_id))
-        return (self.platform, self.destination)
-
-
-@dataclass
-class Verdict:
-    """What happened to one job: done, retry later, failed for good, or defer (wait for the card post)."""
-
-    status: str
-    error: str | None = None
-    retry_after: float | None = None
-    payload: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _place(ref: CardRef) -> CardPlace:
-    return CardPlace(ref.channel, ref.message_id, ref.thread_id, ref.conversation_ref)
-
-
-JobHandler = Callable[["Job"], Awaitable["Verdict"]]
 Call = Callable[[], Awaitable[None]]
 Prepare = Callable[[AsyncSession, CardRef, "Job"], Awaitable[Call]]
 
@@ -79,6 +55,7 @@ class LaneOps:
         self.chats = chats
         self.clock = clock
         self.group_threshold = group_threshold
+        self.poster = Poster(sessions, clock)
 
     def plan_lane(self, jobs: list[Job]) -> list[list[Job]]:
         """Batches in order: a burst of card posts becomes digests; an alert's updates, one call."""
@@ -103,7 +80,7 @@ class LaneOps:
     async def execute(self, batch: list[Job]) -> dict[int, Verdict]:
         first = batch[0]
         if first.kind == "card.post" and len(batch) > 1:
-            return await self._post_digest(batch)
+            return await self.poster.post_digest(self._chat(first.platform), batch)
         if first.kind == "card.update":
             verdict = await self._update_cards(first)
             return {j.id: verdict for j in batch}
@@ -114,59 +91,7 @@ class LaneOps:
         return {first.id: await handler(first)}
 
     async def _post_card(self, job: Job) -> Verdict:
-        chat = self._chat(job.platform)
-        assert job.alert_id is not None
-        async with self.sessions() as session:
-            existing = await _ref_at(session, job.alert_id, job.platform, job.destination)
-            card = await load_card(
-                session, alert_id=job.alert_id, audience=job.payload.get("audience", "team"), now=self.clock()
-            )
-        if card is None:
-            return Verdict("failed", "the alert no longer exists")
-        if existing is not None:  # posted before a crash: refresh it instead of posting twice
-            if existing.audience != "digest":  # a digest lists other alerts too: card.update rows refresh it
-                await chat.update_card(place=_place(existing), card=card)
-            return Verdict("done")
-        posted = await chat.post_card(channel=job.destination, card=card)
-        async with transaction(self.sessions) as session:
-            session.add(
-                CardRef(
-                    alert_id=job.alert_id,
-                    platform=job.platform,
-                    channel=posted.channel,
-                    message_id=posted.message_id,
-                    thread_id=posted.thread_id,
-                    conversation_ref=posted.conversation_ref,
-                    audience=card.audience,
-                )
-            )
-        return Verdict("done")
-
-    async def _post_digest(self, batch: list[Job]) -> dict[int, Verdict]:
-        first = batch[0]
-        chat = self._chat(first.platform)
-        now = self.clock()
-        alert_ids = [j.alert_id or 0 for j in batch]
-        async with self.sessions() as session:
-            # rows retaken after a crash whose card was already posted AND recorded: not again
-            placed = await _alerts_placed_at(session, alert_ids, first.platform, first.destination)
-            fresh = [j for j in batch if (j.alert_id or 0) not in placed]
-            cards = await load_cards(session, alert_ids=[j.alert_id or 0 for j in fresh], audience="digest",
-                                     now=now)
-        if not fresh:
-            return {j.id: Verdict("done") for j in batch}
-        present = [cards[j.alert_id or 0] for j in fresh if (j.alert_id or 0) in cards]
-        posted = await chat.post_digest(channel=first.destination, digest=burst_digest(present))
-        refs = [
-            {"alert_id": job.alert_id or 0, "platform": first.platform, "channel": posted.channel,
-             "message_id": posted.message_id, "thread_id": posted.thread_id,
-             "conversation_ref": posted.conversation_ref, "audience": "digest", "created_at": now,
-             "updated_at": now}
-            for job in fresh
-        ]
-        async with transaction(self.sessions) as session:
-            await queries.insert_many(session, model=CardRef, rows=refs)
-        return {j.id: Verdict("done") for j in batch}
+        return await self.poster.post_card(self._chat(job.platform), job)
 
     async def _render_for(self, session: AsyncSession, ref: CardRef) -> Card | list[Card] | None:
         now = self.clock()
@@ -190,21 +115,21 @@ class LaneOps:
 
     async def _prepare_update(self, session: AsyncSession, ref: CardRef, job: Job) -> Call:
         rendered = await self._render_for(session, ref)
-        chat, place = self._chat(ref.platform), _place(ref)
+        chat, place = self._chat(ref.platform), place_of(ref)
         if isinstance(rendered, list):
-            digest = burst_digest(rendered)
+            digest = digest_at_level(burst_digest(rendered), job.level)
             return lambda: chat.update_digest(place=place, digest=digest)
         if rendered is None:
             return _nothing
-        card = rendered
+        card = card_at_level(rendered, job.level)
         return lambda: chat.update_card(place=place, card=card)
 
     async def _reply(self, job: Job) -> Verdict:
         return await self._each_ref(job, self._prepare_reply, include_digests=False)
 
     async def _prepare_reply(self, session: AsyncSession, ref: CardRef, job: Job) -> Call:
-        chat, place = self._chat(ref.platform), _place(ref)
-        text, mention = job.payload.get("text", ""), job.payload.get("mention")
+        chat, place = self._chat(ref.platform), place_of(ref)
+        text, mention = reply_at_level(job.payload.get("text", ""), job.level), job.payload.get("mention")
         return lambda: chat.post_reply(place=place, text=text, mention=mention)
 
     def block(self, platform: str, channel: str, until: datetime) -> None:
@@ -223,10 +148,12 @@ class LaneOps:
         done: list[int] = list(job.payload.get("done", []))
         calls: list[tuple[CardRef, Call]] = []
         async with self.sessions() as session:
+            only = job.payload.get("place")  # a line for one place (the full response after a cut card)
             refs = [
                 r
                 for r in await queries.card_refs(session, alert_id=job.alert_id)
                 if (include_digests or r.audience != "digest") and r.id not in done
+                and (not only or [r.platform, r.channel] == list(only))
             ]
             if not refs and not done and await _post_pending(session, job.alert_id):
                 return Verdict("defer")
@@ -240,6 +167,8 @@ class LaneOps:
             try:
                 await call()
             except ChatError as error:
+                if error.content:  # this place refused it for its size: smaller next time, from here on
+                    return error_verdict(replace(job, payload={**job.payload, "done": done}), error)
                 if not error.permanent:
                     if error.retry_after:
                         until = self.clock() + timedelta(seconds=error.retry_after)
@@ -256,24 +185,6 @@ class LaneOps:
         chat = self._chat(job.platform)
         await chat.send_direct(user=job.destination, text=job.payload.get("text", ""))
         return Verdict("done")
-
-
-async def _ref_at(session: AsyncSession, alert_id: int, platform: str, channel: str) -> CardRef | None:
-    query = select(CardRef).where(
-        col(CardRef.alert_id) == alert_id, col(CardRef.platform) == platform, col(CardRef.channel) == channel
-    )
-    return (await session.execute(query)).scalars().first()
-
-
-async def _alerts_placed_at(
-    session: AsyncSession, alert_ids: list[int], platform: str, channel: str
-) -> set[int]:
-    query = select(col(CardRef.alert_id)).where(
-        col(CardRef.alert_id).in_(alert_ids),
-        col(CardRef.platform) == platform,
-        col(CardRef.channel) == channel,
-    )
-    return set((await session.execute(query)).scalars().all())
 
 
 async def _post_pending(session: AsyncSession, alert_id: int) -> bool:

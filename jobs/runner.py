@@ -5,6 +5,10 @@
 - Everything periodic is one static APScheduler job table: explicit ids, `coalesce=True`,
   `max_instances=1`, in-memory job store. Per-alert timers are columns the jobs poll, never pickled
   jobs, so a restart loses nothing.
+- Every job is a coroutine function (an `async def`, or a `functools.partial` of one). APScheduler's
+  asyncio executor awaits only what `iscoroutinefunction_partial` recognises; anything else (a lambda
+  returning a coroutine) runs in a thread pool and the coroutine is dropped unawaited, so
+  `PeriodicJob` refuses it.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.util import iscoroutinefunction_partial
 
 from bot.chat import Chat
 from bot.context import Context
@@ -36,12 +42,15 @@ class PeriodicJob:
     # process restarted more often than hourly (deploys) would never run them at all.
     first_run_after: float | None = None
 
+    def __post_init__(self) -> None:
+        if not iscoroutinefunction_partial(self.run):  # the same test APScheduler's executor makes
+            raise TypeError(f"job {self.id!r}: give a coroutine function (async def or a partial of one)")
+
 
 def job_table(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
     """THE list of periodic jobs. Add one here; nothing else schedules work."""
-    retention = PeriodicJob(
-        "retention", 3600, lambda: purge_finished_outbox(ctx.sessions), first_run_after=30
-    )
+    purge = partial(purge_finished_outbox, ctx.sessions)
+    retention = PeriodicJob("retention", 3600, purge, first_run_after=30)
     return [retention, *sla_jobs(ctx, chats)]  # sla-sweep (every few seconds), daily-digest
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from bot.cards import digest_at_level
 from bot.chat import Chat
 from bot.context import Context
 from bot.digests import DIGEST_HOUR, DIGEST_KIND, digest_from_payload, enqueue_due_digests
@@ -95,7 +96,9 @@ def delivery_handlers(ctx: Context, chats: Mapping[str, Chat]) -> dict[str, JobH
         chat = chats.get(job.platform)
         if chat is None:
             return Verdict("failed", f"{job.platform} is not configured on this server")
-        await chat.post_digest(channel=job.destination, digest=digest_from_payload(job.payload))
+        # at the row's rendering level: smaller after the platform refused it for its size
+        digest = digest_at_level(digest_from_payload(job.payload), job.level)
+        await chat.post_digest(channel=job.destination, digest=digest)
         return Verdict("done")
 
     return {DIGEST_KIND: post_digest}

@@ -157,6 +157,9 @@ class Alert(SQLModel, table=True):
     root_cause: str | None = Field(default=None, max_length=64)
     resolution_note: str | None = Field(default=None, max_length=3000)
     resolved_by: str | None = Field(default=None, max_length=255)
+    # who resolved it, as an identity (reopen rights compare these, never the display name)
+    resolved_by_id: str | None = Field(default=None, max_length=255)
+    resolved_by_platform: str | None = Field(default=None, max_length=16)
     version: int = 1
 
 
@@ -242,7 +245,9 @@ class IgnoredWebhook(SQLModel, table=True):
     act on), counted per day, source and reason so `/hotloop status` can show them: a 2xx that stores
     nothing is never silent."""
 
-    __table_args__ = (UniqueConstraint("day", "source", "reason", name="uq_ignoredwebhook_day_source_reason"),)
+    __table_args__ = (
+        UniqueConstraint("day", "source", "reason", name="uq_ignoredwebhook_day_source_reason"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     day: str = Field(max_length=10, description="UTC date, YYYY-MM-DD")

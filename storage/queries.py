@@ -90,8 +90,15 @@ async def list_escalation_steps(session: AsyncSession) -> Sequence[EscalationSte
     return (await session.execute(query)).scalars().all()
 
 
-async def admin_ids(session: AsyncSession) -> set[str]:
-    return set((await session.execute(select(col(Admin.user_id)))).scalars().all())
+async def admin_pairs(session: AsyncSession) -> set[tuple[str, str]]:
+    """Every admin as a (platform, user id) pair: the same id on another platform is someone else."""
+    rows = (await session.execute(select(col(Admin.platform), col(Admin.user_id)))).all()
+    return {(platform, user_id) for platform, user_id in rows}
+
+
+async def list_admins(session: AsyncSession) -> Sequence[Admin]:
+    query = select(Admin).order_by(col(Admin.platform), col(Admin.user_id), col(Admin.id))
+    return (await session.execute(query)).scalars().all()
 
 
 async def card_refs(session: AsyncSession, *, alert_id: int) -> Sequence[CardRef]:
@@ -110,6 +117,7 @@ async def list_alerts(
     status: str | None = None,
     team_id: int | None = None,
     owner_id: str | None = None,
+    owner_platform: str | None = None,
     active_only: bool = False,
     limit: int = 100,
 ) -> Sequence[Alert]:
@@ -122,6 +130,8 @@ async def list_alerts(
         query = query.where(col(Alert.team_id) == team_id)
     if owner_id is not None:
         query = query.where(col(Alert.owner_id) == owner_id)
+    if owner_platform is not None:
+        query = query.where(col(Alert.owner_platform) == owner_platform)
     return (await session.execute(query)).scalars().all()
 
 

@@ -29,10 +29,11 @@ from tests.appserver import TEST_SECRET_KEY
 
 ADMIN = Caller(Actor("U0ADMIN", "Ann Admin", "slack"), channel="C0STORE42", channel_name="store-042")
 USER = Caller(Actor("U0USER", "Bob User", "slack"), channel="C0GENERAL", channel_name="general")
+TEAMS_ADMIN_ID = "3c1f9e2a-7b4d-4e8f-a1c2-0d9e8f7a6b5c"  # an Entra object id; made admin by `teams_admin`
 TEAMS_ADMIN = Caller(
-    Actor("U0ADMIN", "Ann Admin", "teams"), channel="19:room@thread.tacv2", channel_name="Room"
+    Actor(TEAMS_ADMIN_ID, "Ann Admin", "teams"), channel="19:room@thread.tacv2", channel_name="Room"
 )
-CLI_ADMIN = Caller(Actor("U0ADMIN", "Ann Admin", "cli"), channel=None)
+CLI_ADMIN = Caller(Actor("U0ADMIN", "Ann Admin", "slack"), channel=None)  # an admin, but in no channel
 CONFIG_TABLES: list[type[SQLModel]] = [Team, Route, Rule, SlaPolicy, EscalationStep, Admin, Source]
 
 
@@ -53,6 +54,12 @@ async def ctx(engine: AsyncEngine, database_url: str) -> AsyncIterator[Context]:
     context = await open_context(database_url)
     yield context
     await context.close()
+
+
+async def teams_admin(ctx: Context) -> None:
+    """TEAMS_ADMIN becomes an admin (by its Teams identity; U0ADMIN is the Slack one)."""
+    async with transaction(ctx.sessions) as session:
+        session.add(Admin(user_id=TEAMS_ADMIN_ID, platform="teams", added_by="test"))
 
 
 async def say(ctx: Context, text: str, caller: Caller = ADMIN) -> CommandReply:
@@ -195,6 +202,7 @@ async def test_route_here_creates_and_binds_a_team(ctx: Context) -> None:
 
 
 async def test_route_here_in_teams_binds_the_teams_column(ctx: Context) -> None:
+    await teams_admin(ctx)
     await ok(ctx, "route here severity=critical", TEAMS_ADMIN)
     room = await team(ctx, "Room")
     assert room.teams_channel == "19:room@thread.tacv2" and room.slack_channel is None
@@ -220,6 +228,7 @@ async def test_route_here_needs_a_chat_channel(ctx: Context) -> None:
 async def test_team_add_and_list(ctx: Context) -> None:
     assert (await ok(ctx, "team add store-042 channel <#C0CHAN|store-042>")).changed_config
     await ok(ctx, 'team add "north-region"')
+    await teams_admin(ctx)
     await ok(ctx, "team add teams-desk channel 19:desk@thread.tacv2", TEAMS_ADMIN)
     assert (await team(ctx, "store-042")).slack_channel == "C0CHAN"
     assert (await team(ctx, "teams-desk")).teams_channel == "19:desk@thread.tacv2"
@@ -233,18 +242,24 @@ async def test_team_managers_add_and_remove(ctx: Context) -> None:
     await ok(ctx, "team managers store-042 add <@U0DANA|dana>")
     await ok(ctx, "team managers store-042 add <@U0FOX>")
     await ok(ctx, "team managers store-042 add 8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60")
-    assert (await team(ctx, "store-042")).managers == [
-        "U0DANA",
-        "U0FOX",
-        "8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60",
+    await ok(ctx, "team managers store-042 add teams:29:1AdeleVance")  # any id, with its platform
+    assert (await team(ctx, "store-042")).managers == [  # stored as (platform, id) identities
+        "slack:U0DANA",
+        "slack:U0FOX",
+        "teams:8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60",
+        "teams:29:1AdeleVance",
     ]
     await ok(ctx, "team managers store-042 remove U0DANA")
-    assert (await team(ctx, "store-042")).managers == ["U0FOX", "8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60"]
-    assert "U0FOX" in (await ok(ctx, "team list")).text
+    await ok(ctx, "team managers store-042 remove teams:29:1AdeleVance")
+    assert (await team(ctx, "store-042")).managers == [
+        "slack:U0FOX", "teams:8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60"
+    ]
+    assert "slack:U0FOX" in (await ok(ctx, "team list")).text
     assert (await ctx.config.get()).team((await team(ctx, "store-042")).id or 0).managers == {
-        "U0FOX",
-        "8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60",
+        "slack:U0FOX",
+        "teams:8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60",
     }
+    assert not (await say(ctx, "team managers store-042 add dana")).ok  # which platform? Refused
 
 
 async def test_team_hours_set_and_off(ctx: Context) -> None:
@@ -286,6 +301,7 @@ async def test_team_hours_set_and_off(ctx: Context) -> None:
 async def test_link_binds_the_current_channel_per_platform(
     ctx: Context, caller: Caller, words: str, column: str
 ) -> None:
+    await teams_admin(ctx)
     await ok(ctx, "team add store-042")
     reply = await ok(ctx, f"{words} store-042", caller)
     assert reply.changed_config
@@ -423,17 +439,22 @@ async def test_source_add_list_rotate(ctx: Context) -> None:
 
 async def test_admin_add_list_remove(ctx: Context) -> None:
     await ok(ctx, "admin add <@U0SECOND|sam>")
-    await ok(ctx, "admin add 8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60", TEAMS_ADMIN)
-    admins = {a.user_id: (a.platform, a.added_by) for a in await rows(ctx, Admin)}
+    await ok(ctx, "admin add 8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60")
+    await ok(ctx, "admin add teams:U0ADMIN")  # the same id on Teams is another person: a second row
+    admins = {(a.platform, a.user_id): a.added_by for a in await rows(ctx, Admin)}
     assert admins == {
-        "U0ADMIN": ("slack", "env"),
-        "U0SECOND": ("slack", "U0ADMIN"),
-        "8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60": ("teams", "U0ADMIN"),
+        ("slack", "U0ADMIN"): "env",
+        ("slack", "U0SECOND"): "U0ADMIN",
+        ("teams", "8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60"): "U0ADMIN",
+        ("teams", "U0ADMIN"): "U0ADMIN",
     }
     listing = await ok(ctx, "admin list", USER)
-    assert all(user in listing.text for user in admins)
+    assert all(user in listing.text for _, user in admins)
     await ok(ctx, "admin remove <@U0SECOND>")
-    assert {a.user_id for a in await rows(ctx, Admin)} == {"U0ADMIN", "8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60"}
+    await ok(ctx, "admin remove teams:U0ADMIN")
+    assert {(a.platform, a.user_id) for a in await rows(ctx, Admin)} == {
+        ("slack", "U0ADMIN"), ("teams", "8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60")
+    }
     second = Caller(Actor("U0SECOND", "Sam", "slack"), channel="C0X")
     assert not (await say(ctx, "route add location=1 team support", second)).ok  # removed: refused
     guid = Caller(Actor("8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60", "Gil", "teams"), channel="19:x@thread.tacv2")
@@ -465,6 +486,7 @@ async def _alert(ctx: Context, *, key: str, owner: str | None, status: str, seve
                 status=status,
                 team_id=support.id or 0,
                 owner_id=owner,
+                owner_platform="slack" if owner else None,
                 created_at=now - timedelta(hours=2),
                 claimed_at=now - timedelta(hours=1) if claimed else None,
                 resolved_at=now if status == "resolved" else None,
@@ -487,6 +509,8 @@ async def test_mine_lists_only_the_callers_active_alerts(ctx: Context) -> None:
     assert "HA-1002" in text and "Snoozed until" in text
     assert all(key not in text for key in ("HA-1003", "HA-1004", "HA-1005"))
     assert "HA-1004" in (await ok(ctx, "mine", Caller(Actor("U0OTHER", "O", "slack"), "C1"))).text
+    # a Teams user whose id happens to be U0USER owns none of the Slack user's alerts
+    assert "no open alerts" in (await ok(ctx, "mine", Caller(Actor("U0USER", "T", "teams"), "19:x"))).text
 
 
 async def test_stats_reports_figures(ctx: Context) -> None:
@@ -514,7 +538,7 @@ async def test_config_export_is_yaml_for_the_caller_only(ctx: Context) -> None:
     assert document["default_team"] == "support"
     assert document["routes"] == [{"match": {"location": "042"}, "team": "store-042", "priority": 10}]
     assert document["sla"] == {"critical": {"claim": "15m", "resolve": "4h"}}
-    assert document["admins"] == ["U0ADMIN"]
+    assert document["admins"] == ["slack:U0ADMIN"]  # identities: the platform is written down
 
 
 async def test_read_only_commands_work_for_everyone(ctx: Context) -> None:

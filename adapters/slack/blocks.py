@@ -17,6 +17,7 @@ from adapters.slack.render import (
     sla_text,
     truncate,
 )
+from adapters.slack.text import mrkdwn_object
 from bot.cards import SEVERITY_EMOJI, Card
 
 Block = dict[str, Any]
@@ -31,7 +32,7 @@ def plain(text: str, limit: int = 150) -> dict[str, Any]:
 
 
 def mrkdwn(text: str, limit: int = SECTION_MAX) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": truncate(text, limit)}
+    return mrkdwn_object(text, limit)  # verbatim: Slack adds no links or mentions of its own
 
 
 def section(text: str, block_id: str | None = None) -> Block:

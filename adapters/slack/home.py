@@ -16,6 +16,7 @@ from bot.context import Context
 from bot.metrics import LoopFigures, format_rate, format_seconds, loop_figures
 from storage import queries
 
+PLATFORM = "slack"  # "my" alerts are those owned by this Slack user, not a Teams user with the same id
 MINE_MAX = 20
 QUEUE_MAX = 10
 WEEK = timedelta(days=7)
@@ -76,14 +77,16 @@ async def _cards(ctx: Context, alert_ids: Sequence[int], now: datetime) -> list[
 
 async def home_view(ctx: Context, user_id: str, *, now: datetime) -> dict[str, Any]:
     async with ctx.sessions() as session:
-        mine = await queries.list_alerts(session, owner_id=user_id, active_only=True, limit=MINE_MAX + 1)
+        mine = await queries.list_alerts(session, owner_id=user_id, owner_platform=PLATFORM, active_only=True,
+                                         limit=MINE_MAX + 1)
         queue = await queries.list_alerts(session, status="open", limit=QUEUE_MAX)
     mine_ids = [a.id for a in mine[:MINE_MAX] if a.id is not None]
     queue_ids = [a.id for a in queue if a.id is not None and a.owner_id is None]
     mine_more = 0
     if len(mine) > MINE_MAX:  # count the rest only when the list is cut
         async with ctx.sessions() as session:
-            everything = await queries.list_alerts(session, owner_id=user_id, active_only=True, limit=10_000)
+            everything = await queries.list_alerts(session, owner_id=user_id, owner_platform=PLATFORM,
+                                                   active_only=True, limit=10_000)
         mine_more = len(everything) - MINE_MAX
     all_teams = (await loop_figures(ctx.sessions, now=now, window=WEEK))[0]
     return build_home(mine=await _cards(ctx, mine_ids, now), mine_more=mine_more,

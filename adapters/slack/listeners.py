@@ -5,6 +5,10 @@
     view_submission "alert.*"  → ack (with "errors" for invalid input) → dispatch
     slash command              → ack → bot.commands.run_command → ephemeral reply to the caller
     app_home_opened            → views.publish of the Home tab
+    a payload Bolt cannot read → 400 with the reason (adapters/slack/install.py `RequestGate`)
+    every signed interaction   → acts once: keyed by its signature (unique per body and timestamp) in
+                                 the WebhookDelivery table, so a replay inside Slack's 5-minute window
+                                 is answered 200 and does nothing
     every event_callback       → deduplicated on event_id (Slack retries; WebhookDelivery table)
 
 Successful actions send nothing here: the card update and the thread line leave through the outbox.
@@ -14,6 +18,7 @@ lifespan has started).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -21,6 +26,7 @@ from typing import Any
 import structlog
 from slack_bolt.async_app import AsyncApp, AsyncRespond
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -46,6 +52,7 @@ ALERT_ACTIONS = re.compile(r"^alert\.")
 ANY_COMMAND = re.compile(r"^/")
 COMMAND_REPLY_MAX = 3900  # Slack advises ≤ 4000 characters of message text
 SORRY = "Sorry, that did not work. Please try again in a moment."
+UNSIGNED_KINDS = frozenset({"event_callback", "url_verification"})  # events: deduplicated on event_id
 
 # arguments that let a plan run before the form is filled, so a refusal shows up at once
 _PRECHECK_ARGS: dict[str, dict[str, str]] = {
@@ -69,6 +76,16 @@ async def first_delivery(ctx: Context, delivery_id: str) -> bool:
     return True
 
 
+def signature_key(req: AsyncBoltRequest) -> str | None:
+    """The replay key of a signed HTTP request: its signature covers the body and the timestamp, so
+    it is unique per request; a replay repeats it exactly. None for Socket Mode (nothing to replay)."""
+    signature = (req.headers.get("x-slack-signature") or [""])[0]
+    timestamp = (req.headers.get("x-slack-request-timestamp") or [""])[0]
+    if req.mode == "socket_mode" or not signature:
+        return None
+    return "sig:" + hashlib.sha256(f"{timestamp}:{signature}".encode()).hexdigest()
+
+
 async def run_action(ctx: Context, request: ActionRequest) -> ActionReply:
     reply = await dispatch(request, sessions=ctx.sessions, config=await ctx.config.get(), now=utcnow())
     if reply.ok:
@@ -87,8 +104,15 @@ async def tell(client: AsyncWebClient, *, user: str, channel: str | None, text: 
             return
         except (SlackApiError, SlackClientError) as exc:
             log.warning("slack.ephemeral_failed", channel=channel, error=_error(exc))
+    await _direct(client, user=user, text=safe)
+
+
+async def _direct(client: AsyncWebClient, *, user: str, text: str) -> None:
+    """A message from the app to `user` (chat.postMessage to a user id opens the DM)."""
+    if not user:
+        return
     try:
-        await client.chat_postMessage(channel=user, text=safe)
+        await client.chat_postMessage(channel=user, text=text)
     except (SlackApiError, SlackClientError) as exc:
         log.warning("slack.dm_failed", user=user, error=_error(exc))
 
@@ -169,7 +193,17 @@ async def open_form(ctx: Context, client: AsyncWebClient, *, trigger_id: str | N
 # ---- listeners -------------------------------------------------------------------------------
 
 
-def make_listeners(get_ctx: ContextGetter) -> dict[str, Callable[..., Awaitable[Any]]]:
+def make_middleware(get_ctx: ContextGetter) -> dict[str, Callable[..., Awaitable[Any]]]:
+    """Each signed interaction and each event acts once (the WebhookDelivery table)."""
+
+    async def once_per_signature(req: AsyncBoltRequest, body: Mapping[str, Any],
+                                 next: Callable[[], Awaitable[Any]]) -> Any:
+        key = None if body.get("type") in UNSIGNED_KINDS else signature_key(req)
+        if key is not None and not await first_delivery(get_ctx(), key):
+            log.warning("slack.replay_ignored", kind=body.get("type") or "command")
+            return BoltResponse(status=200, body="")
+        return await next()
+
     async def dedupe_events(body: Mapping[str, Any], next: Callable[[], Awaitable[Any]]) -> Any:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if isinstance(event_id, str) and event_id and not await first_delivery(get_ctx(), event_id):
@@ -177,6 +211,10 @@ def make_listeners(get_ctx: ContextGetter) -> dict[str, Callable[..., Awaitable[
             return BoltResponse(status=200, body="")
         return await next()
 
+    return {"replays": once_per_signature, "dedupe": dedupe_events}
+
+
+def make_listeners(get_ctx: ContextGetter) -> dict[str, Callable[..., Awaitable[Any]]]:
     async def on_action(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         click = translate.first_click(body)
@@ -241,18 +279,20 @@ def make_listeners(get_ctx: ContextGetter) -> dict[str, Callable[..., Awaitable[
                 return
             except (SlackApiError, SlackClientError) as exc:  # e.g. a DM or a channel without the bot
                 log.info("slack.command_ephemeral_failed", error=_error(exc))
-        try:
-            await respond(text=text, response_type="ephemeral")
-        except Exception as exc:  # respond() raises plain errors for a missing or expired response_url
-            log.warning("slack.command_reply_failed", error=type(exc).__name__)
+        if command.get("response_url"):
+            try:
+                await respond(text=text, response_type="ephemeral")
+                return
+            except Exception as exc:  # respond() raises plain errors for an expired response_url
+                log.warning("slack.command_reply_failed", error=type(exc).__name__)
+        await _direct(client, user=user, text=text)  # no channel and no response_url: a DM still reaches them
 
     async def on_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
         await publish_home(get_ctx(), client, str(event["user"]))
 
-    return {"dedupe": dedupe_events, "action": on_action, "submission": on_submission,
-            "command": on_command, "home": on_home_opened}
+    return {"action": on_action, "submission": on_submission, "command": on_command, "home": on_home_opened}
 
 
 async def _run_command(ctx: Context, command: Mapping[str, Any]) -> str:
@@ -284,8 +324,10 @@ def command_text(text: str) -> str:
 
 
 def register(app: AsyncApp, get_ctx: ContextGetter) -> None:
+    middleware = make_middleware(get_ctx)
+    app.use(middleware["replays"])
+    app.use(middleware["dedupe"])
     listeners = make_listeners(get_ctx)
-    app.use(listeners["dedupe"])
     app.action(ALERT_ACTIONS)(listeners["action"])
     app.view_submission(ALERT_ACTIONS)(listeners["submission"])
     app.command(ANY_COMMAND)(listeners["command"])

@@ -1,8 +1,11 @@
 """Neutral cards → Slack Block Kit. Pure functions, no I/O.
 
 Every piece of customer or feedback text goes through `escape_mrkdwn`, so a comment can never
-produce a mention (`<!channel>`, `<@U…>`), a channel link or a `<url|label>` link. Block Kit limits
-(PROTOCOLS §7) are enforced here by truncating with "…"; Slack itself rejects oversized blocks.
+produce a mention (`<!channel>`, `<@U…>`), a channel link or a `<url|label>` link, and every mrkdwn
+text object says `"verbatim": true`, so Slack does not auto-link bare URLs, e-mail addresses or
+channel names in it either. Block Kit limits (PROTOCOLS §7) are kept here: the comment and the answers
+are fitted to a section (`fit_card`; the card says what it left out, the rest goes to the card's
+thread), anything else is truncated with "…"; Slack itself rejects oversized blocks.
 
 The card's secondary actions (`Card.menu`) become an overflow menu (action_id `alert.more`) when
 they fit its 5-option limit, else a static_select with the same action_id and option values. Both
@@ -13,19 +16,34 @@ either form.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
+from adapters.slack.text import SECTION_MAX as SECTION_MAX  # re-exported (their home is `text`)
+from adapters.slack.text import escape_mrkdwn as escape_mrkdwn
+from adapters.slack.text import fit_lines, mrkdwn_object, quote
+from adapters.slack.text import thread_line as thread_line
+from adapters.slack.text import truncate as truncate
 from bot.action_ids import ActionId
-from bot.cards import SEVERITY_EMOJI, Card, CardButton, DigestCard, DigestItem
+from bot.cards import (
+    SEVERITY_EMOJI,
+    Card,
+    CardButton,
+    DigestCard,
+    DigestItem,
+    answers_note,
+    cut_note,
+    largest_fitting,
+    shown_answers,
+    shown_comment,
+)
 from bot.domain import AlertStatus
 
 Block = dict[str, Any]
 
 MAX_BLOCKS = 50
 HEADER_MAX = 150
-SECTION_MAX = 3000
 BUTTON_TEXT_MAX = 75
 BUTTON_VALUE_MAX = 2000
 OPTION_TEXT_MAX = 75
@@ -36,31 +54,13 @@ ACTIONS_ELEMENTS_MAX = 25
 OVERFLOW_OPTIONS_MAX = 5
 SELECT_OPTIONS_MAX = 100
 FALLBACK_MAX = 3000
-ELLIPSIS = "…"
-
-_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape the three control characters of Slack mrkdwn: no mentions, links or dates survive."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def truncate(text: str, limit: int) -> str:
-    """Cut `text` to at most `limit` characters, ending in "…"; never splits an `&amp;`-style entity."""
-    if len(text) <= limit:
-        return text
-    cut = _PARTIAL_ENTITY.sub("", text[: limit - len(ELLIPSIS)])
-    return cut + ELLIPSIS
-
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
 
 
 def _mrkdwn(text: str, limit: int = SECTION_MAX) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": truncate(text, limit)}
+    return mrkdwn_object(text, limit)
 
 
 def _block_id(card: Card, name: str) -> str:
@@ -88,43 +88,47 @@ def _summary(card: Card) -> Block:
     return _section(_block_id(card, "summary"), "\n".join(lines))
 
 
+def _answers_text(card: Card) -> str:
+    shown, hidden = shown_answers(card)
+    lines = []
+    for answer in shown:
+        mark = ":warning: " if answer.is_low else ""
+        lines.append(f"{mark}{escape_mrkdwn(answer.question)}: *{escape_mrkdwn(answer.value)}*")
+    if hidden:
+        lines.append(escape_mrkdwn(answers_note(hidden)))
+    return "\n".join(lines)
+
+
 def _answers(card: Card) -> Block | None:
     if not card.answers:
         return None
-    lines = []
-    for answer in card.answers:
-        mark = ":warning: " if answer.is_low else ""
-        lines.append(f"{mark}{escape_mrkdwn(answer.question)}: *{escape_mrkdwn(answer.value)}*")
-    return _section(_block_id(card, "answers"), _fit_lines(lines, SECTION_MAX))
+    return _section(_block_id(card, "answers"), fit_lines(_answers_text(card).split("\n"), SECTION_MAX))
 
 
-def _fit_lines(lines: Sequence[str], limit: int) -> str:
-    """Join lines; when too long, keep what fits and end with "… +N more"."""
-    text = "\n".join(lines)
-    if len(text) <= limit:
-        return text
-    kept: list[str] = []
-    used = 0
-    for line in lines:
-        rest = len(lines) - len(kept) - 1
-        tail = len(f"\n{ELLIPSIS} +{rest} more")
-        if used + len(line) + 1 + tail > limit:
-            break
-        kept.append(line)
-        used += len(line) + 1
-    kept.append(f"{ELLIPSIS} +{len(lines) - len(kept)} more")
-    return truncate("\n".join(kept), limit)
-
-
-def quote(text: str) -> str:
-    """Escaped block quote: every line prefixed with "> " (Slack's quote marker, written unescaped)."""
-    return "\n".join(f"> {escape_mrkdwn(line)}" for line in text.splitlines() or [""])
+def _comment_text(card: Card) -> str:
+    shown, hidden = shown_comment(card)
+    text = "*Comment*\n" + quote(shown) if shown else "*Comment*"
+    return text + ("\n" + escape_mrkdwn(cut_note(hidden)) if hidden else "")
 
 
 def _comment(card: Card) -> Block | None:
     if not card.comment or not card.comment.strip():
         return None
-    return _section(_block_id(card, "comment"), truncate("*Comment*\n" + quote(card.comment), SECTION_MAX))
+    return _section(_block_id(card, "comment"), truncate(_comment_text(card), SECTION_MAX))
+
+
+def fit_card(card: Card) -> Card:
+    """The card with as much of the comment and of the answers as their sections hold; what is left out
+    is said on the card (`bot.cards.card_is_cut` tells the delivery worker to post it in the thread)."""
+    comment_max = largest_fitting(
+        min(card.comment_max, len(card.comment or "")),
+        lambda n: len(_comment_text(replace(card, comment_max=n))) <= SECTION_MAX,
+    )
+    answers_max = largest_fitting(
+        min(card.answers_max, len(card.answers)),
+        lambda n: len(_answers_text(replace(card, answers_max=n))) <= SECTION_MAX,
+    )
+    return replace(card, comment_max=comment_max, answers_max=answers_max)
 
 
 def _reasons(card: Card) -> Block | None:
@@ -221,6 +225,7 @@ def _actions(card: Card) -> Block | None:
 
 
 def card_blocks(card: Card) -> list[Block]:
+    card = fit_card(card)
     parts = (
         _header(card),
         _summary(card),
@@ -339,19 +344,6 @@ def digest_blocks(digest: DigestCard) -> list[Block]:
 
 def digest_message(digest: DigestCard) -> dict[str, Any]:
     return {"text": fallback(digest.fallback_text or digest.title), "blocks": digest_blocks(digest)}
-
-
-def thread_line(text: str, mention: str | None = None) -> str:
-    """One escaped mrkdwn line; `mention` "channel"/"here" → `<!channel>`/`<!here>`, a user id → `<@U…>`.
-
-    Anything else given as `mention` is ignored (never pasted raw into mrkdwn).
-    """
-    prefix = ""
-    if mention in ("channel", "here"):
-        prefix = f"<!{mention}> "
-    elif mention and _USER_ID.match(mention):
-        prefix = f"<@{mention}> "
-    return truncate(prefix + escape_mrkdwn(text), SECTION_MAX)
 
 
 def action_ids(blocks: Iterable[Block]) -> set[str]:

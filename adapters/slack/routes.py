@@ -7,8 +7,9 @@ as soon as a listener calls `ack()` while the listener carries on (`process_befo
 
 The Bolt app is built when the server starts: `mount_slack` wraps the app's lifespan, so that once
 `create_app`'s own lifespan has opened the Context (`app.state.ctx`), the Bolt app is built and,
-when HOTLOOP_SLACK_APP_TOKEN is set, Socket Mode connects (retrying in the background); it
-disconnects before the Context closes. `app.state.slack` is the `SlackRuntime`.
+when HOTLOOP_SLACK_APP_TOKEN is set, Socket Mode connects in the background
+(`adapters/slack/socket_mode.py`: a fresh URL for every attempt, backoff, state in `/readyz` and
+`/metrics`); it disconnects before the Context closes. `app.state.slack` is the `SlackRuntime`.
 
 Without a bot token the endpoint answers 503 with what to configure.
 """
@@ -28,7 +29,9 @@ from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.install import RequestGate, SlackInstallation, make_authorize
 from adapters.slack.listeners import register
+from adapters.slack.socket_mode import SocketModeRunner
 from adapters.webhook_routes import BodyTooLargeError, read_limited
 from bot.context import Context
 from bot.settings import Settings
@@ -37,7 +40,6 @@ log = structlog.get_logger("hotloop.slack")
 
 NOT_CONFIGURED = "Slack is not configured: set HOTLOOP_SLACK_BOT_TOKEN and HOTLOOP_SLACK_SIGNING_SECRET"
 NOT_STARTED = "Slack is starting; try again in a moment"
-SOCKET_RETRY_MAX = 60.0
 
 
 class SlackRuntime:
@@ -47,8 +49,9 @@ class SlackRuntime:
         self.app = app
         self.settings = settings
         self.bolt: AsyncApp | None = None
-        self.socket: Any = None  # AsyncSocketModeHandler, when HOTLOOP_SLACK_APP_TOKEN is set
-        self._socket_task: asyncio.Task[None] | None = None
+        self.installation: SlackInstallation | None = None  # built with the Bolt app
+        self._warm: asyncio.Task[None] | None = None
+        self.socket: SocketModeRunner | None = None  # while running, when HOTLOOP_SLACK_APP_TOKEN is set
 
     def context(self) -> Context:
         """The running Context, resolved when a listener needs it."""
@@ -57,14 +60,21 @@ class SlackRuntime:
 
     def build(self) -> AsyncApp:
         token = self.settings.slack_bot_token.get_secret_value()
-        client = AsyncWebClient(token=token, base_url=self.settings.slack_api_url)
-        # no `token=` next to `client=`: Bolt takes the client's token (and warns when both are given);
-        # AsyncApp has no token_verification_enabled: auth.test runs once, on the first request.
+        self.installation = SlackInstallation(
+            AsyncWebClient(token=token, base_url=self.settings.slack_api_url),
+            team_id=self.settings.slack_team_id,
+            app_id=self.settings.slack_app_id,
+        )
+        # the client carries no token: `authorize` hands each request the bot token with the install
+        # learned once (adapters/slack/install.py), so no request calls auth.test; `before_authorize`
+        # refuses unreadable payloads, other workspaces and other apps before anything runs
         bolt = AsyncApp(
-            client=client,
+            client=AsyncWebClient(base_url=self.settings.slack_api_url),
             signing_secret=self.settings.slack_signing_secret.get_secret_value(),
             process_before_response=False,
             name="hotloop",
+            authorize=make_authorize(self.installation, token),
+            before_authorize=RequestGate(self.installation),
         )
         register(bolt, self.context)
         return bolt
@@ -72,39 +82,34 @@ class SlackRuntime:
     async def start(self) -> None:
         if self.bolt is None:
             self.bolt = self.build()
+        if self.installation is not None and self._warm is None:  # auth.test once, in the background
+            self._warm = asyncio.create_task(self.installation.warm(), name="slack-install")
         app_token = self.settings.slack_app_token.get_secret_value()
         if app_token and self.socket is None:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            self.socket = AsyncSocketModeHandler(self.bolt, app_token)
-            self._socket_task = asyncio.create_task(self._connect(), name="slack-socket-mode")
-
-    async def _connect(self) -> None:
-        """Connect Socket Mode, retrying with backoff: a Slack outage must not stop the web server."""
-        delay = 1.0
-        while True:
-            try:
-                await self.socket.connect_async()
-            except Exception as exc:  # any failure (network, bad token): log, wait, retry
-                log.warning("slack.socket_mode_connect_failed", error=type(exc).__name__, retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, SOCKET_RETRY_MAX)
-            else:
-                log.info("slack.socket_mode_connected")
-                return
+            # connects in the background, once the install is learned (the same single flight as
+            # `_warm`): a Slack outage never stops the server, and no envelope waits on auth.test
+            learn = self.installation.get if self.installation is not None else None
+            self.socket = SocketModeRunner(self.bolt, app_token, authorize=learn)
+            self.socket.start()
 
     async def stop(self) -> None:
-        if self._socket_task is not None:
-            self._socket_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._socket_task
-            self._socket_task = None
+        if self._warm is not None:
+            self._warm.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warm
+            self._warm = None
         if self.socket is not None:
             try:
-                await self.socket.close_async()
+                await self.socket.stop()
             except Exception as exc:  # closing must never block shutdown
                 log.warning("slack.socket_mode_close_failed", error=type(exc).__name__)
             self.socket = None
+
+    def socket_mode_readiness(self) -> tuple[dict[str, object], str | None]:
+        """For /readyz: the Socket Mode state, and why Slack cannot reach us (None: it can)."""
+        if self.socket is None:
+            return {"state": "stopped"}, None
+        return self.socket.readiness()
 
     async def handle(self, request: Request) -> Response:
         if self.bolt is None:
@@ -154,6 +159,8 @@ def mount_slack(app: FastAPI, settings: Settings) -> None:
 
     runtime = SlackRuntime(app, settings)
     app.state.slack = runtime
+    if settings.slack_app_token.get_secret_value():
+        app.state.readiness_checks["slack_socket_mode"] = runtime.socket_mode_readiness
     _wrap_lifespan(app, runtime)
 
     @app.post("/slack/events", tags=["slack"], summary="Slack Events API, interactivity and slash commands")

@@ -95,6 +95,26 @@ def parse_click(element: Mapping[str, Any]) -> Click | None:
     return Click(action=action, alert_key=key, args=args)
 
 
+def malformed(body: Mapping[str, Any]) -> str | None:
+    """Why a signed interaction cannot be read (→ 400), or None. Bolt itself would raise on these
+    while matching listeners (a 500): a `block_actions` needs actions, each with an `action_id`; a
+    form submission needs its view and `callback_id`."""
+    kind = body.get("type")
+    if kind in ("block_actions", "interactive_message") or "actions" in body:
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, Mapping) for a in actions):
+            return f"{kind} without actions"
+        if kind == "block_actions" and not all(isinstance(a.get("action_id"), str) for a in actions):
+            return "block_actions with an action that has no action_id"
+    elif "event" in body and not isinstance(body["event"], Mapping):
+        return "an event that is not an object"
+    elif kind in ("view_submission", "view_closed"):
+        view = body.get("view")
+        if not isinstance(view, Mapping) or not isinstance(view.get("callback_id"), str):
+            return f"{kind} without a view callback_id"
+    return None
+
+
 def first_click(body: Mapping[str, Any]) -> Click | None:
     actions = body.get("actions")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):

@@ -39,10 +39,22 @@ class PayloadError(SourceError):
         self.status = status
 
 
+# Why a webhook was answered 2xx without being stored: a fixed vocabulary, never text from the sender,
+# because it becomes a Prometheus label and a row key (`hotloop_webhooks_ignored_total`, IgnoredWebhook).
+IGNORE_NOT_A_RESPONSE = "not_a_response_event"
+IGNORE_REASONS = frozenset({IGNORE_NOT_A_RESPONSE})
+
+
 class IgnoredEvent(SourceError):  # named without "Error": it is a valid event we do not act on
-    """A valid, authentic event hotloop has nothing to do with (e.g. a ping). Answered 202, no alert."""
+    """A valid, authentic event hotloop has nothing to do with (e.g. a ping). Answered 202, no alert.
+
+    `reason` is for people (it may quote the event name); `code` is one of IGNORE_REASONS."""
 
     status = 202
+
+    def __init__(self, reason: str, *, code: str = IGNORE_NOT_A_RESPONSE) -> None:
+        super().__init__(reason)
+        self.code = code if code in IGNORE_REASONS else IGNORE_NOT_A_RESPONSE
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Qualtrics event subscriptions (`kind: qualtrics`), topic `surveyengine.completedResponse.<SurveyID>`.
+"""Qualtrics event subscriptions (`kind: qualtrics`).
+
+Topic: `<BrandID>.surveyengine.completedResponse.<SurveyID>`.
+
+Real subscriptions put the brand id first; the documentation's examples leave it out: both are accepted,
+by the `surveyengine.completedResponse` pair of segments wherever it stands.
 
 The POST is form-encoded: `Topic`, `MSG` (a JSON string with `SurveyID`, `ResponseID`, `Status`…)
 and, when the subscription has a shared key, `HMAC` = hex HMAC-SHA512(key, MSG). It carries ids
@@ -44,6 +49,7 @@ _SYSTEM = {
     "recipientEmail", "recipientFirstName", "recipientLastName", "externalDataReference",
 }  # fmt: skip
 _SKIP_SUFFIXES = ("_NPS_GROUP", "_DO")
+_COMPLETED = ["surveyengine", "completedResponse"]
 
 
 def sign(secret: str, msg: str) -> str:
@@ -66,6 +72,12 @@ def _form(body: bytes) -> dict[str, str] | None:
     return {name: values[0] for name, values in fields.items()}
 
 
+def is_completed_response(topic: str) -> bool:
+    """`surveyengine.completedResponse[.<SurveyID>]`, with or without the leading `<BrandID>.`."""
+    parts = topic.split(".")
+    return any(parts[i : i + 2] == _COMPLETED for i in range(len(parts) - 1))
+
+
 def verify(headers: Mapping[str, str], body: bytes, *, secret: str, now: float) -> None:
     fields = _form(body)
     if fields is None:
@@ -86,7 +98,7 @@ def parse(headers: Mapping[str, str], body: bytes, *, mapping: Mapping[str, Any]
     topic, msg = fields.get("Topic"), fields.get("MSG")
     if not topic or msg is None:
         raise PayloadError("Topic and MSG fields are required")
-    if not topic.startswith("surveyengine.completedResponse"):
+    if not is_completed_response(topic):
         raise IgnoredEvent(f"Qualtrics topic {topic[:80]!r} is not a completed response")
     message = load_json_object(msg.encode())
     survey_id = safe_id(message.get("SurveyID"), "MSG.SurveyID")

@@ -6,6 +6,10 @@
     message with value {verb,…}    → Action.Submit fallback: dispatch, then PUT the refreshed card
     other message                  → bot.commands.run_command → reply in the conversation
 
+Clicks and messages act once: each activity id (per conversation) is recorded in WebhookDelivery, so
+a retried or replayed activity is answered without acting again. (The token's `jti` is not part of
+the key: the Bot Connector reuses one token for many activities, and a retry may carry a fresh one.)
+
 Outbound calls (replies, the Submit card update, private messages) go through `TeamsChat` (httpx) to the
 activity's own serviceUrl, with the async token provider — not botbuilder's connector, whose token
 fetch (MSAL) blocks the event loop. Card updates and thread lines caused by an action still leave
@@ -26,8 +30,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from adapters.teams import translate
+from adapters.teams.card_size import card_content
 from adapters.teams.connector import TeamsChat, TokenProvider
-from adapters.teams.render import CONTENT_TYPE, card_attachment_content
+from adapters.teams.render import CONTENT_TYPE
 from bot.actions import ActionReply, dispatch
 from bot.card_views import load_card
 from bot.cards import Card
@@ -42,6 +47,7 @@ log = structlog.get_logger("hotloop.teams")
 
 MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
 SORRY = "Sorry, that did not work. Please try again in a moment."
+ALREADY_HANDLED = "Already handled."
 SENT_PRIVATELY = "I've sent it to you privately."
 NOT_PRIVATE = (
     "That answer contains a secret and I could not message you privately. "
@@ -120,6 +126,9 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
     async def execute(self, activity: Activity) -> Json:
         if not translate.has_sender(activity):
             return message_response(NO_SENDER)
+        if not await self.first_delivery(activity):
+            log.info("teams.duplicate_invoke", activity=activity.id)
+            return message_response(ALREADY_HANDLED)
         try:
             click = translate.click_from_invoke(activity.value)
         except translate.BadAction as bad:
@@ -130,7 +139,7 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
         card = await self.refreshed_card(click.alert_key, activity)
         if card is None:  # a digest (the outbox re-renders it) or a vanished alert
             return message_response(reply.message)
-        return card_response(card_attachment_content(card))
+        return card_response(card_content(card))  # fitted to Teams' message size, like a posted card
 
     async def run_action(self, click: translate.Click, activity: Activity) -> ActionReply:
         actor = translate.actor_of(activity)
@@ -196,13 +205,14 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
             await self.command(text, activity)
 
     async def first_delivery(self, activity: Activity) -> bool:
-        """Teams retries a message it thinks went unanswered: run each command once."""
+        """Teams retries a message it thinks went unanswered, and a captured click can be replayed:
+        act on each activity once."""
         if not activity.id or activity.conversation is None:
             return True
         digest = hashlib.sha256(f"{activity.conversation.id}\n{activity.id}".encode()).hexdigest()
         try:
             async with transaction(self.ctx.sessions) as session:
-                session.add(WebhookDelivery(platform=translate.PLATFORM, delivery_id=f"msg:{digest}"))
+                session.add(WebhookDelivery(platform=translate.PLATFORM, delivery_id=f"act:{digest}"))
         except IntegrityError:
             return False
         return True

@@ -4,12 +4,19 @@ New cards start a channel thread (`POST /v3/conversations` with `channelData.cha
 conversation id is the thread, its `activityId` the card. Updates `PUT` that activity, replies `POST`
 into the thread, direct messages create (and remember) a 1:1 conversation first. Cards are sent without
 text in the same activity (PROTOCOLS §15). The connector never retries: failures become `ChatError`,
-retryable for 408/412/429/5xx/timeouts (with `Retry-After` when given), permanent for other 4xx.
+retryable for 408/412/429/5xx/timeouts (with `Retry-After` when given), a content error for 413 (the
+worker sends a smaller card), permanent for other 4xx. Cards are fitted to Teams' size limit first
+(`card_size`).
+
+Teams has no way to look a bot's message up, so unlike Slack this chat cannot find a post whose
+recording failed: the delivery worker counts such a repeat (`hotloop_deliveries_total{result=
+"unverified_repost"}`) and logs it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -18,19 +25,16 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.teams.render import (
-    attachment,
-    card_attachment_content,
-    digest_attachment_content,
-    message_text,
-)
-from bot.cards import Card, DigestCard
+from adapters.teams.card_size import DIGEST_CAPACITY, card_content, digest_content, fit_card
+from adapters.teams.render import attachment, message_text
+from bot.cards import Card, DigestCard, card_is_cut
 from bot.chat import CardPlace, ChatError, Posted
 
 Json = dict[str, Any]
 TokenProvider = Callable[[], Awaitable[str]]
 
 _RETRYABLE = frozenset({408, 412, 429})
+_TOO_BIG = ("MessageSizeTooBig", "too large", "too big")
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -54,6 +58,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 def error_for(response: httpx.Response) -> ChatError:
     status = response.status_code
     reason = f"teams connector HTTP {status}: {response.text[:200]}"
+    if status == 413 or (status == 400 and any(word in response.text for word in _TOO_BIG)):
+        return ChatError(reason, content=True)
     retryable = status in _RETRYABLE or status >= 500
     retry_after = parse_retry_after(response.headers.get("Retry-After")) if retryable else None
     return ChatError(reason, permanent=not retryable, retry_after=retry_after)
@@ -65,6 +71,7 @@ def _activity(content: Json) -> Json:
 
 class TeamsChat:
     platform = "teams"
+    digest_capacity = DIGEST_CAPACITY  # alerts one digest message holds within Teams' size limit
 
     def __init__(
         self,
@@ -177,7 +184,9 @@ class TeamsChat:
     # -- Chat port ----------------------------------------------------------------------------------
 
     async def post_card(self, *, channel: str, card: Card) -> Posted:
-        return await self._start_thread(channel, _activity(card_attachment_content(card)))
+        posted = await self._start_thread(channel, _activity(card_content(card)))
+        cut = card_is_cut(fit_card(card))  # the worker posts the whole response in the thread
+        return replace(posted, extra={"cut": cut})
 
     async def _replace(self, place: CardPlace, content: Json) -> None:
         conversation = place.thread_id or place.channel
@@ -185,10 +194,10 @@ class TeamsChat:
         await self._call("PUT", url, {**_activity(content), "id": place.message_id})
 
     async def update_card(self, *, place: CardPlace, card: Card) -> None:
-        await self._replace(place, card_attachment_content(card))
+        await self._replace(place, card_content(card))
 
     async def update_digest(self, *, place: CardPlace, digest: DigestCard) -> None:
-        await self._replace(place, digest_attachment_content(digest))
+        await self._replace(place, digest_content(digest))
 
     async def post_reply(self, *, place: CardPlace, text: str, mention: str | None = None) -> None:
         conversation = place.thread_id or place.channel
@@ -198,10 +207,10 @@ class TeamsChat:
         conversation = await self._direct_conversation(user)
         await self._send(conversation, message_text(text))
         if card is not None:
-            await self._send(conversation, _activity(card_attachment_content(card)))
+            await self._send(conversation, _activity(card_content(card)))
 
     async def post_digest(self, *, channel: str, digest: DigestCard) -> Posted:
-        posted = await self._start_thread(channel, _activity(digest_attachment_content(digest)))
+        posted = await self._start_thread(channel, _activity(digest_content(digest)))
         keys = [item.alert_key for item in digest.items]
         return Posted(
             channel=posted.channel,

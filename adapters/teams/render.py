@@ -4,7 +4,9 @@ Every button is an `Action.Execute` whose `verb` is an `ActionId` value and whos
 `{"alert": <key>, "option": <option or "">}`, with an `Action.Submit` fallback carrying the same data
 plus `"verb"`. Inputs travel with the action under these ids: `note` (Add note, Resolve),
 `reason` (Escalate), `outcome`, `root_cause` and `survey` ("true"/"false") (Resolve).
-Customer text is escaped with `escape_markdown` before it reaches any `TextBlock`.
+Customer text is escaped with `escape_markdown` before it reaches any `TextBlock`. The comment and the
+answers show as much as `Card.comment_max` / `answers_max` allow and say what they leave out;
+`adapters/teams/card_size.py` lowers those to keep a card under Teams' message size.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from bot.cards import (
     CardButton,
     DigestCard,
     DigestItem,
+    answers_note,
+    cut_note,
+    shown_answers,
+    shown_comment,
 )
 from bot.domain import AlertStatus, Outcome
 
@@ -121,28 +127,28 @@ def _sla(card: Card) -> list[Json]:
 
 def _answers(card: Card) -> list[Json]:
     blocks: list[Json] = []
-    for answer in card.answers:
+    shown, hidden = shown_answers(card)
+    for answer in shown:
         line = f"{escape_markdown(answer.question)}: **{escape_markdown(answer.value)}**"
         if answer.is_low:
             blocks.append(_text(f"⚠ {line} (low)", color="attention", spacing="Small"))
         else:
             blocks.append(_text(line, spacing="Small"))
+    if hidden:
+        blocks.append(_text(escape_markdown(answers_note(hidden)), isSubtle=True, spacing="Small"))
     return blocks
 
 
 def _comment(card: Card) -> list[Json]:
     if not card.comment:
         return []
-    return [
-        {
-            "type": "Container",
-            "style": "emphasis",
-            "items": [
-                _text("Comment", weight="Bolder", size="Small"),
-                _text(escape_markdown(card.comment), spacing="Small"),
-            ],
-        }
-    ]
+    shown, hidden = shown_comment(card)
+    items = [_text("Comment", weight="Bolder", size="Small")]
+    if shown:
+        items.append(_text(escape_markdown(shown), spacing="Small"))
+    if hidden:
+        items.append(_text(escape_markdown(cut_note(hidden)), isSubtle=True, spacing="Small"))
+    return [{"type": "Container", "style": "emphasis", "items": items}]
 
 
 def _reasons(card: Card) -> list[Json]:

@@ -1,7 +1,8 @@
 """`POST /api/messages`: the Bot Framework endpoint Microsoft Teams calls (PROTOCOLS §12–13).
 
     body ≤ max_body_bytes (413) → JSON object (400) → Activity → JWT check off the event loop (401, never
-    a 500) → CloudAdapter.process_activity → invoke response (its own status) or 200
+    a 500) → tenant served? (403, in every mode; adapters/teams/tenants.py) → CloudAdapter.process_activity
+    → invoke response (its own status) or 200
 
 Authentication is on whenever HOTLOOP_TEAMS_APP_ID is set. Without an app id the endpoint answers 503,
 unless HOTLOOP_TEAMS_ALLOW_UNAUTHENTICATED=true (loopback tests only: anyone could act as anyone).
@@ -26,10 +27,13 @@ from adapters.teams.auth import (
     warm_openid_metadata,
 )
 from adapters.teams.bot import HotloopTeamsBot
+from adapters.teams.tenants import TenantPolicy, refusal_body
 from adapters.teams.tokens import BotTokenProvider
+from adapters.teams.translate import tenant_id
 from adapters.webhook_routes import BodyTooLargeError, read_limited
 from bot.context import Context
 from bot.settings import Settings
+from storage.outage import is_database_outage
 
 log = structlog.get_logger("hotloop.teams")
 
@@ -41,6 +45,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Activity processed; invoke activities get their invoke response body"},
     400: {"description": "Not a JSON activity"},
     401: {"description": "Missing or invalid Bot Framework token"},
+    403: {"description": "The activity comes from a tenant this bot does not serve; nothing was done"},
     413: {"description": "Body larger than the limit (256 KiB by default)"},
     503: {"description": "Teams is not configured, or the signing keys could not be fetched"},
 }
@@ -76,11 +81,22 @@ def _body(value: Any) -> Any:
         return None
 
 
+def _tenant_refused(tenants: TenantPolicy, activity: Activity) -> JSONResponse | None:
+    """403 for an activity from a tenant this bot does not serve, before anything is read or written."""
+    reason = tenants.refusal(activity)
+    if reason is None:
+        return None
+    log.warning("teams.tenant_refused", activity_type=activity.type, reason=reason,
+                tenant=(tenant_id(activity) or "")[:64])
+    return JSONResponse(refusal_body(activity, reason), status_code=403)
+
+
 def mount_teams(app: FastAPI, settings: Settings) -> None:
     config = bot_config(settings)
     enabled = config.authenticated or settings.teams_allow_unauthenticated
     adapter, auth = build_adapter(config)
     tokens = BotTokenProvider(config)
+    tenants = TenantPolicy.from_settings(settings)
     if config.authenticated:
         if settings.teams_allow_unauthenticated:
             log.warning("teams.allow_unauthenticated_ignored", reason="an app id is set: tokens are checked")
@@ -90,6 +106,7 @@ def mount_teams(app: FastAPI, settings: Settings) -> None:
             "teams.UNAUTHENTICATED",
             message="POST /api/messages accepts activities WITHOUT checking any token: anyone who can reach "
             "it can act as any user. Use only on loopback for tests.",
+            tenants="every tenant" if tenants.open else ",".join(sorted(tenants.tenants)),
         )
 
     @app.post(
@@ -118,11 +135,15 @@ def mount_teams(app: FastAPI, settings: Settings) -> None:
         except AuthUnavailableError as unavailable:
             log.warning("teams.auth_unavailable", reason=str(unavailable))
             return _error(503, str(unavailable))
+        if (refused := _tenant_refused(tenants, activity)) is not None:
+            return refused
         ctx: Context = request.app.state.ctx
         bot = HotloopTeamsBot(ctx, token_provider=tokens)
         try:
             response = await adapter.process_activity(result, activity, bot.on_turn)
-        except Exception:
+        except Exception as error:
+            if is_database_outage(error):
+                raise  # adapters/http_guards.py answers 503 with Retry-After: Teams sends it again
             log.exception("teams.turn_failed", activity_type=activity.type, name=activity.name)
             return _error(500, "the bot failed to handle this activity")
         if response is None:

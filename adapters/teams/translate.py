@@ -158,12 +158,25 @@ def conversation_name(activity: Activity) -> str | None:
     return " / ".join(parts)[:255] or None
 
 
-def tenant_id(activity: Activity) -> str | None:
+def tenant_ids(activity: Activity) -> list[str]:
+    """Every tenant the activity names: `channelData.tenant.id` and `conversation.tenantId`."""
+    found: list[str] = []
     tenant = _channel_data(activity).get("tenant")
     if isinstance(tenant, Mapping) and tenant.get("id"):
-        return str(tenant["id"])
+        found.append(str(tenant["id"]))
     conversation = activity.conversation
-    return str(conversation.tenant_id) if conversation is not None and conversation.tenant_id else None
+    if conversation is not None:
+        # botbuilder maps `tenantID`; Teams sends `tenantId`, which msrest keeps aside
+        extra = getattr(conversation, "additional_properties", None) or {}
+        for value in (conversation.tenant_id, extra.get("tenantId")):
+            if value:
+                found.append(str(value))
+    return found
+
+
+def tenant_id(activity: Activity) -> str | None:
+    found = tenant_ids(activity)
+    return found[0] if found else None
 
 
 def command_text(activity: Activity) -> str:

@@ -3,44 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.appserver import TEST_SECRET_KEY
-
-
-def hotloop(
-    *args: str, env: dict[str, str], cwd: Path, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"hotloop {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+from tests.core.cli_run import cli_environment, hotloop
 
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLOOP_")}
-    env.update(
-        HOTLOOP_SECRET_KEY=TEST_SECRET_KEY,
-        HOTLOOP_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/cli.db",
-        HOTLOOP_LOG_LEVEL="warning",
-        HOTLOOP_ADMINS="U0ADMIN1",
-        PYTHONPATH=str(Path(__file__).parents[2]),
-    )
-    return env
+    return cli_environment(tmp_path)
 
 
 def test_serve_refuses_to_start_without_a_secret_key(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -117,8 +91,15 @@ def test_alerts_list_and_stats_after_real_webhooks(cli_env: dict[str, str], tmp_
 
     asyncio.run(feed())
     listed = hotloop("alerts", "list", "--json", env=cli_env, cwd=tmp_path).stdout
-    rows = [json.loads(line) for line in listed.splitlines()]
+    rows = [json.loads(line) for line in listed.splitlines()]  # JSON lines only: no header row
     assert [(r["key"], r["severity"], r["status"]) for r in rows] == [("HA-1001", "critical", "open")]
+    table = hotloop("alerts", "list", env=cli_env, cwd=tmp_path).stdout.splitlines()
+    assert table[0].split() == ["KEY", "SEVERITY", "STATUS", "TEAM", "OWNER", "WHY"]
+    assert table[1].split()[:5] == ["HA-1001", "critical", "open", "support", "-"]
+    assert table[0].index("STATUS") == table[1].index("open"), "the header sits over its column"
+    assert len(table) == 2
+    empty = hotloop("alerts", "list", "--status", "resolved", env=cli_env, cwd=tmp_path).stdout
+    assert empty.strip() == "no resolved alerts"
     figures = hotloop("stats", "--json", env=cli_env, cwd=tmp_path).stdout
     stats = [json.loads(line) for line in figures.splitlines()]
     assert stats[0]["raised"] == 1 and stats[0]["response_rate"] == 0.0
@@ -141,6 +122,23 @@ def test_db_upgrade_and_teams_package(cli_env: dict[str, str], tmp_path: Path) -
     names = sorted(zipfile.ZipFile(tmp_path / "t.zip").namelist())
     assert names == ["color.png", "manifest.json", "outline.png"]
     assert "t.zip" in out
+
+
+def test_teams_package_refuses_without_a_real_bot_id(cli_env: dict[str, str], tmp_path: Path) -> None:
+    import zipfile
+
+    cli_env.pop("HOTLOOP_SECRET_KEY")  # packaging needs no secret
+    for bot_id in (None, "00000000-0000-0000-0000-000000000000", "not-a-guid"):
+        args = ["teams", "package", "--out", str(tmp_path / "t.zip")]
+        result = hotloop(*args, *(["--bot-id", bot_id] if bot_id else []), env=cli_env, cwd=tmp_path,
+                         check=False)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert ("HOTLOOP_TEAMS_APP_ID" if bot_id is None else "GUID") in result.stderr
+        assert not (tmp_path / "t.zip").exists(), "nothing is written"
+    cli_env["HOTLOOP_TEAMS_APP_ID"] = "8a1f0c2e-3b4d-4e5f-9a6b-7c8d9e0f1a2b"
+    hotloop("teams", "package", "--out", str(tmp_path / "t.zip"), env=cli_env, cwd=tmp_path)
+    manifest = json.loads(zipfile.ZipFile(tmp_path / "t.zip").read("manifest.json"))
+    assert manifest["bots"][0]["botId"] == "8a1f0c2e-3b4d-4e5f-9a6b-7c8d9e0f1a2b"
 
 
 def test_demo_shows_alerts_for_everyone_who_needs_a_human(cli_env: dict[str, str], tmp_path: Path) -> None:

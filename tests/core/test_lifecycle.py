@@ -17,7 +17,7 @@ from tests.core.helpers import prepared_config, raise_alert
 
 ANA = Actor("U0ANA", "Ana", "slack")
 BEN = Actor("U0BEN", "Ben", "slack")
-MANAGER = Actor("U0MANAGER", "Mia", "teams")
+MANAGER = Actor("U0MANAGER", "Mia", "slack")  # (platform, id): prepared_config's manager is on Slack
 ADMIN = Actor("U0ADMIN", "Root", "slack")
 
 

@@ -9,6 +9,10 @@ Serves `POST /v3/conversations`, `POST /v3/conversations/{id}/activities` and
 `PUT /v3/conversations/{id}/activities/{activityId}`; records every call with its parsed JSON body.
 `fail_next(status, count, retry_after=...)` and `delay_next(seconds, count)` script the next answers;
 `expected_token` makes it demand `Authorization: Bearer <token>` (401 otherwise).
+
+Like Teams, it refuses a message too big with HTTP 413: an activity whose JSON weighs more than
+`max_activity_bytes` (28 KB) in UTF-16, the way Teams measures a message (PROTOCOLS). `reject_content(n)`
+refuses the next n activities that way whatever their size.
 """
 
 from __future__ import annotations
@@ -37,6 +41,14 @@ class ConnectorCall:
     status: int = 200
 
 
+ACTIVITY_MAX_BYTES = 28 * 1024
+
+
+def utf16_bytes(value: Any) -> int:
+    """What a message weighs for Teams: its JSON, encoded in UTF-16."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-16-le"))
+
+
 @dataclass
 class _Script:
     status: int | None = None
@@ -45,8 +57,12 @@ class _Script:
 
 
 class FakeBotConnector:
-    def __init__(self, *, expected_token: str | None = None) -> None:
+    def __init__(
+        self, *, expected_token: str | None = None, max_activity_bytes: int = ACTIVITY_MAX_BYTES
+    ) -> None:
         self.expected_token = expected_token
+        self.max_activity_bytes = max_activity_bytes
+        self._rejections = 0
         self._lock = threading.Lock()
         self._calls: list[ConnectorCall] = []
         self._script: list[_Script] = []
@@ -93,6 +109,11 @@ class FakeBotConnector:
         ra = None if retry_after is None else str(retry_after)
         with self._lock:
             self._script.extend(_Script(status=status, retry_after=ra, delay=delay) for _ in range(count))
+
+    def reject_content(self, count: int = 1) -> None:
+        """The next `count` calls carrying an activity answer 413, as Teams does for one too big."""
+        with self._lock:
+            self._rejections += count
 
     def delay_next(self, seconds: float, count: int = 1) -> None:
         with self._lock:
@@ -220,5 +241,24 @@ class FakeBotConnector:
             extra = {"Retry-After": script.retry_after} if script.retry_after is not None else {}
             error = {"error": {"code": "Scripted", "message": f"scripted {script.status}"}}
             return script.status, error, conversation, activity_id, extra
+        if (activity := _activity_of(parts, body)) is not None and self._too_big(activity):
+            error = {"error": {"code": "MessageSizeTooBig", "message": "Message size too large"}}
+            return 413, error, conversation, activity_id, {}
         status, answer, conv, aid = self.route(method, parts, body)
         return status, answer, conv or conversation, aid or activity_id, {}
+
+    def _too_big(self, activity: Any) -> bool:
+        with self._lock:
+            if self._rejections:
+                self._rejections -= 1
+                return True
+        return utf16_bytes(activity) > self.max_activity_bytes
+
+
+def _activity_of(parts: list[str], body: Any) -> Any:
+    """The message a call carries: a new thread's first activity, or the posted / replaced one."""
+    if not isinstance(body, dict):
+        return None
+    if len(parts) == 2:
+        return body.get("activity")
+    return body if len(parts) >= 4 and parts[3] == "activities" else None

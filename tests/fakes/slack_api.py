@@ -9,6 +9,12 @@ A real `ThreadingHTTPServer` on 127.0.0.1 (port 0) in a daemon thread. Paths hav
 Bodies may be JSON or form-encoded (query parameters are merged in). Every call is recorded with
 its parsed arguments; the fake checks the bearer token, can rate-limit a method per channel
 (HTTP 429 + `Retry-After`) and can fail the next calls with a Slack error, an HTTP status or a delay.
+
+It is as strict as Slack about what a message may hold (`tests/fakes/slack_limits.py`): Block Kit
+limits break with `invalid_blocks` / `invalid_blocks_format`, a `text` over 40,000 characters with
+`msg_too_long` (HTTP 200, `ok: false`). `reject_content(n)` refuses the next n messages that way
+whatever they hold. Messages keep their `metadata`; `conversations.history` pages through a channel
+newest first and shows the metadata only with `include_all_metadata`.
 """
 
 from __future__ import annotations
@@ -25,16 +31,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.slack_limits import MESSAGE_METHODS, message_error
+
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 AUTH_TEST = {
     "ok": True,
     "url": "https://hotloop-test.slack.com/",
     "team": "Hotloop Test",
     "user": "hotloop",
-    "team_id": "T0000TEST",
+    "team_id": "T0TEST",  # the workspace tests/slack/slackapp.py's payloads come from
     "user_id": "U0000BOT",
     "bot_id": "B0000BOT",
 }
+APP_ID = "A0TEST"  # bots.info's app_id for the bot above: the api_app_id of the test payloads
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,10 @@ class Reply:
 
 
 class FakeSlackApi:
-    def __init__(self, token: str = "xoxb-test-token") -> None:
+    def __init__(self, token: str = "xoxb-test-token", app_token: str = "xapp-1-test") -> None:
         self.token = token
+        self.app_token = app_token  # the app-level token apps.connections.open wants
+        self._socket_mode_url: Callable[[], str] | None = None
         self._lock = threading.Condition()
         self._calls: list[Call] = []
         self._failures: deque[Failure] = deque()
@@ -132,6 +143,16 @@ class FakeSlackApi:
         with self._lock:
             self._failures.extend([Failure(error, status, delay, method, retry_after, channel)] * count)
 
+    def serve_socket_mode(self, issue_url: Callable[[], str]) -> None:
+        """apps.connections.open answers `issue_url()` (FakeSocketMode.issue_url: a fresh URL each call)."""
+        with self._lock:
+            self._socket_mode_url = issue_url
+
+    def reject_content(self, count: int = 1, *, error: str = "invalid_blocks",
+                       method: str = "chat.postMessage", channel: str | None = None) -> None:
+        """The next `count` calls to `method` are refused for their content (HTTP 200, ok=false)."""
+        self.fail_next(count, error=error, method=method, channel=channel)
+
     def add_user(self, user_id: str, **profile: Any) -> None:
         with self._lock:
             self._users[user_id] = {"id": user_id, "name": user_id.lower(), "tz": "UTC", **profile}
@@ -178,7 +199,7 @@ class FakeSlackApi:
         return None
 
     def _reply(self, method: str, args: dict[str, Any], token: str | None, failure: Failure | None) -> Reply:
-        if token != self.token:
+        if token != (self.app_token if method == "apps.connections.open" else self.token):
             return Reply(200, {"ok": False, "error": "not_authed" if token is None else "invalid_auth"})
         if failure is not None and (failure.error or failure.status != 200):
             return _failure_reply(failure)
@@ -187,6 +208,8 @@ class FakeSlackApi:
         route = _ROUTES.get(method)
         if route is None:
             return Reply(404, {"ok": False, "error": "unknown_method"})
+        if method in MESSAGE_METHODS and (refused := message_error(args)):
+            return Reply(200, {"ok": False, "error": refused})
         return Reply(200, route(self, args))
 
     def _rate_limited(self, method: str, args: dict[str, Any]) -> Reply | None:
@@ -250,6 +273,35 @@ class FakeSlackApi:
         view_id = str(args.get("view_id") or f"V{self._counter:08d}")
         return {"ok": True, "view": {"id": view_id, "hash": f"h{self._counter}", **view}}
 
+    def _connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self._socket_mode_url is None:  # no Socket Mode server attached to this fake
+            return {"ok": False, "error": "unknown_method"}
+        return {"ok": True, "url": self._socket_mode_url()}
+
+    def _bot_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        if args.get("bot") != AUTH_TEST["bot_id"]:
+            return {"ok": False, "error": "bot_not_found"}
+        return {"ok": True, "bot": {"id": AUTH_TEST["bot_id"], "deleted": False, "name": "hotloop",
+                                    "app_id": APP_ID, "user_id": AUTH_TEST["user_id"]}}
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages (and thread parents) of a channel, newest first, `oldest` < ts ≤ `latest`."""
+        channel = str(args.get("channel", ""))
+        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or math.inf)
+        limit, start = max(1, min(int(args.get("limit") or 100), 999)), int(args.get("cursor") or 0)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = [
+            m for m in reversed(self._messages.get(channel, []))
+            if m.get("thread_ts") in (None, m["ts"]) and oldest < float(m["ts"]) <= latest
+        ]
+        page = [
+            {k: v for k, v in m.items() if with_metadata or k != "metadata"}
+            for m in found[start : start + limit]
+        ]
+        more = start + limit < len(found)
+        cursor = str(start + limit) if more else ""
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": {"next_cursor": cursor}}
+
     def _user_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self._users.get(str(args.get("user", "")))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
@@ -262,10 +314,13 @@ _ROUTES: dict[str, _Route] = {
     "chat.update": FakeSlackApi._update,
     "chat.postEphemeral": FakeSlackApi._ephemeral,
     "conversations.open": FakeSlackApi._open,
+    "conversations.history": FakeSlackApi._history,
     "views.open": FakeSlackApi._view,
     "views.update": FakeSlackApi._view,
     "views.publish": FakeSlackApi._view,
     "users.info": FakeSlackApi._user_info,
+    "bots.info": FakeSlackApi._bot_info,
+    "apps.connections.open": FakeSlackApi._connections_open,
 }
 
 

@@ -26,7 +26,7 @@ from tests.appserver import AppServer
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack.slackapp import ADMIN, SlackApp, slack_app
-from tests.teams.activities import MEGAN, row_counts
+from tests.teams.activities import MEGAN, TENANT, row_counts
 from tests.teams.test_auth import APP_ID, KID, SIGNING_KEY, KeyServer, jwk
 
 TEAMS_CHANNEL = "19:teamcards0123456789@thread.tacv2"  # where the default team's Teams cards go
@@ -139,6 +139,7 @@ async def guarded(
         slack_api,
         teams_app_id=APP_ID,
         teams_app_password=TEAMS_PASSWORD,
+        teams_tenant_id=TENANT,
         teams_openid_metadata_url=f"{keys.url}/.well-known/openidconfiguration",
         admins=[ADMIN["id"]],
     ) as slack:

@@ -11,6 +11,7 @@ that echo what the user typed are escaped the same way.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from tests.security.conftest import TEAMS_CHANNEL, World, link_teams_channel
@@ -37,7 +38,17 @@ EVIL = [
     "# heading",
     "1. list",
     "&lt;!channel&gt;",
+    # issue 11: what Slack links or parses by itself unless the text object is `verbatim`, and
+    # invisible characters that reorder or hide text (stripped from customer text on both platforms)
+    "https://evil.example/bare",
+    "mallory@evil.example",
+    "@channel",
+    "@here",
+    "#general",
+    "\u202etxt.exe\u202c \u2066isolate\u2069 \u200fmark\u200e \u061c",
+    "zero\u200bwidth\u200c\u200d\u2060\ufeff",
 ]
+INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]")
 TEXT = " ".join(EVIL)
 RESPONSE = {
     "id": "r-inject",
@@ -68,6 +79,16 @@ TEAMS_LIVE = ("<", "[", "](", "{{", "*bold*", "*Scully*", "_italic_", "https://"
 def slack_posts(world: World, key: str) -> list[dict[str, Any]]:
     methods = ("chat.postMessage", "chat.update", "chat.postEphemeral")
     return [c.args for m in methods for c in world.fake.calls(m) if key in json.dumps(c.args)]
+
+
+def text_objects(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        is_text = node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str)
+        here = [node] if is_text else []
+        return here + [t for value in node.values() for t in text_objects(value)]
+    if isinstance(node, list):
+        return [t for item in node for t in text_objects(item)]
+    return []
 
 
 def strings(node: Any) -> list[str]:
@@ -123,6 +144,11 @@ async def test_customer_text_cannot_ping_or_link_in_slack_or_teams(open_world: W
     assert "&lt;!channel&gt;" in raw and "&lt;@U123&gt;" in raw  # the customer text is on the card…
     found = [token for token in SLACK_TOKENS if token in raw]
     assert not found, f"unescaped Slack control sequences on the card: {found}"  # …inert
+    carrying = [t for t in text_objects([p.get("blocks") for p in posts]) if "evil.example" in t["text"]]
+    assert carrying and all(t["type"] == "plain_text" or t.get("verbatim") is True for t in carrying), (
+        "mrkdwn with customer text must be verbatim, or Slack links bare URLs and e-mail addresses"
+    )
+    assert not INVISIBLE.search(raw), "bidi or zero-width characters reached Slack"
 
     # Teams: the Adaptive Card posted to the team's channel
     cards = teams_cards(world)
@@ -134,6 +160,8 @@ async def test_customer_text_cannot_ping_or_link_in_slack_or_teams(open_world: W
     assert not live, f"unescaped Markdown / mentions / HTML / links on the Teams card: {live}"
     for card in cards:
         assert "msteams" not in card or not card["msteams"].get("entities"), "the card mentions someone"
+    teams_raw = json.dumps(cards, ensure_ascii=False).replace(":\u200b//", "://")  # our own URL breaker
+    assert not INVISIBLE.search(teams_raw), "bidi or zero-width characters reached Teams"
 
 
 async def test_command_replies_that_echo_user_input_do_not_ping(open_world: World) -> None:

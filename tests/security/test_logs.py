@@ -145,3 +145,23 @@ async def _has_event(world: World, key: str, kind: str) -> bool:
             )
         )
     return rows.first() is not None
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+async def test_a_badly_signed_click_leaves_no_customer_detail_in_the_logs(
+    open_world: World, restore_logging: None, capfd: pytest.CaptureFixture[str], level: str
+) -> None:
+    """Bolt logs the whole request body when a signature fails (a rotated signing secret or a stale
+    clock is enough), and a real click carries its card: the customer's name and e-mail."""
+    from tests.core.test_settings_and_logs import CUSTOMER_EMAIL, badly_signed_click
+
+    configure_logging(level=level, json=True)
+    capfd.readouterr()
+    body, headers = badly_signed_click()
+    reply = await open_world.server.client.post("/slack/events", content=body, headers=headers)
+    assert reply.status_code == 401
+    out, err = capfd.readouterr()
+    records = [json.loads(line) for line in (out + err).splitlines() if line.strip()]  # all JSON
+    assert any("Invalid request signature" in str(r.get("event")) for r in records)  # Bolt did log it
+    for leaked in (CUSTOMER_EMAIL, "fox.mulder%40", "Mulder", "mailto"):
+        assert leaked not in out + err, leaked

@@ -112,7 +112,8 @@ def view_submission(
 
 
 def home_opened(user: str, event_id: str, tab: str = "home") -> dict[str, Any]:
-    """An app_home_opened event callback, shaped like tests/fixtures/payloads/slack_event_app_home_opened.json."""
+    """An app_home_opened event callback, shaped like
+    tests/fixtures/payloads/slack_event_app_home_opened.json."""
     event = {
         "type": "app_home_opened",
         "user": user,

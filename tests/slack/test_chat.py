@@ -108,13 +108,25 @@ async def test_injected_429_header(chat: SlackChat, slack_api: FakeSlackApi) -> 
     assert caught.value.retry_after == 3.0
 
 
-@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "is_archived", "invalid_blocks"])
+@pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "is_archived"])
 async def test_permanent_errors(chat: SlackChat, slack_api: FakeSlackApi, error: str) -> None:
     slack_api.fail_next(error=error)
     with pytest.raises(ChatError) as caught:
         await chat.post_card(channel=CHANNEL, card=sample_card())
     assert caught.value.permanent and caught.value.reason == error
     assert caught.value.retry_after is None
+    assert caught.value.unsent, "Slack refused: nothing was posted"
+
+
+@pytest.mark.parametrize("error", ["invalid_blocks", "invalid_blocks_format", "msg_too_long"])
+async def test_content_errors_ask_for_a_smaller_message(
+    chat: SlackChat, slack_api: FakeSlackApi, error: str
+) -> None:
+    slack_api.reject_content(error=error)
+    with pytest.raises(ChatError) as caught:
+        await chat.post_card(channel=CHANNEL, card=sample_card())
+    assert caught.value.content and not caught.value.permanent and caught.value.reason == error
+    assert caught.value.unsent and slack_api.messages_in(CHANNEL) == []
 
 
 async def test_bad_token_is_permanent(slack_api: FakeSlackApi) -> None:
@@ -156,3 +168,62 @@ async def test_connection_refused_is_retryable() -> None:
     with pytest.raises(ChatError) as caught:
         await chat.send_direct(user="U1", text="hi")
     assert caught.value.reason == "connection_error" and not caught.value.permanent
+
+
+async def test_labelled_posts_are_found_again_through_conversations_history(
+    chat: SlackChat, slack_api: FakeSlackApi
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    await chat.post_card(channel=CHANNEL, card=sample_card())  # not labelled: never adopted
+    card = await chat.post_card_labelled(channel=CHANNEL, card=sample_card(), rows=[41])
+    digest = DigestCard("d", (DigestItem("HA-1", Severity.HIGH, "s", AlertStatus.OPEN),))
+    burst = await chat.post_digest_labelled(channel=CHANNEL, digest=digest, rows=[42, 43])
+    for n in range(20):  # newer messages push the labelled ones to a later page
+        await chat.post_reply(place=CardPlace(CHANNEL, card.message_id, card.thread_id), text=f"line {n}")
+        await chat.post_card(channel=CHANNEL, card=sample_card())
+    stored = [m for m in slack_api.messages_in(CHANNEL) if m["ts"] == card.message_id]
+    assert stored[0]["metadata"]["event_payload"] == {"outbox_id": 41, "outbox_ids": "41"}
+    found = await chat.find_posted(channel=CHANNEL, rows=[41, 43, 44], since=since)
+    assert {row: p.message_id for row, p in found.items()} == {41: card.message_id, 43: burst.message_id}
+    calls = slack_api.calls("conversations.history")
+    assert len(calls) == 2 and all(c.args["limit"] == "15" for c in calls)  # two small pages
+    assert await chat.find_posted(channel=CHANNEL, rows=[41], since=datetime.now(UTC) + timedelta(1)) == {}
+
+
+async def test_thread_replies_are_verbatim_sections(chat: SlackChat, slack_api: FakeSlackApi) -> None:
+    place = CardPlace(CHANNEL, "1.000001", "1.000001")
+    await chat.post_reply(place=place, text="call https://evil.example or @here", mention="U0ABCDEF")
+    [reply] = slack_api.messages_in(CHANNEL)
+    [section] = reply["blocks"]
+    assert section["text"] == {
+        "type": "mrkdwn", "text": "<@U0ABCDEF> call https://evil.example or @here", "verbatim": True
+    }
+
+
+async def test_the_fake_refuses_what_slack_refuses(chat: SlackChat, slack_api: FakeSlackApi) -> None:
+    """The fake is as strict as Slack: a broken Block Kit limit is `invalid_blocks`, not a pass."""
+    too_many = [{"type": "divider"} for _ in range(51)]
+    long_header = [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}]
+    same_ids = [{"type": "divider", "block_id": "x"}, {"type": "divider", "block_id": "x"}]
+    section = [{"type": "section", "text": {"type": "mrkdwn", "text": "s" * 3001}}]
+    button = {"type": "button", "action_id": "a", "text": {"type": "plain_text", "text": "b" * 76}}
+    actions = [{"type": "actions", "elements": [button]}]
+    for blocks in (too_many, long_header, same_ids, section, actions):
+        with pytest.raises(ChatError) as caught:
+            await chat._post(channel=CHANNEL, text="t", blocks=blocks)
+        assert caught.value.reason == "invalid_blocks" and caught.value.content
+    with pytest.raises(ChatError) as caught:
+        await chat._post(channel=CHANNEL, text="t" * 40_001)
+    assert caught.value.reason == "msg_too_long"
+    assert slack_api.messages_in(CHANNEL) == []
+
+
+def test_the_manifest_grants_what_find_posted_needs() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).parents[2] / "manifest" / "slack.yaml").read_text())
+    assert {"channels:history", "groups:history"} <= set(manifest["oauth_config"]["scopes"]["bot"])

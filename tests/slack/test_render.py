@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -14,11 +16,13 @@ from adapters.slack.render import (
     digest_blocks,
     digest_message,
     escape_mrkdwn,
+    fit_card,
     thread_line,
     truncate,
 )
+from adapters.slack.text import reply_message
 from bot.action_ids import ActionId
-from bot.cards import AnswerLine, Card, CardButton, DigestCard, DigestItem
+from bot.cards import AnswerLine, Card, CardButton, DigestCard, DigestItem, card_is_cut
 from bot.domain import AlertStatus, Severity
 from tests.factories import NOW, sample_card
 from tests.slack.blockkit import BARE_AMPERSAND, all_strings, assert_valid_blocks, mrkdwn_texts
@@ -164,13 +168,18 @@ def test_block_ids_carry_the_version() -> None:
     assert not {b["block_id"] for b in v3} & {b["block_id"] for b in v4}
 
 
-def test_huge_comment_is_truncated_within_section_limit() -> None:
+def test_huge_comment_is_cut_within_section_limit_and_says_so() -> None:
     card = replace(sample_card(), comment=("&<>" * 2000 + "\n") * 5)
     comment = next(b for b in card_blocks(card) if b["block_id"].endswith(".comment"))
     text = comment["text"]["text"]
-    assert len(text) <= 3000 and text.endswith("…")
+    shown = text.split("\n")[1].removeprefix("> ").count("&amp;&lt;&gt;") * 3
+    hidden = len(card.comment or "") - shown
+    assert len(text) <= 3000 and text.endswith(
+        f"…(cut — {hidden:,} more characters; the full response is in this card's thread)"
+    )
     assert not BARE_AMPERSAND.search(text)  # no entity cut in half
     assert_valid_blocks(card_blocks(card))
+    assert card_is_cut(fit_card(card)) and not card_is_cut(fit_card(sample_card()))
 
 
 def test_sixty_answers_and_long_everything_stay_within_limits() -> None:
@@ -311,3 +320,57 @@ def test_a_burst_too_big_for_one_section_each_uses_the_dense_layout() -> None:
         click is not None and click.action.value == "alert.claim" and click.alert_key == buttons[0]["value"]
     )
     assert "<!channel>" not in json.dumps(blocks)
+
+
+# ---- customer text renders inert: verbatim mrkdwn, no invisible characters ---------------------------
+
+BARE = "see https://evil.example/login or write to mallory@evil.example @channel @here #general"
+
+
+def text_objects(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        found = [value] if value.get("type") in ("mrkdwn", "plain_text") and "text" in value else []
+        return found + [t for item in value.values() for t in text_objects(item)]
+    if isinstance(value, list):
+        return [t for item in value for t in text_objects(item)]
+    return []
+
+
+def test_mrkdwn_carrying_customer_text_is_verbatim_so_slack_links_and_pings_nothing() -> None:
+    card = replace(
+        sample_card(), comment=BARE, customer_name=BARE, answers=(AnswerLine(BARE, BARE, True),),
+        facts=(("Location", BARE),), reasons=(BARE,),
+    )
+    digest = DigestCard("Digest", (DigestItem("HA-1", Severity.HIGH, BARE, AlertStatus.OPEN),))
+    messages = [card_message(card), digest_message(digest), reply_message(BARE)]
+    objects = [t for m in messages for t in text_objects(m["blocks"])]
+    carrying = [t for t in objects if "evil.example" in t["text"]]
+    assert len(carrying) >= 6  # comment, customer, answers, facts, reasons, digest, reply
+    assert all(t["type"] == "plain_text" or t.get("verbatim") is True for t in carrying), carrying
+    assert all(t.get("verbatim") is True for t in objects if t["type"] == "mrkdwn")
+    for blocks in (m["blocks"] for m in messages):
+        assert_valid_blocks(blocks)
+
+
+def test_a_thread_reply_keeps_its_mention_live_and_the_text_inert() -> None:
+    message = reply_message(f"SLA breach {EVIL} {BARE}", "U0ABCDEF")
+    [section] = message["blocks"]
+    assert section["text"]["verbatim"] is True
+    assert section["text"]["text"].startswith("<@U0ABCDEF> SLA breach Tom &amp; Jerry &lt;!channel&gt;")
+    assert message["text"].startswith("<@U0ABCDEF> ")
+    long = reply_message("&" * 4000)
+    assert len(long["blocks"]) == 7 and "".join(b["text"]["text"] for b in long["blocks"]) == "&amp;" * 4000
+    assert_valid_blocks(long["blocks"])
+
+
+def test_invisible_characters_never_reach_the_slack_card() -> None:
+    from bot.cards import build_card
+    from tests.factories import sample_alert, sample_feedback, sample_team
+
+    sneaky = "safe\u202egpj.exe\u2066x\u2069 zero\u200bwidth\u200d\ufeff\u2060 mark\u200e\u200f\u061c"
+    feedback = sample_feedback(customer_name=sneaky, comment=sneaky, attributes={"location": sneaky},
+                               answers=[{"question": sneaky, "value": sneaky}])
+    card = build_card(sample_alert(), feedback, sample_team(), source_name="web", now=NOW)
+    raw = json.dumps(card_message(card), ensure_ascii=False)
+    assert raw.count("safegpj.exe") >= 4 and "zerowidth" in raw
+    assert not re.search("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]", raw)

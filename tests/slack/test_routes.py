@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from bot.action_ids import ActionId
 from storage.models import WebhookDelivery
 from tests.appserver import serve_app, test_settings
 from tests.fakes.slack_api import FakeSlackApi
+from tests.fixtures import payload, payload_bytes
 from tests.slack.slackapp import (
     ANA,
     BEN,
@@ -277,3 +279,54 @@ async def test_oversized_body_is_413(slack: SlackApp) -> None:
     body = b"payload=" + b"a" * (300 * 1024)
     reply = await slack.post(body, content_type="application/x-www-form-urlencoded")
     assert reply.status_code == 413
+
+
+# ---- payloads shaped like the real bolt-python fixtures -----------------------------------------
+
+
+def _fixture_click(**changes: object) -> dict[str, object]:
+    """tests/fixtures/payloads/slack_block_actions.json, moved into the test workspace and app."""
+    body = payload("slack_block_actions.json")
+    body.update({"api_app_id": "A0TEST", "team": {"id": "T0TEST", "domain": "hotloop-test"}, **changes})
+    return body
+
+
+async def test_a_signed_block_actions_without_action_id_is_400_with_a_reason(slack: SlackApp) -> None:
+    key = await slack.new_alert()
+    body = _fixture_click()
+    body["actions"] = [{"block_id": "b", "type": "button", "value": key, "action_ts": "1596530385.194939"}]
+    reply = await slack.interact(body)
+    assert reply.status_code == 400, reply.text
+    assert "action_id" in reply.json()["error"]
+    no_actions = await slack.interact(_fixture_click(actions=[]))
+    assert no_actions.status_code == 400 and "actions" in no_actions.json()["error"]
+    form = payload("slack_view_submission.json")
+    form.update({"api_app_id": "A0TEST", "team": {"id": "T0TEST", "domain": "hotloop-test"}})
+    del form["view"]["callback_id"]
+    no_callback = await slack.interact(form)
+    assert no_callback.status_code == 400 and "callback_id" in no_callback.json()["error"]
+    assert (await slack.alert(key)).version == 1
+
+
+async def test_the_fixture_click_from_the_test_workspace_is_served(slack: SlackApp) -> None:
+    """The same fixture with a real action id works: the 400 above is about the missing id alone."""
+    key = await slack.new_alert()
+    body = _fixture_click(channel={"id": CHANNEL, "name": "team"},
+                          container={"type": "message", "message_ts": "1.1", "channel_id": CHANNEL})
+    body["actions"] = [{**body["actions"][0], "action_id": "alert.claim", "value": key}]  # type: ignore[index]
+    assert (await slack.interact(body)).status_code == 200
+    assert await slack.until(lambda: _owner_is(slack, key, "W111"))
+
+
+async def test_a_slash_command_without_channel_or_response_url_is_answered_by_dm(slack: SlackApp) -> None:
+    fields = dict(parse_qsl(payload_bytes("slack_slash_command.txt").decode()))
+    fields.update({"team_id": "T0TEST", "command": "/hotloop", "text": "help"})
+    del fields["channel_id"], fields["response_url"]
+    reply = await slack.post(urlencode(fields).encode(), content_type="application/x-www-form-urlencoded")
+    assert reply.status_code == 200
+    assert await slack.wait(lambda: bool(slack.fake.messages_in("D111")))  # the fake's DM with W111
+    [dm] = slack.fake.messages_in("D111")
+    assert "hotloop commands" in dm["text"]
+    [call] = slack.fake.calls("chat.postMessage")
+    assert call.args["channel"] == "W111"
+    assert not slack.fake.calls("chat.postEphemeral")

@@ -132,12 +132,14 @@ async def test_delighted(server: AppServer, slack: FakeSlackApi) -> None:
     assert "Charlie Gravis" in json.dumps(card["blocks"])
 
 
+@pytest.mark.parametrize("topic", [q.BRAND_TOPIC, q.TOPIC])
 async def test_qualtrics_fetches_the_response_then_alerts(
-    server: AppServer, slack: FakeSlackApi, fake_api: FakeApi
+    server: AppServer, slack: FakeSlackApi, fake_api: FakeApi, topic: str
 ) -> None:
+    """`BRAND_TOPIC` is what a real subscription posts: once answered 202 "ignored", nothing fetched."""
     fake_api.required_header = ("X-API-TOKEN", q.TOKEN)
     fake_api.routes[q.RESPONSE_PATH] = (200, q.API_RESPONSE)
-    body = qualtrics.form_body(q.TOPIC, q.MSG, q.SECRET)
+    body = qualtrics.form_body(topic, q.MSG, q.SECRET)
     reply_key = await send(
         server,
         "qx",

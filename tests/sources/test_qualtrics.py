@@ -23,6 +23,8 @@ SECRET = "qualtrics-shared-key"
 TOKEN = "qualtrics-api-token"
 NOW = time.time()
 TOPIC = "surveyengine.completedResponse.SV_abc123"
+# what a real event subscription sends: the brand id first (the documentation's examples omit it)
+BRAND_TOPIC = "acme.surveyengine.completedResponse.SV_abc123"
 MSG = json.dumps(
     {
         "Status": "Complete",
@@ -108,9 +110,17 @@ def test_parse_returns_fetch_needed_with_ids() -> None:
     )
 
 
+def test_parse_accepts_the_real_topic_with_the_brand_id_first() -> None:
+    for topic in (BRAND_TOPIC, "acme.surveyengine.completedResponse", "surveyengine.completedResponse"):
+        needed = qualtrics.parse({}, qualtrics.form_body(topic, MSG, SECRET), mapping={})
+        assert needed.external_id == "R_1xyz", topic
+
+
 def test_parse_ignores_other_topics_and_rejects_bad_bodies() -> None:
-    with pytest.raises(IgnoredEvent):
-        qualtrics.parse({}, qualtrics.form_body("controlpanel.activateSurvey", MSG, SECRET), mapping={})
+    for topic in ("controlpanel.activateSurvey", "acme.surveyengine.partialResponse.SV_abc123",
+                  "acme.controlpanel.completedResponse.SV_abc123", "surveyengine"):
+        with pytest.raises(IgnoredEvent):
+            qualtrics.parse({}, qualtrics.form_body(topic, MSG, SECRET), mapping={})
     cases = [
         (b"\xff", 400),
         (qualtrics.form_body(TOPIC, "not json", None), 400),

@@ -21,7 +21,7 @@ from bot.settings import Role
 from storage import queries
 from tests.appserver import AppServer, serve_app, test_settings
 from tests.fakes.bot_connector import FakeBotConnector
-from tests.teams.activities import DETRACTOR, execute, message, row_counts
+from tests.teams.activities import DETRACTOR, TENANT, execute, message, row_counts
 
 APP_ID = "8a1f0c2e-3b4d-4e5f-9a6b-7c8d9e0f1a2b"
 ISSUER = "https://api.botframework.com"
@@ -127,6 +127,7 @@ async def server(engine: AsyncEngine, database_url: str, keys: KeyServer) -> Asy
         database_url,
         teams_app_id=APP_ID,
         teams_app_password="pw-0123456789abcdef",
+        teams_tenant_id=TENANT,
         teams_openid_metadata_url=f"{keys.url}/.well-known/openidconfiguration",
     )
     async with serve_app(settings, role=Role.WEB) as app:  # no delivery worker: row counts stay still

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -12,7 +13,7 @@ from bot.cards import DigestCard, DigestItem
 from bot.chat import CardPlace, Chat, ChatError
 from bot.domain import AlertStatus, Severity
 from tests.factories import sample_card
-from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.bot_connector import FakeBotConnector, utf16_bytes
 
 CHANNEL = "19:abc123@thread.tacv2"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -168,3 +169,42 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("0.5") == 0.5
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past
+
+
+async def test_413_is_a_content_error_the_worker_answers_with_a_smaller_card(
+    chat: TeamsChat, fake: FakeBotConnector
+) -> None:
+    fake.reject_content(1)
+    with pytest.raises(ChatError) as info:
+        await chat.post_card(channel=CHANNEL, card=sample_card())
+    assert info.value.content and not info.value.permanent and "413" in info.value.reason
+    posted = await chat.post_card(channel=CHANNEL, card=sample_card())  # the next one passes
+    assert posted.extra == {"cut": False}
+
+
+async def test_the_fake_measures_activities_in_utf16_like_teams(fake: FakeBotConnector) -> None:
+    """28 KB of UTF-16 bytes: 13,000 ASCII characters pass; 7,200 emoji (two UTF-16 code units each,
+    28,800 bytes) do not, though they are only 7,200 Python characters."""
+    async with TeamsChat(service_url=fake.url, token_provider=_token, tenant_id=None) as chat:
+        place = CardPlace(channel=CHANNEL, message_id="1", thread_id=f"{CHANNEL};messageid=1")
+        await chat.post_reply(place=place, text="a" * 13_000)
+        with pytest.raises(ChatError) as info:
+            await chat.post_reply(place=place, text="😡" * 7_200)
+    assert info.value.content
+    assert [c.status for c in fake.calls()] == [201, 413]
+    refused = fake.calls()[1].body
+    assert utf16_bytes(refused) > 28 * 1024 > len(json.dumps(refused, ensure_ascii=False))
+
+
+async def test_a_huge_card_is_posted_cut_to_size_and_says_so(chat: TeamsChat, fake: FakeBotConnector) -> None:
+    from dataclasses import replace
+
+    from bot.cards import AnswerLine
+
+    answers = tuple(AnswerLine(f"Question {i} " + "q" * 290, "v" * 300, i % 2 == 0) for i in range(60))
+    card = replace(sample_card(), comment="Rude *staff* [x](y) " * 1000, answers=answers, answers_max=60)
+    posted = await chat.post_card(channel=CHANNEL, card=card)
+    [call] = fake.calls()
+    assert call.status == 201 and utf16_bytes(call.body["activity"]) < 28 * 1024
+    assert posted.extra == {"cut": True}
+    assert "the full response is in this card" in json.dumps(call.body, ensure_ascii=False)

@@ -114,7 +114,7 @@ def test_package_has_exactly_three_files_at_its_root(tmp_path: Path) -> None:
 
 
 def test_package_into_directory_and_bad_bot_id(tmp_path: Path) -> None:
-    path = build_teams_package(tmp_path)
+    path = build_teams_package(tmp_path, bot_id=BOT_ID)
     assert path == tmp_path / "hotloop-teams.zip" and zipfile.is_zipfile(path)
     with pytest.raises(ValueError, match="GUID"):
         build_teams_package(tmp_path / "x.zip", bot_id="not-a-guid")

@@ -12,19 +12,30 @@ from typing import Any
 import jsonschema
 import pytest
 
+from adapters.teams.card_size import (
+    ACTIVITY_MAX,
+    CARD_BUDGET,
+    DIGEST_CAPACITY,
+    card_content,
+    digest_content,
+    fit_card,
+    utf16_size,
+)
 from adapters.teams.render import (
+    CONTENT_TYPE,
     card_attachment_content,
     digest_attachment_content,
     escape_markdown,
     message_text,
 )
 from bot.action_ids import ActionId
-from bot.cards import SNOOZE_CHOICES, Card, DigestCard, DigestItem
+from bot.cards import SNOOZE_CHOICES, Card, DigestCard, DigestItem, build_card, card_is_cut
 from bot.domain import AlertStatus, Outcome, Severity
 from tests.factories import NOW, sample_card
 from tests.fixtures import SCHEMAS
 
 VERBS = {a.value for a in ActionId}
+INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]")
 
 STATES: dict[str, dict[str, Any]] = {
     "open": {},
@@ -243,3 +254,81 @@ def test_reassign_opens_a_form_that_sends_the_user() -> None:
     reassign = [f for f in forms if f["title"] == "Reassign"]
     assert len(reassign) == 1
     assert reassign[0]["card"]["actions"][0]["verb"] == "alert.reassign"
+
+
+# ---- size: Teams measures a message in UTF-16 and refuses one over ~28 KB (HTTP 413) ----------------
+
+
+def big_generic_body() -> bytes:
+    """A valid generic webhook of about 170 KB: the longest comment allowed (markup and emoji, which
+    escaping and UTF-16 make heavier), 120 long answers and long attributes."""
+    comment = ("Rude *staff* [x](https://evil.example) 😡 <at>boss</at> " * 400)[:20_000]
+    answers = [
+        {"question": f"Question {i} " + "q" * 690, "value": ("v" * 499) + str(i % 10)} for i in range(120)
+    ]
+    body = {
+        "id": "r-huge",
+        "nps": 1,
+        "contact_requested": True,
+        "customer": {"name": "Dana " + "S" * 200, "email": "dana@example.com"},
+        "answers": answers,
+        "comment": comment,
+        "attributes": {"location": "L" * 3000, "employee": "E" * 3000, "product": "P" * 3000},
+    }
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def card_from_body(raw: bytes) -> Card:
+    from adapters.sources.generic import parse
+    from bot.ingest import feedback_values
+    from tests.factories import sample_alert, sample_team
+    from tests.factories import sample_feedback as feedback_row
+
+    item = parse({}, raw, mapping={})
+    return build_card(sample_alert(), feedback_row(**feedback_values(item)), sample_team(),
+                      source_name="web", now=NOW)
+
+
+def test_a_170_kb_webhook_makes_a_card_under_28_kb_utf16_that_says_what_it_cut() -> None:
+    raw = big_generic_body()
+    assert len(raw) >= 170_000
+    card = card_from_body(raw)
+    assert utf16_size(card_attachment_content(card)) > ACTIVITY_MAX, "unguarded, the card is too big"
+    content = card_content(card)
+    activity = {"type": "message", "attachments": [{"contentType": CONTENT_TYPE, "content": content}]}
+    assert utf16_size(activity) < 28 * 1024
+    assert_valid(content)
+    shown = "\n".join(texts(content))
+    assert re.search(r"cut — [\d,]+ more characters; the full response is in this card's thread", shown)
+    assert re.search(r"\d+ more answers in this card's thread", shown)
+    assert "Rude" in shown and "Question 0" in shown  # the start of both is there
+    assert card_is_cut(fit_card(card))
+    assert {a["verb"] for a in actions(content, "Action.Execute")} >= {"alert.claim", "alert.resolve"}
+
+
+def test_a_card_that_fits_is_left_whole() -> None:
+    card = sample_card()
+    assert fit_card(card) == card and card_content(card) == card_attachment_content(card)
+    assert not card_is_cut(card)
+
+
+def test_a_big_digest_fits_by_shortening_summaries() -> None:
+    item = DigestItem("HA-1", Severity.HIGH, "Detractor · " + "N" * 255 + " *x*" * 50, AlertStatus.OPEN)
+    digest = sample_digest(items=(item,) * DIGEST_CAPACITY)
+    assert utf16_size(digest_attachment_content(digest)) > CARD_BUDGET
+    content = digest_content(digest)
+    assert utf16_size(content) <= CARD_BUDGET
+    assert_valid(content)
+    assert len(actions(content, "Action.Execute")) == DIGEST_CAPACITY, "every alert keeps its Claim button"
+
+
+def test_invisible_characters_never_reach_the_card() -> None:
+    from tests.factories import sample_alert, sample_feedback, sample_team
+
+    sneaky = "safe\u202egpj.exe\u2066x\u2069 zero\u200bwidth\u200d\ufeff\u2060 mark\u200e\u200f\u061c"
+    feedback = sample_feedback(customer_name=sneaky, comment=sneaky, attributes={"location": sneaky},
+                               answers=[{"question": sneaky, "value": sneaky}])
+    card = build_card(sample_alert(), feedback, sample_team(), source_name="web", now=NOW)
+    raw = json.dumps(card_content(card), ensure_ascii=False)
+    assert "safegpj.exe" in raw and "zerowidth" in raw
+    assert not INVISIBLE.search(raw.replace(":\u200b//", "://")), "a bidi or zero-width character is left"

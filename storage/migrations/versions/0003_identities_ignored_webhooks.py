@@ -1,7 +1,8 @@
 """admins are (platform, user id) pairs; ignored webhooks are counted
 
 A Teams user whose id equals a Slack admin's id must not pass the admin check, so the unique key
-of `admin` becomes (platform, user_id). `ignoredwebhook` counts webhooks answered 2xx without being
+of `admin` becomes (platform, user_id), and an alert records who resolved it by (platform, id) for
+reopen rights (`resolved_by_id`, `resolved_by_platform`). `ignoredwebhook` counts webhooks answered 2xx without being
 stored, per day, source and reason, for `/hotloop status`.
 
 Revision ID: 0003
@@ -28,6 +29,10 @@ def upgrade() -> None:
     with op.batch_alter_table("admin") as batch:
         batch.drop_constraint("uq_admin_user", type_="unique")
         batch.create_unique_constraint("uq_admin_platform_user", ["platform", "user_id"])
+    # reopen rights compare the resolver's (platform, id), not the display name in `resolved_by`
+    with op.batch_alter_table("alert") as batch:
+        batch.add_column(sa.Column("resolved_by_id", sa.String(length=255), nullable=True))
+        batch.add_column(sa.Column("resolved_by_platform", sa.String(length=16), nullable=True))
     op.create_table(
         "ignoredwebhook",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -43,6 +48,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("ignoredwebhook")
+    with op.batch_alter_table("alert") as batch:
+        batch.drop_column("resolved_by_platform")
+        batch.drop_column("resolved_by_id")
     with op.batch_alter_table("admin") as batch:
         batch.drop_constraint("uq_admin_platform_user", type_="unique")
         batch.create_unique_constraint("uq_admin_user", ["user_id"])
