@@ -9,6 +9,7 @@ Teams endpoint with an app id is refused with a clear message.
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -199,7 +200,10 @@ def build_settings(**overrides: object) -> Settings:
     """Read the environment (overrides win) and refuse unsafe combinations."""
     try:
         # pydantic validates every value at runtime; the plugin's typed __init__ cannot see that
-        settings = Settings(**cast("dict[str, Any]", overrides))
+        # HOTLOOP_ENV_FILE names another file, or "" for none (the test suite: a developer's own
+        # `.env` in the checkout must not change what the tests see)
+        env_file = os.environ.get("HOTLOOP_ENV_FILE", ENV_FILE) or None
+        settings = Settings(_env_file=env_file, **cast("dict[str, Any]", overrides))
     except ValidationError as exc:
         raise SettingsError(f"invalid settings: {exc}") from exc
     _check(settings)

@@ -237,7 +237,10 @@ class WebhookDelivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
     delivery_id: str = Field(max_length=255)
-    received_at: datetime = _now_column()
+    # indexed: the retention job deletes by age
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )
 
 
 class IgnoredWebhook(SQLModel, table=True):

@@ -17,6 +17,8 @@ from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackApi
 
 os.environ.setdefault("HOTLOOP_LOG_JSON", "false")
+# a developer's own `.env` (from `hotloop init` in the checkout) must not change what tests see
+os.environ["HOTLOOP_ENV_FILE"] = ""
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from bot.context import Context
 from bot.domain import utcnow
 from jobs.retention import purge_finished_outbox
 from jobs.runner import PeriodicJob, Workers, job_table
-from storage.models import Outbox
+from storage.models import Outbox, WebhookDelivery
 from tests.appserver import test_settings
 
 
@@ -37,8 +37,13 @@ async def test_retention_deletes_finished_rows_on_the_real_scheduler(
         "old failed": outbox_row("failed", 8),  # kept: admins still look at failures
         "pending": outbox_row("pending", None),
     }
+    deliveries = {
+        "old": WebhookDelivery(platform="slack", delivery_id="sig:old",
+                               received_at=utcnow() - timedelta(days=3)),
+        "fresh": WebhookDelivery(platform="slack", delivery_id="sig:fresh", received_at=utcnow()),
+    }
     async with ctx.sessions() as session, session.begin():
-        session.add_all(rows.values())
+        session.add_all([*rows.values(), *deliveries.values()])
     workers = Workers(ctx, {})
     try:
         workers.start()
@@ -51,6 +56,9 @@ async def test_retention_deletes_finished_rows_on_the_real_scheduler(
                 break
             await asyncio.sleep(0.1)
         assert left == {rows[name].id for name in ("recent done", "old failed", "pending")}
+        async with ctx.sessions() as session:
+            kept = set((await session.execute(select(WebhookDelivery.delivery_id))).scalars())
+        assert kept == {"sig:fresh"}  # a replay that old is refused by its signature anyway
     finally:
         await workers.stop()
         await ctx.close()

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.crypto import SecretBox
+from bot.settings import build_settings
 from bot.sources import add_source, rekey_secrets
 from storage.db import create_engine_for, session_factory
 from storage.migrate import upgrade
@@ -204,3 +205,19 @@ def test_rekey_refuses_a_weak_or_identical_key(cli_env: dict[str, str], tmp_path
     assert same.returncode == 2 and "the same" in same.stderr
     neither = hotloop("secrets", "rekey", env=cli_env, cwd=tmp_path, check=False)
     assert neither.returncode == 2 and "--old-key" in neither.stderr
+
+
+def test_hotloop_env_file_picks_the_file_and_empty_reads_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite sets HOTLOOP_ENV_FILE="" so a developer's `.env` in the checkout changes nothing."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOTLOOP_DEFAULT_TEAM", raising=False)
+    (tmp_path / ".env").write_text("HOTLOOP_DEFAULT_TEAM=from-dotenv\n")
+    (tmp_path / "other.env").write_text("HOTLOOP_DEFAULT_TEAM=from-other\n")
+    monkeypatch.setenv("HOTLOOP_ENV_FILE", "")
+    assert build_settings(mode="demo").default_team == "support"
+    monkeypatch.setenv("HOTLOOP_ENV_FILE", "other.env")
+    assert build_settings(mode="demo").default_team == "from-other"
+    monkeypatch.delenv("HOTLOOP_ENV_FILE")
+    assert build_settings(mode="demo").default_team == "from-dotenv"

@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes import wait_until
 from tests.fakes.slack_limits import MESSAGE_METHODS, message_error
 
 JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
@@ -169,14 +170,7 @@ class FakeSlackApi:
             return [dict(m) for m in self._messages.get(channel, [])]
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(min(remaining, 0.05))
-        return True
+        return wait_until(self._lock, predicate, timeout)
 
     # ---- request handling (server threads) -----------------------------------------------------
 

@@ -33,6 +33,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes import wait_until
+
 APP_ID = "A0TEST"
 
 
@@ -151,14 +153,7 @@ class FakeSocketMode:
             return dict(self._sent)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 8.0) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._lock.wait(min(remaining, 0.05))
-        return True
+        return wait_until(self._lock, predicate, timeout)
 
     # ---- acting as Slack -----------------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """admins are (platform, user id) pairs; ignored webhooks are counted
 
 A Teams user whose id equals a Slack admin's id must not pass the admin check, so the unique key
-of `admin` becomes (platform, user_id), and an alert records who resolved it by (platform, id) for
-reopen rights (`resolved_by_id`, `resolved_by_platform`). `ignoredwebhook` counts webhooks answered 2xx without being
-stored, per day, source and reason, for `/hotloop status`.
+of `admin` becomes (platform, user_id), and an alert records who resolved it by (platform, id)
+for reopen rights (`resolved_by_id`, `resolved_by_platform`). `ignoredwebhook` counts webhooks
+answered 2xx without being stored, per day, source and reason, for `/hotloop status`. The retention job deletes
+handled-delivery records by age, so `webhookdelivery.received_at` gets an index.
 
 Revision ID: 0003
 Revises: 0002
@@ -33,6 +34,7 @@ def upgrade() -> None:
     with op.batch_alter_table("alert") as batch:
         batch.add_column(sa.Column("resolved_by_id", sa.String(length=255), nullable=True))
         batch.add_column(sa.Column("resolved_by_platform", sa.String(length=16), nullable=True))
+    op.create_index("ix_webhookdelivery_received_at", "webhookdelivery", ["received_at"])
     op.create_table(
         "ignoredwebhook",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -48,6 +50,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("ignoredwebhook")
+    op.drop_index("ix_webhookdelivery_received_at", table_name="webhookdelivery")
     with op.batch_alter_table("alert") as batch:
         batch.drop_column("resolved_by_platform")
         batch.drop_column("resolved_by_id")
