@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from adapters.log_chat import LogChat
+from adapters.slack.chat import SlackChat
+from adapters.teams.wiring import build_teams_chat
 from bot.chat import Chat
 from bot.context import Context
 from bot.settings import Settings
@@ -13,16 +15,9 @@ from bot.settings import Settings
 def build_chats(settings: Settings, ctx: Context) -> Mapping[str, Chat]:
     chats: dict[str, Chat] = {"log": LogChat()}
     if settings.slack_enabled:
-        from adapters.slack.chat import SlackChat
-
         chats["slack"] = SlackChat(
             settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
         )
     if settings.teams_enabled:
-        try:
-            from adapters.teams.wiring import build_teams_chat  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            pass
-        else:
-            chats["teams"] = build_teams_chat(settings, ctx)
+        chats["teams"] = build_teams_chat(settings, ctx)
     return chats

@@ -12,20 +12,21 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters import webhook_routes
 from adapters.api_docs import mount_docs
 from adapters.chats import build_chats
 from adapters.http_guards import RequestGuards
+from adapters.slack.routes import mount_slack
+from adapters.teams.routes import mount_teams
 from bot.chat import Chat
 from bot.context import Context
 from bot.crypto import UndecryptableSecretError
+from bot.health import database_problem, pending_outbox
 from bot.settings import Role, Settings
 from bot.telemetry import OUTBOX_DEPTH
 from jobs.runner import Workers
-from storage import queries
 
 log = structlog.get_logger("hotloop.web")
 
@@ -80,18 +81,8 @@ def create_app(
 
 
 def _mount_chat_routes(app: FastAPI, settings: Settings) -> None:
-    try:
-        from adapters.slack.routes import mount_slack  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # the Slack adapter is optional at this layer
-        pass
-    else:
-        mount_slack(app, settings)
-    try:
-        from adapters.teams.routes import mount_teams  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        pass
-    else:
-        mount_teams(app, settings)
+    mount_slack(app, settings)
+    mount_teams(app, settings)
 
 
 def _mount_ops(app: FastAPI) -> None:
@@ -102,18 +93,15 @@ def _mount_ops(app: FastAPI) -> None:
     @app.get("/readyz", tags=["ops"], summary="The database answers (and Slack Socket Mode, if used, is up)")
     async def readyz(request: Request) -> JSONResponse:
         ctx: Context = request.app.state.ctx
-        try:
-            async with ctx.sessions() as session:
-                await session.execute(text("SELECT 1"))
-        except Exception as exc:  # any failure means "not ready", with the reason
-            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+        problem = await database_problem(ctx.sessions)
+        if problem is not None:
+            return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
         return _readiness(request.app.state.readiness_checks)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics(request: Request) -> PlainTextResponse:
         ctx: Context = request.app.state.ctx
-        async with ctx.sessions() as session:
-            OUTBOX_DEPTH.set(await queries.outbox_depth(session))
+        OUTBOX_DEPTH.set(await pending_outbox(ctx.sessions))
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
+from adapters.http_body import BodyTooLargeError, read_limited
 from adapters.sources.base import FetchNeeded, IgnoredEvent, SourceError
 from adapters.sources.generic import GenericFeedback
 from adapters.sources.registry import adapter_for
@@ -26,16 +27,12 @@ from bot.telemetry import (
     WEBHOOKS_IGNORED,
     WEBHOOKS_REJECTED,
 )
-from storage.db import transaction
-from storage.ignored_webhooks import record_ignored_webhook
 from storage.outage import DATABASE_UNAVAILABLE as UNAVAILABLE_REASON
 from storage.outage import RETRY_AFTER_SECONDS, is_database_outage
+from storage.queries.fetch import queue_fetch
+from storage.queries.ignored_webhooks import count_ignored_webhook
 
 log = structlog.get_logger("hotloop.webhooks")
-
-
-class BodyTooLargeError(Exception):
-    pass
 
 
 def install_openapi_components(app: FastAPI) -> None:
@@ -50,21 +47,6 @@ def install_openapi_components(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than `limit` bytes without reading the rest."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLargeError
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def refuse(status: int, reason: str, *, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -165,8 +147,7 @@ async def _handle(ctx: Context, source: str, request: Request, body: bytes) -> J
 async def _ignore(ctx: Context, source: str, ignored: IgnoredEvent) -> JSONResponse:
     """A 2xx that stores nothing is never silent: logged, counted in Prometheus and in the database
     (`/hotloop status`). The reason is a fixed code; the body and its contents are never logged."""
-    async with transaction(ctx.sessions) as session:
-        await record_ignored_webhook(session, source=source, reason=ignored.code, now=utcnow())
+    await count_ignored_webhook(ctx.sessions, source=source, reason=ignored.code, now=utcnow())
     WEBHOOKS_IGNORED.labels(source=source, reason=ignored.code).inc()
     log.info("webhook.ignored", source=source, reason=ignored.code, detail=ignored.reason)
     return JSONResponse({"alert": None, "ignored": ignored.reason}, status_code=202)
@@ -196,8 +177,8 @@ async def _ingest(ctx: Context, source_id: int, source_name: str, item: Feedback
 
 
 async def _queue_fetch(ctx: Context, source_id: int, needed: FetchNeeded) -> JSONResponse:
-    from jobs.fetch import queue_fetch
-
-    created = await queue_fetch(ctx.sessions, source_id=source_id, needed=needed, now=utcnow())
+    created = await queue_fetch(
+        ctx.sessions, source_id=source_id, external_id=needed.external_id, ref=dict(needed.ref), now=utcnow()
+    )
     ctx.signal.notify()
     return JSONResponse({"alert": None, "queued": needed.external_id}, status_code=202 if created else 200)

@@ -1,4 +1,5 @@
-"""Every button and command verb, in one enum. These strings live in posted messages: never rename."""
+"""Every button and command verb, and every input a button's form asks for. These strings live in
+posted messages (Slack values, Teams verbs and card input ids): never rename."""
 
 from __future__ import annotations
 
@@ -17,3 +18,16 @@ class ActionId(StrEnum):
     NOT_ACTIONABLE = "alert.not_actionable"
     # the overflow menu on Slack carries these ids for its options; the value says which
     MORE = "alert.more"
+
+
+class Arg(StrEnum):
+    """An action's inputs: `ActionRequest.args` keys, form field ids (Slack block ids, Teams input ids)."""
+
+    OUTCOME = "outcome"
+    ROOT_CAUSE = "root_cause"
+    NOTE = "note"
+    FOLLOW_UP = "follow_up"
+    REASON = "reason"
+    USER = "user"
+    USER_NAME = "user_name"  # the picked user's display name, looked up by the adapter
+    UNTIL = "until"  # a snooze option: 30m, 1h, 4h, tomorrow

@@ -8,32 +8,22 @@ alert and re-checks: the loser of two simultaneous claims is told who won; nothi
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, cast
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CursorResult, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
-
+from bot.alert_writer import AlertValues, AlertWrite, Change, write_changes
 from bot.cards import OUTCOME_LABELS, humanize_delta
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import AlertStatus, Outcome, Severity
 from bot.identity import qualify
-from bot.outbox import (
-    LOG_PLATFORM,
-    enqueue_card_posts,
-    enqueue_card_update,
-    enqueue_direct,
-    enqueue_thread_line,
-)
+from bot.outbox import LOG_PLATFORM
 from bot.sla import due_times
 from bot.sla_clock import add_business_seconds, business_seconds_between
 from bot.sla_policy import heads_up_at, waiting_on_customer
 from storage import queries
 from storage.db import SessionFactory, transaction
-from storage.models import Alert, AlertEvent
+from storage.models import Alert
 
 
 @dataclass(frozen=True)
@@ -67,20 +57,6 @@ class Refused(Exception):  # a verdict, not a failure
         self.message = message
 
 
-@dataclass
-class Change:
-    """What one transition does: new column values, the event, and the chat work it causes."""
-
-    values: dict[str, Any]
-    event: str
-    message: str
-    thread_text: str | None = None
-    thread_mention: str | None = None
-    event_data: dict[str, Any] = field(default_factory=dict)
-    posts: list[tuple[str, str]] = field(default_factory=list)  # (platform, channel) for a managers' card
-    directs: list[tuple[str, str, str]] = field(default_factory=list)  # (platform, user, text)
-
-
 @dataclass(frozen=True)
 class TransitionResult:
     ok: bool
@@ -97,21 +73,6 @@ def can_manage(alert: Alert, actor: Actor, config: ConfigSnapshot) -> bool:
         return True
     who = qualify(actor.platform, actor.id)
     return who in config.team(alert.team_id).managers or who in config.admins
-
-
-def next_due(values: dict[str, Any]) -> datetime | None:
-    """The one indexed deadline the SLA sweep reads: the earliest thing due for this alert."""
-    status = AlertStatus(values["status"])
-    if status is AlertStatus.RESOLVED:
-        return None
-    if status is AlertStatus.SNOOZED:
-        return values.get("snoozed_until")
-    due = values.get("claim_due_at") if status is AlertStatus.OPEN else values.get("resolve_due_at")
-    # this clock has breached: only the sweep's next step is left (None = silence)
-    if values.get("nag_count"):
-        return values.get("next_nag_at")
-    candidates = [t for t in (due, values.get("next_nag_at")) if t is not None]
-    return min(candidates) if candidates else None
 
 
 def _clock(now: datetime) -> str:
@@ -131,55 +92,10 @@ async def apply(
                 change = plan(alert)
             except Refused as refused:
                 return TransitionResult(False, refused.message, alert)
-            if await _compare_and_set(session, alert=alert, change=change, actor=actor, now=now):
+            # the one writer (bot/alert_writer.py); losing a race there means: read again, decide again
+            if await write_changes(session, writes=[AlertWrite(alert, [change], actor)], now=now):
                 return TransitionResult(True, change.message, alert)
     return TransitionResult(False, f"{key} is changing fast; try again", None)
-
-def _current_values(alert: Alert) -> dict[str, Any]:
-    return {name: getattr(alert, name) for name in Alert.model_fields}
-
-
-async def _compare_and_set(
-    session: AsyncSession, *, alert: Alert, change: Change, actor: Actor, now: datetime
-) -> bool:
-    assert alert.id is not None
-    merged = {**_current_values(alert), **change.values}
-    values = {
-        **change.values, "version": alert.version + 1, "updated_at": now, "next_due_at": next_due(merged)
-    }
-    stmt = (
-        update(Alert)
-        .where(col(Alert.id) == alert.id, col(Alert.version) == alert.version)
-        .values(**values)
-    )
-    result = cast(
-        "CursorResult[Any]", await session.execute(stmt.execution_options(synchronize_session=False))
-    )
-    if result.rowcount != 1:
-        return False
-    for name, value in values.items():
-        setattr(alert, name, value)
-    await enqueue_card_update(session, alert_id=alert.id, now=now)
-    record_change(session, alert_id=alert.id, change=change, actor=actor, version=alert.version, now=now)
-    return True
-
-
-def record_change(
-    session: AsyncSession, *, alert_id: int, change: Change, actor: Actor, version: int, now: datetime
-) -> None:
-    """What one committed transition leaves behind besides the card update: its event, its thread
-    line, managers' cards and DMs. Shared by the lifecycle and the SLA sweep."""
-    data = {**change.event_data, "version": version}
-    session.add(AlertEvent(alert_id=alert_id, kind=change.event, actor_id=actor.id, actor_name=actor.name,
-                           platform=actor.platform, at=now, data=data))
-    if change.thread_text:
-        enqueue_thread_line(
-            session, alert_id=alert_id, text=change.thread_text, mention=change.thread_mention, now=now
-        )
-    if change.posts:
-        enqueue_card_posts(session, alert_id=alert_id, places=change.posts, audience="managers", now=now)
-    for platform, user, text in change.directs:
-        enqueue_direct(session, platform=platform, user=user, text=text, alert_id=alert_id, now=now)
 
 
 def _require_active(alert: Alert) -> None:
@@ -193,17 +109,27 @@ def _require_manager(alert: Alert, actor: Actor, config: ConfigSnapshot, what: s
         raise Refused(f"Only the owner, the team's managers or an admin can {what} {alert.key}{owner}")
 
 
-# ---- the transitions -------------------------------------------------------------------------
+# ---- the transitions: each a guard (may refuse before any input is asked for: precheck) and a plan
+# that runs its guard, then builds the change from the inputs; bot/actions.py ROUTES names both ----
+
+
+def guard_active(alert: Alert, actor: Actor, config: ConfigSnapshot | None = None) -> None:
+    _require_active(alert)
+
+
+def guard_claim(alert: Alert, actor: Actor, config: ConfigSnapshot | None = None) -> None:
+    _require_active(alert)
+    if is_owner(alert, actor):
+        raise Refused(f"You already own {alert.key}")
+    if alert.owner_id:
+        raise Refused(f"{alert.key} was already claimed by {alert.owner_name or alert.owner_id}")
 
 
 def plan_claim(actor: Actor, now: datetime, config: ConfigSnapshot | None = None) -> Plan:
     def plan(alert: Alert) -> Change:
-        _require_active(alert)
-        if is_owner(alert, actor):
-            raise Refused(f"You already own {alert.key}")
-        if alert.owner_id:
-            raise Refused(f"{alert.key} was already claimed by {alert.owner_name or alert.owner_id}")
-        values = {"status": AlertStatus.CLAIMED.value, "owner_id": actor.id, "owner_name": actor.name,
+        guard_claim(alert, actor, config)
+        values: AlertValues = {
+                  "status": AlertStatus.CLAIMED.value, "owner_id": actor.id, "owner_name": actor.name,
                   "owner_platform": actor.platform, "claimed_at": alert.claimed_at or now,
                   "snoozed_until": None, "snooze_reason": None, "snoozed_at": None, "nag_count": 0}
         line = f"{actor.name} claimed · {_clock(now)}"
@@ -232,13 +158,17 @@ def _waiting_on_customer_credit(
     return add_business_seconds(alert.resolve_due_at, paused, hours), paused
 
 
+def guard_unclaim(alert: Alert, actor: Actor, config: ConfigSnapshot) -> None:
+    _require_active(alert)
+    if not alert.owner_id:
+        raise Refused(f"{alert.key} is not claimed")
+    _require_manager(alert, actor, config, "unclaim")
+
+
 def plan_unclaim(actor: Actor, now: datetime, config: ConfigSnapshot) -> Plan:
     def plan(alert: Alert) -> Change:
-        _require_active(alert)
-        if not alert.owner_id:
-            raise Refused(f"{alert.key} is not claimed")
-        _require_manager(alert, actor, config, "unclaim")
-        values = {
+        guard_unclaim(alert, actor, config)
+        values: AlertValues = {
             "status": AlertStatus.OPEN.value, "owner_id": None, "owner_name": None, "owner_platform": None,
             "nag_count": 0,
         }
@@ -262,7 +192,7 @@ def escalation_places(alert: Alert, level: int, config: ConfigSnapshot) -> list[
 
 def plan_escalate(actor: Actor, now: datetime, config: ConfigSnapshot, reason: str | None) -> Plan:
     def plan(alert: Alert) -> Change:
-        _require_active(alert)
+        guard_active(alert, actor, config)
         level = alert.escalation_level + 1
         because = f": {reason}" if reason else ""
         return Change(
@@ -277,15 +207,19 @@ def plan_escalate(actor: Actor, now: datetime, config: ConfigSnapshot, reason: s
     return plan
 
 
+def guard_reassign(alert: Alert, actor: Actor, config: ConfigSnapshot) -> None:
+    _require_active(alert)
+    if alert.owner_id:
+        _require_manager(alert, actor, config, "reassign")
+
+
 def plan_reassign(actor: Actor, now: datetime, config: ConfigSnapshot, to_id: str, to_name: str) -> Plan:
     def plan(alert: Alert) -> Change:
-        _require_active(alert)
+        guard_reassign(alert, actor, config)
         # the person is picked in the reassigner's own platform (Slack's user picker, Teams' people picker)
         if (alert.owner_platform, alert.owner_id) == (actor.platform, to_id):
             raise Refused(f"{to_name} already owns {alert.key}")
-        if alert.owner_id:
-            _require_manager(alert, actor, config, "reassign")
-        values = {"status": AlertStatus.CLAIMED.value, "owner_id": to_id, "owner_name": to_name,
+        values: AlertValues = {"status": AlertStatus.CLAIMED.value, "owner_id": to_id, "owner_name": to_name,
                   "owner_platform": actor.platform, "claimed_at": alert.claimed_at or now, "nag_count": 0}
         dm = f"{actor.name} assigned hot alert {alert.key} ({alert.severity}) to you."
         return Change(values, "reassigned", f"{alert.key} reassigned to {to_name}",
@@ -295,28 +229,11 @@ def plan_reassign(actor: Actor, now: datetime, config: ConfigSnapshot, to_id: st
     return plan
 
 
-def snooze_until(choice: str, *, now: datetime, timezone: str = "UTC") -> datetime:
-    """30m / 1h / 4h / tomorrow (09:00 in the team's time zone) → an instant."""
-    from bot.durations import DurationError, parse_duration
-
-    if choice == "tomorrow":
-        local = now.astimezone(ZoneInfo(timezone))
-        morning = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-        return morning.astimezone(now.tzinfo)
-    try:
-        seconds = parse_duration(choice)
-    except DurationError as exc:
-        raise Refused(str(exc)) from exc
-    if not 60 <= seconds <= 14 * 86400:
-        raise Refused("snooze for between 1 minute and 14 days")
-    return now + timedelta(seconds=seconds)
-
-
 def plan_snooze(actor: Actor, now: datetime, until: datetime, reason: str | None) -> Plan:
     def plan(alert: Alert) -> Change:
-        _require_active(alert)
-        values = {"status": AlertStatus.SNOOZED.value, "snoozed_until": until, "snooze_reason": reason,
-                  "snoozed_at": now}
+        guard_active(alert, actor)
+        values: AlertValues = {"status": AlertStatus.SNOOZED.value, "snoozed_until": until,
+                               "snooze_reason": reason, "snoozed_at": now}
         why = f" ({reason})" if reason else ""
         return Change(values, "snoozed", f"{alert.key} snoozed until {until:%Y-%m-%d %H:%M} UTC",
                       f"{actor.name} snoozed until {until:%a %H:%M} UTC{why}",
@@ -337,13 +254,18 @@ def plan_note(actor: Actor, now: datetime, text: str) -> Plan:
     return plan
 
 
+def guard_resolve(alert: Alert, actor: Actor, config: ConfigSnapshot) -> None:
+    _require_active(alert)
+    if alert.owner_id and not is_owner(alert, actor):
+        _require_manager(alert, actor, config, "resolve")
+
+
 def plan_resolve(actor: Actor, now: datetime, config: ConfigSnapshot, outcome: Outcome,
                  root_cause: str | None, note: str | None, follow_up: bool = False) -> Plan:
     def plan(alert: Alert) -> Change:
-        _require_active(alert)
-        if alert.owner_id and not is_owner(alert, actor):
-            _require_manager(alert, actor, config, "resolve")
-        values = {"status": AlertStatus.RESOLVED.value, "outcome": outcome.value, "root_cause": root_cause,
+        guard_resolve(alert, actor, config)
+        values: AlertValues = {
+                  "status": AlertStatus.RESOLVED.value, "outcome": outcome.value, "root_cause": root_cause,
                   "resolution_note": (note or "")[:3000] or None, "resolved_at": now,
                   "resolved_by": actor.name, "resolved_by_id": actor.id,
                   "resolved_by_platform": actor.platform, "snoozed_until": None, "snoozed_at": None,
@@ -358,17 +280,21 @@ def plan_resolve(actor: Actor, now: datetime, config: ConfigSnapshot, outcome: O
     return plan
 
 
+def guard_reopen(alert: Alert, actor: Actor, config: ConfigSnapshot) -> None:
+    if alert.status != AlertStatus.RESOLVED:
+        raise Refused(f"{alert.key} is not resolved")
+    if not is_resolver(alert, actor):  # by id and platform: display names are not unique
+        _require_manager(alert, actor, config, "reopen")
+
+
 def plan_reopen(actor: Actor, now: datetime, config: ConfigSnapshot) -> Plan:
     def plan(alert: Alert) -> Change:
-        if alert.status != AlertStatus.RESOLVED:
-            raise Refused(f"{alert.key} is not resolved")
-        if not is_resolver(alert, actor):  # by id and platform: display names are not unique
-            _require_manager(alert, actor, config, "reopen")
+        guard_reopen(alert, actor, config)
         team = config.team(alert.team_id)
         claim_due, resolve_due = due_times(config, team=team, severity=Severity(alert.severity), start=now)
         status = AlertStatus.CLAIMED if alert.owner_id else AlertStatus.OPEN
         running = claim_due if status is AlertStatus.OPEN else resolve_due
-        values = {"status": status.value, "outcome": None,
+        values: AlertValues = {"status": status.value, "outcome": None,
                   "root_cause": None, "resolution_note": None, "resolved_at": None, "resolved_by": None,
                   "resolved_by_id": None, "resolved_by_platform": None,
                   "claim_due_at": claim_due, "resolve_due_at": resolve_due, "nag_count": 0,

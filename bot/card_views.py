@@ -12,7 +12,9 @@ from sqlmodel import col
 
 from bot.cards import SEVERITY_EMOJI, Card, DigestCard, DigestItem, build_card
 from bot.domain import AlertStatus, Severity
-from storage.models import Alert, Feedback, Source, Team
+from storage.db import SessionFactory
+from storage.models import Alert, CardRef, Feedback, Source, Team
+from storage.queries import outbox as outbox_queries
 
 
 def _card_query() -> Any:
@@ -58,3 +60,39 @@ def burst_digest(cards: Sequence[Card], *, team_name: str | None = None) -> Dige
     title = f"{SEVERITY_EMOJI[worst]} {len(cards)} hot alerts arrived together{where} ({open_count} open)"
     keys = ", ".join(c.alert_key for c in cards)
     return DigestCard(title=title, items=items, fallback_text=f"{len(cards)} hot alerts: {keys}")
+
+
+# The delivery worker holds no session: these open their own.
+
+
+async def render_card(
+    sessions: SessionFactory, *, alert_id: int, audience: str, now: datetime
+) -> Card | None:
+    async with sessions() as session:
+        return await load_card(session, alert_id=alert_id, audience=audience, now=now)
+
+
+async def render_cards(
+    sessions: SessionFactory, *, alert_ids: Sequence[int], audience: str, now: datetime
+) -> dict[int, Card]:
+    async with sessions() as session:
+        return await load_cards(session, alert_ids=alert_ids, audience=audience, now=now)
+
+
+async def render_places(
+    sessions: SessionFactory, *, places: Sequence[CardRef], now: datetime
+) -> list[Card | list[Card] | None]:
+    """What each place shows now, read in one session: the alert's own card, or for a digest message
+    the card of every alert it lists; None when the alert is gone."""
+    async with sessions() as session:
+        return [await _render_place(session, place, now) for place in places]
+
+
+async def _render_place(session: AsyncSession, place: CardRef, now: datetime) -> Card | list[Card] | None:
+    if place.audience != "digest":
+        return await load_card(session, alert_id=place.alert_id, audience=place.audience, now=now)
+    order = await outbox_queries.digest_alert_ids(
+        session, platform=place.platform, channel=place.channel, message_id=place.message_id
+    )
+    cards = await load_cards(session, alert_ids=order, audience="digest", now=now)
+    return [cards[alert_id] for alert_id in order if alert_id in cards]

@@ -23,7 +23,6 @@ from bot.command_handlers_base import (
     split_words,
     take_option,
     team_column,
-    team_for_channel,
     team_named,
     team_names,
 )
@@ -34,6 +33,7 @@ from bot.sla_clock import BusinessHours, BusinessHoursError
 from storage import queries
 from storage.db import transaction
 from storage.models import Route, Team
+from storage.queries import config as config_queries
 
 DEFAULT_ROUTE_PRIORITY = 100
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -114,11 +114,11 @@ async def route_remove(args: str, *, caller: Caller, ctx: Context) -> CommandRep
     (word,) = expect_words(args, 1)
     route_id = int_arg(word, what="route id", low=1, high=2**31 - 1)
     async with transaction(ctx.sessions) as session:
-        route = await session.get(Route, route_id)
+        route = await config_queries.get_route(session, route_id=route_id)
         if route is None:
             raise CommandError(f"no route #{route_id} (see 'route list')")
         description = format_match(route.match)
-        await session.delete(route)
+        await config_queries.delete_row(session, row=route)
     return changed(f"Route #{route_id} removed ({description}).")
 
 
@@ -131,7 +131,7 @@ def _new_team_name(caller: Caller, channel: str) -> str:
 async def _team_here(session: AsyncSession, *, caller: Caller) -> tuple[Team, str]:
     """The team bound to this channel; if none, one named after the channel, bound to it."""
     platform, channel = chat_place(caller)
-    team = await team_for_channel(session, platform=platform, channel=channel)
+    team = await config_queries.team_bound_to(session, platform=platform, channel=channel)
     if team is not None:
         return team, ""
     column = team_column(platform)

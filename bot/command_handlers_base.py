@@ -14,9 +14,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from bot.alerts import Actor
 from bot.context import Context
@@ -195,12 +193,6 @@ async def team_scope(session: AsyncSession, *, name: str) -> int | None:
     team = await team_named(session, name=name)
     assert team.id is not None
     return team.id
-
-
-async def team_for_channel(session: AsyncSession, *, platform: str, channel: str) -> Team | None:
-    column = col(Team.slack_channel) if platform == "slack" else col(Team.teams_channel)
-    query = select(Team).where(column == channel).order_by(col(Team.id)).limit(1)
-    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def team_names(session: AsyncSession) -> dict[int, str]:

@@ -24,8 +24,9 @@ from bot.metrics import LoopFigures, format_rate, format_seconds, loop_figures
 from bot.sources import SourceConfigError, add_source, list_sources, rotate_secret
 from storage import queries
 from storage.db import transaction
-from storage.ignored_webhooks import IgnoredCount, ignored_webhook_counts
 from storage.models import Admin
+from storage.queries import config as config_queries
+from storage.queries.ignored_webhooks import IgnoredCount, ignored_webhook_counts
 
 MIN_SECRET_LENGTH = 8
 _WINDOW = re.compile(r"^\d+[smhdw]$", re.IGNORECASE)
@@ -110,7 +111,7 @@ async def admin_remove(args: str, *, caller: Caller, ctx: Context) -> CommandRep
             raise CommandError(f"{user} ({platform}) is not an admin (see 'admin list')")
         if len(rows) == 1:
             raise CommandError(f"{user} is the last admin: add another admin before removing them")
-        await session.delete(row)
+        await config_queries.delete_row(session, row=row)
     return changed(f"{user} ({platform}) is no longer a hotloop admin.")
 
 

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from typing import Any
-
-from sqlalchemy import ColumnElement, delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from bot.command_handlers_base import (
     CHAT_PLATFORMS,
@@ -38,6 +33,7 @@ from bot.sla_clock import DEFAULT_SLA
 from storage import queries
 from storage.db import transaction
 from storage.models import EscalationStep, Rule, SlaPolicy
+from storage.queries import config as config_queries
 
 DEFAULT_RULE_PRIORITY = 100
 MAX_LEVEL = 20
@@ -54,12 +50,6 @@ def _scope_name(team_id: int | None, names: dict[int, str]) -> str:
 # sla
 
 
-async def _sla_row(session: AsyncSession, *, team_id: int | None, severity: str) -> SlaPolicy | None:
-    team_match = col(SlaPolicy.team_id).is_(None) if team_id is None else col(SlaPolicy.team_id) == team_id
-    query = select(SlaPolicy).where(team_match, col(SlaPolicy.severity) == severity)
-    return (await session.execute(query)).scalars().first()
-
-
 async def sla_set(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     words, team = take_option(split_words(args), "team")
     if len(words) != 5 or words[1].lower() != "claim" or words[3].lower() != "resolve":
@@ -72,7 +62,7 @@ async def sla_set(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
         raise UsageError("the claim deadline must not come after the resolve deadline")
     async with transaction(ctx.sessions) as session:
         team_id = await team_scope(session, name=team) if team is not None else None
-        row = await _sla_row(session, team_id=team_id, severity=severity)
+        row = await config_queries.sla_policy(session, team_id=team_id, severity=severity)
         if row is None:
             row = SlaPolicy(team_id=team_id, severity=severity, claim_seconds=claim, resolve_seconds=resolve)
             session.add(row)
@@ -135,8 +125,7 @@ async def rule_add(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     except RuleError as exc:
         raise UsageError(str(exc)) from None
     async with transaction(ctx.sessions) as session:
-        exists = (await session.execute(select(Rule).where(col(Rule.name) == name))).scalars().first()
-        if exists is not None:
+        if await config_queries.rule_named(session, name=name) is not None:
             raise CommandError(f"a rule named {name!r} already exists: 'rule remove {name}' first")
         session.add(
             Rule(
@@ -176,10 +165,10 @@ async def rule_list(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
 async def rule_remove(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
     (name,) = expect_words(args, 1)
     async with transaction(ctx.sessions) as session:
-        rule = (await session.execute(select(Rule).where(col(Rule.name) == name))).scalars().first()
+        rule = await config_queries.rule_named(session, name=name)
         if rule is None:
             raise CommandError(f"no rule named {name!r} (see 'rule list')")
-        await session.delete(rule)
+        await config_queries.delete_row(session, row=rule)
     return changed(f"Rule {name!r} removed.")
 
 
@@ -219,16 +208,6 @@ async def rule_test(args: str, *, caller: Caller, ctx: Context) -> CommandReply:
 # escalation
 
 
-def _step_scope(team_id: int | None) -> ColumnElement[bool]:
-    column = col(EscalationStep.team_id)
-    return column.is_(None) if team_id is None else column == team_id
-
-
-async def _steps(session: AsyncSession, *, team_id: int | None) -> Sequence[EscalationStep]:
-    query = select(EscalationStep).where(_step_scope(team_id)).order_by(col(EscalationStep.level))
-    return (await session.execute(query)).scalars().all()
-
-
 def _target(word: str) -> tuple[str, str]:
     platform, sep, rest = word.partition(":")
     platform = platform.lower()
@@ -247,7 +226,7 @@ async def escalation_set(args: str, *, caller: Caller, ctx: Context) -> CommandR
     platform, destination = _target(words[5])
     async with transaction(ctx.sessions) as session:
         team_id = await team_scope(session, name=scope)
-        steps = await _steps(session, team_id=team_id)
+        steps = await config_queries.escalation_steps_of(session, team_id=team_id)
         who = "every team" if team_id is None else f"team {scope}"
         step = next((s for s in steps if s.level == level), None)
         if step is None and level > len(steps) + 1:
@@ -293,13 +272,8 @@ async def escalation_clear(args: str, *, caller: Caller, ctx: Context) -> Comman
     (scope,) = expect_words(args, 1)
     async with transaction(ctx.sessions) as session:
         team_id = await team_scope(session, name=scope)
-        count = len(await _steps(session, team_id=team_id))
-        team_match = (
-            col(EscalationStep.team_id).is_(None)
-            if team_id is None
-            else col(EscalationStep.team_id) == team_id
-        )
-        await session.execute(delete(EscalationStep).where(team_match))
+        count = len(await config_queries.escalation_steps_of(session, team_id=team_id))
+        await config_queries.delete_escalation_steps(session, team_id=team_id)
     who = "every team (*)" if team_id is None else f"team {scope}"
     if not count:
         return CommandReply(f"No escalation steps to clear for {who}.")

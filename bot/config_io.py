@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col
+from sqlmodel import SQLModel
 
 from bot.config_doc import (
     EVERY_TEAM,
@@ -28,7 +27,8 @@ from bot.config_doc import (
 )
 from bot.identity import parse_identity, qualify
 from storage.db import SessionFactory, transaction
-from storage.models import Admin, Alert, EscalationStep, Route, Rule, SlaPolicy, Team
+from storage.models import Admin, EscalationStep, Route, Rule, SlaPolicy, Team
+from storage.queries import config as config_queries
 
 __all__ = [  # the document's names are re-exported: callers import the whole feature from here
     "ConfigDoc", "ConfigError", "ImportSummary", "dump_yaml", "export_config", "import_config", "import_yaml",
@@ -52,30 +52,26 @@ class ImportSummary:
 async def export_config(sessions: SessionFactory) -> dict[str, Any]:
     """The stored configuration as the canonical document (see `ConfigDoc.normalized`)."""
     async with sessions() as session:
-        teams = (await session.execute(select(Team).order_by(col(Team.name)))).scalars().all()
-        routes = (await session.execute(select(Route).order_by(col(Route.priority), col(Route.id)))).scalars()
-        rules = (await session.execute(select(Rule).order_by(col(Rule.priority), col(Rule.id)))).scalars()
-        slas = (await session.execute(select(SlaPolicy).order_by(col(SlaPolicy.id)))).scalars()
-        steps = (await session.execute(select(EscalationStep).order_by(col(EscalationStep.level)))).scalars()
-        admins = (await session.execute(select(col(Admin.platform), col(Admin.user_id)))).all()
+        stored = await config_queries.stored_config(session)
+    teams, admins = stored.teams, stored.admins
     name = {t.id: t.name for t in teams}
     sla: dict[str, Any] = {}
     team_sla: dict[str, dict[str, Any]] = {}
-    for p in slas:
+    for p in stored.sla_policies:
         target = sla if p.team_id is None else team_sla.setdefault(name[p.team_id], {})
         target[p.severity] = {"claim": p.claim_seconds, "resolve": p.resolve_seconds}
     escalation: dict[str, list[dict[str, Any]]] = {}
-    for s in steps:
+    for s in stored.escalation_steps:
         step = dict(after=s.after_seconds, platform=s.platform, to=s.destination, description=s.description)
         escalation.setdefault(EVERY_TEAM if s.team_id is None else name[s.team_id], []).append(step)
     data: dict[str, Any] = {
         "default_team": next((t.name for t in teams if t.is_default), None),
         "teams": [{key: getattr(t, key) for key in TeamDoc.model_fields} for t in teams],
-        "routes": [dict(match=r.match, team=name[r.team_id], priority=r.priority) for r in routes],
+        "routes": [dict(match=r.match, team=name[r.team_id], priority=r.priority) for r in stored.routes],
         "rules": [
             dict(name=r.name, when=r.condition, severity=r.severity or NO_ALERT, priority=r.priority,
                  enabled=r.enabled)
-            for r in rules
+            for r in stored.rules
         ],
         "sla": sla,
         "team_sla": team_sla,
@@ -93,8 +89,7 @@ async def import_config(sessions: SessionFactory, doc: ConfigDoc, *, actor: str 
     managers are (platform, id) identities (`ConfigDoc` has qualified them: "slack:U…")."""
     summary = ImportSummary()
     async with transaction(sessions) as session:
-        for model in (Route, Rule, SlaPolicy, EscalationStep):
-            await session.execute(delete(model))
+        await config_queries.delete_policies(session)
         team_ids = await _upsert_teams(session, doc=doc, summary=summary)
         await _prune_teams(session, keep=set(team_ids), summary=summary)
         session.add_all(_config_rows(doc=doc, team_ids=team_ids, actor=actor, summary=summary))
@@ -108,7 +103,7 @@ async def import_yaml(sessions: SessionFactory, text: str, *, actor: str = "cli"
 
 
 async def _upsert_teams(session: AsyncSession, *, doc: ConfigDoc, summary: ImportSummary) -> dict[str, int]:
-    existing = {t.name: t for t in (await session.execute(select(Team))).scalars()}
+    existing = await config_queries.teams_by_name(session)
     rows: list[Team] = []
     for item in doc.teams:
         team = existing.get(item.name)
@@ -126,17 +121,14 @@ async def _upsert_teams(session: AsyncSession, *, doc: ConfigDoc, summary: Impor
 
 
 async def _prune_teams(session: AsyncSession, *, keep: set[str], summary: ImportSummary) -> None:
-    others = [t for t in (await session.execute(select(Team))).scalars() if t.name not in keep]
-    ids = [_known(t.id) for t in others]
-    used = set(
-        (await session.execute(select(col(Alert.team_id)).where(col(Alert.team_id).in_(ids)))).scalars()
-    )
+    others = [t for name, t in (await config_queries.teams_by_name(session)).items() if name not in keep]
+    used = await config_queries.teams_with_alerts(session, team_ids=[_known(t.id) for t in others])
     for team in sorted(others, key=lambda t: t.name):
         if team.id in used:
             team.is_default = False
             summary.teams_kept.append(team.name)
         else:
-            await session.delete(team)
+            await config_queries.delete_row(session, row=team)
             summary.teams_removed.append(team.name)
     await session.flush()
 
@@ -175,10 +167,10 @@ async def _replace_admins(
     session: AsyncSession, *, user_ids: list[str], actor: str, summary: ImportSummary
 ) -> None:
     wanted = [parse_identity(identity) for identity in user_ids]
-    current = list((await session.execute(select(Admin))).scalars())
+    current = list(await config_queries.all_admins(session))
     for admin in current:
         if (admin.platform, admin.user_id) not in wanted:
-            await session.delete(admin)
+            await config_queries.delete_row(session, row=admin)
     have = {(admin.platform, admin.user_id) for admin in current}
     for platform, user_id in wanted:
         if (platform, user_id) not in have:  # existing rows keep their added_by

@@ -17,7 +17,7 @@ import httpx
 import uvicorn
 
 from adapters.sources.generic import sign
-from bot.actions import ActionId, ActionRequest, dispatch
+from bot.actions import ActionId, ActionRequest, handle
 from bot.alerts import Actor
 from bot.card_views import load_card
 from bot.context import Context
@@ -102,7 +102,7 @@ async def _close_one_loop(ctx: Context, echo: Callable[[str], None]) -> None:
         (ActionId.CLAIM, {}),
         (ActionId.RESOLVE, {"outcome": "recovered", "root_cause": "staff"}),
     ):
-        reply = await dispatch(
+        reply = await handle(
             ActionRequest(action, "HA-1001", ana, args), sessions=ctx.sessions, config=config, now=utcnow()
         )
         echo(f"Ana → {action.value} HA-1001: {reply.message}")

@@ -10,14 +10,10 @@ team's row lock (PostgreSQL) or the database write lock (SQLite `BEGIN IMMEDIATE
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import func, select
-from sqlmodel import col
 
 from bot.cards import DigestCard, DigestItem, sla_line
 from bot.domain import AlertStatus, Severity
@@ -26,7 +22,8 @@ from bot.outbox import enqueue
 from bot.sla_clock import BusinessHours, BusinessHoursError
 from storage import queries
 from storage.db import SessionFactory, transaction
-from storage.models import Alert, Outbox, Team
+from storage.models import Alert, Team
+from storage.queries import figures as figure_queries
 
 DIGEST_KIND = "digest.post"
 DIGEST_HOUR = 9
@@ -57,24 +54,6 @@ def digest_from_payload(payload: dict[str, Any]) -> DigestCard:
     return DigestCard(items=items, figures=figures, **data)
 
 
-async def _counts(session: Any, now: datetime) -> tuple[Counter[tuple[int, str]], Counter[int]]:
-    rows = await session.execute(
-        select(col(Alert.team_id), col(Alert.status), func.count())
-        .where(col(Alert.status) != AlertStatus.RESOLVED.value)
-        .group_by(col(Alert.team_id), col(Alert.status))
-    )
-    by_status: Counter[tuple[int, str]] = Counter({(t, s): n for t, s, n in rows.tuples()})
-    breached: Counter[int] = Counter()
-    for status, due in ((AlertStatus.OPEN, Alert.claim_due_at), (AlertStatus.CLAIMED, Alert.resolve_due_at)):
-        late = await session.execute(
-            select(col(Alert.team_id), func.count())
-            .where(col(Alert.status) == status.value, col(due) < now)
-            .group_by(col(Alert.team_id))
-        )
-        breached.update(dict(late.tuples().all()))
-    return by_status, breached
-
-
 async def build_team_digests(
     sessions: SessionFactory, *, now: datetime, team_ids: Collection[int] | None = None
 ) -> list[Digest]:
@@ -82,23 +61,15 @@ async def build_team_digests(
     figures = {f.team: f for f in await loop_figures(sessions, now=now, window=WEEK)}
     digests: list[Digest] = []
     async with sessions() as session:
-        by_status, breached = await _counts(session, now)
+        by_status = await figure_queries.unresolved_counts(session)
+        breached = await figure_queries.breached_counts(session, now=now)
         for team in await queries.list_teams(session):
             if team.id is None or (team_ids is not None and team.id not in team_ids):
                 continue
             places = _manager_places(team)
             if not places:
                 continue
-            waiting = (col(Alert.team_id) == team.id, col(Alert.status) == AlertStatus.OPEN.value)
-            oldest = (
-                (
-                    await session.execute(
-                        select(Alert).where(*waiting).order_by(col(Alert.created_at)).limit(OLDEST)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            oldest = await figure_queries.oldest_open(session, team_id=team.id, limit=OLDEST)
             items = tuple(_item(a, now) for a in oldest)
             week = figures.get(team.name)
             open_count = by_status[(team.id, "open")] + by_status[(team.id, "snoozed")]
@@ -174,13 +145,9 @@ async def enqueue_due_digests(sessions: SessionFactory, *, now: datetime, hour: 
     for team_id, slot in due.items():
         key = f"{team_id}:{slot:%Y-%m-%dT%H:%MZ}"  # one 09:00 per local day
         async with transaction(sessions) as session:
-            lock = select(col(Team.id)).where(col(Team.id) == team_id)
-            if session.get_bind().dialect.name == "postgresql":
-                lock = lock.with_for_update()
-            await session.execute(lock)
-            since_slot = (col(Outbox.kind) == DIGEST_KIND, col(Outbox.created_at) >= slot)
-            today = await session.execute(select(col(Outbox.payload)).where(*since_slot))
-            if any(payload.get("key") == key for payload in today.scalars()):
+            await figure_queries.lock_team(session, team_id=team_id)
+            today = await figure_queries.outbox_payloads_since(session, kind=DIGEST_KIND, since=slot)
+            if any(payload.get("key") == key for payload in today):
                 continue
             for platform, destination, card in by_team.get(team_id, []):
                 enqueue(

@@ -6,11 +6,13 @@ card builder consume it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from storage.types import utcnow as utcnow  # re-exported: callers import it from here
 
 
 class Severity(StrEnum):
@@ -131,6 +133,3 @@ class FeedbackIn(BaseModel):
             return getattr(self, name)
         return self.attributes.get(name)
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

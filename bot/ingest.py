@@ -15,9 +15,11 @@ from typing import Any, TypedDict
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.alert_writer import AlertValues, AlertWrite, Change, write_changes
+from bot.alerts import SYSTEM
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import FeedbackIn, Severity
-from bot.outbox import card_destinations, card_post_values, enqueue_card_update, enqueue_thread_line
+from bot.outbox import card_destinations, card_post_values
 from bot.routing import choose_team
 from bot.rules import Decision, evaluate
 from bot.sla import due_times
@@ -25,6 +27,9 @@ from bot.sla_policy import heads_up_at
 from storage import queries
 from storage.db import SessionFactory, transaction
 from storage.models import Alert, AlertEvent, Feedback, Outbox
+from storage.queries import alerts as alert_queries
+
+UPDATE_ATTEMPTS = 5  # a later part that keeps losing to concurrent clicks: re-read, add it on top, again
 
 
 @dataclass(frozen=True)
@@ -165,23 +170,27 @@ async def _update_existing(
 async def _raise_severity(
     session: AsyncSession, *, alert: Alert, decision: Decision, now: datetime
 ) -> IngestResult:
-    """A later part of the response: the card gains it; severity may rise, never fall."""
-    assert alert.id is not None
+    """A later part of the response: the card gains it; severity may rise, never fall. Written by the
+    one alert writer: a claim (or an SLA step) committed meanwhile wins, and the part is added on top
+    of what it wrote."""
+    for _ in range(UPDATE_ATTEMPTS):
+        change = _later_part(alert, decision)
+        if await write_changes(session, writes=[AlertWrite(alert, [change], SYSTEM)], now=now):
+            return IngestResult(alert.key, duplicate=True, severity=alert.severity)
+        fresh = await alert_queries.reload_alert(session, alert_id=alert.id or 0)
+        assert fresh is not None  # alerts are never deleted
+        alert = fresh
+    raise RuntimeError(f"{alert.key} kept changing while a later part of its response was added")
+
+
+def _later_part(alert: Alert, decision: Decision) -> Change:
     old = Severity(alert.severity)
     new = Severity.max(old, decision.severity) or old
-    alert.reasons = sorted(set(alert.reasons) | set(decision.reasons))
-    alert.severity = new.value
-    alert.version += 1
-    alert.updated_at = now
-    session.add(AlertEvent(alert_id=alert.id, kind="updated", platform="hotloop", at=now,
-                           data={"severity_from": old.value, "severity_to": new.value}))
-    await enqueue_card_update(session, alert_id=alert.id, now=now)
-    if new is not old:
-        enqueue_thread_line(
-            session, alert_id=alert.id, now=now,
-            text=f"Severity raised {old.value} → {new.value}: the customer added to their response",
-        )
-    return IngestResult(alert.key, duplicate=True, severity=new.value)
+    reasons = sorted(set(alert.reasons) | set(decision.reasons))
+    values: AlertValues = {"severity": new.value, "reasons": reasons}
+    raised = f"Severity raised {old.value} → {new.value}: the customer added to their response"
+    return Change(values, "updated", f"{alert.key} updated", raised if new is not old else None,
+                  event_data={"severity_from": old.value, "severity_to": new.value})
 
 
 async def ingest(

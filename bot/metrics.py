@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlmodel import col
-
 from storage.db import SessionFactory
-from storage.models import Alert, Team
+from storage.models import Alert
+from storage.queries.figures import alerts_raised_since
 
 CONTACT_OUTCOMES = ("recovered", "contacted_not_recovered")
 
@@ -97,15 +94,8 @@ async def loop_figures(
     sessions: SessionFactory, *, now: datetime, window: timedelta, team: str | None = None
 ) -> list[LoopFigures]:
     """Per-team figures for alerts raised in the window, plus an "all teams" row first."""
-    query = (
-        select(Alert, col(Team.name))
-        .join(Team, col(Team.id) == col(Alert.team_id))
-        .where(col(Alert.created_at) >= now - window)
-    )
-    if team:
-        query = query.where(col(Team.name) == team)
     async with sessions() as session:
-        rows: Sequence[tuple[Alert, str]] = (await session.execute(query)).tuples().all()
+        rows = await alerts_raised_since(session, since=now - window, team=team)
     total = LoopFigures(team="all teams")
     per_team: dict[str, LoopFigures] = defaultdict(lambda: LoopFigures(team=""))
     for alert, team_name in rows:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Required, TypedDict, Unpack
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from bot.config_snapshot import TeamInfo
 from storage.models import Outbox
+from storage.queries.outbox_writes import alerts_with_pending_card_update
 
 LOG_PLATFORM = "log"  # where cards go when a team has no chat destination at all: never a black hole
 
@@ -76,48 +76,24 @@ def enqueue(session: AsyncSession, **fields: Unpack[OutboxFields]) -> Outbox:
     return row
 
 
-def enqueue_card_posts(
-    session: AsyncSession, *, alert_id: int, places: list[tuple[str, str]], audience: str, now: datetime
-) -> None:
-    for values in card_post_values(alert_id=alert_id, places=places, audience=audience, now=now):
-        session.add(Outbox(**values))
+async def card_update_rows(session: AsyncSession, *, alert_ids: Sequence[int], now: datetime
+                           ) -> list[dict[str, Any]]:
+    """A `card.update` row for each alert that has no pending one: one pending update is enough, it
+    renders the state at send time (coalescing)."""
+    pending = await alerts_with_pending_card_update(session, alert_ids=alert_ids)
+    return [outbox_values(kind="card.update", platform="*", alert_id=alert_id, now=now)
+            for alert_id in dict.fromkeys(alert_ids) if alert_id not in pending]
 
 
-async def enqueue_card_update(session: AsyncSession, *, alert_id: int, now: datetime) -> None:
-    """One pending update per alert is enough: it renders the state at send time."""
-    pending = await session.execute(
-        select(col(Outbox.id)).where(
-            col(Outbox.alert_id) == alert_id,
-            col(Outbox.kind) == "card.update",
-            col(Outbox.status) == "pending",
-        )
-    )
-    if pending.first() is None:
-        enqueue(session, kind="card.update", platform="*", alert_id=alert_id, now=now)
+def thread_line_values(
+    *, alert_id: int, text: str, now: datetime, mention: str | None = None
+) -> dict[str, Any]:
+    return outbox_values(kind="thread.reply", platform="*", alert_id=alert_id, now=now,
+                         payload={"text": text, "mention": mention})
 
 
-def enqueue_thread_line(
-    session: AsyncSession, *, alert_id: int, text: str, now: datetime, mention: str | None = None
-) -> None:
-    enqueue(
-        session,
-        kind="thread.reply",
-        platform="*",
-        alert_id=alert_id,
-        now=now,
-        payload={"text": text, "mention": mention},
-    )
-
-
-def enqueue_direct(
-    session: AsyncSession, *, platform: str, user: str, text: str, alert_id: int | None, now: datetime
-) -> None:
-    enqueue(
-        session,
-        kind="dm",
-        platform=platform,
-        destination=user,
-        alert_id=alert_id,
-        now=now,
-        payload={"text": text},
-    )
+def direct_values(
+    *, platform: str, user: str, text: str, alert_id: int | None, now: datetime
+) -> dict[str, Any]:
+    return outbox_values(kind="dm", platform=platform, destination=user, alert_id=alert_id, now=now,
+                         payload={"text": text})

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.settings import Settings
 from bot.sla_clock import BusinessHours, deadline_fraction_at, in_quiet_hours
 
 
@@ -20,16 +21,14 @@ class SweepOptions:
     quiet_timezone: str | None = None  # None: the team's business-hours zone, else UTC
 
     @classmethod
-    def from_settings(cls, settings: object) -> SweepOptions:
-        """Read `sla_heads_up_fraction`, `sla_nag_seconds`, `sla_nag_cap`, `sla_quiet_hours` ("22:00-07:00")
-        and `sla_quiet_timezone` from the settings when they exist there; defaults otherwise."""
-        base = cls()
+    def from_settings(cls, settings: Settings) -> SweepOptions:
+        """The `HOTLOOP_SLA_*` settings; quiet hours written "22:00-07:00"."""
         return cls(
-            heads_up_fraction=float(getattr(settings, "sla_heads_up_fraction", base.heads_up_fraction)),
-            nag_seconds=int(getattr(settings, "sla_nag_seconds", base.nag_seconds)),
-            nag_cap=int(getattr(settings, "sla_nag_cap", base.nag_cap)),
-            quiet_hours=parse_quiet_hours(getattr(settings, "sla_quiet_hours", None)),
-            quiet_timezone=getattr(settings, "sla_quiet_timezone", None) or None,
+            heads_up_fraction=settings.sla_heads_up_fraction,
+            nag_seconds=settings.sla_nag_seconds,
+            nag_cap=settings.sla_nag_cap,
+            quiet_hours=parse_quiet_hours(settings.sla_quiet_hours),
+            quiet_timezone=settings.sla_quiet_timezone or None,
         )
 
 

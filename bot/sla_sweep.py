@@ -2,8 +2,9 @@
 
 `sweep()` takes the alerts whose indexed `next_due_at` has passed (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, so two workers never take the same alert; SQLite's `BEGIN IMMEDIATE` serializes) and
-runs each one's due steps as one compare-and-set (`UPDATE … WHERE id AND version`, actor SYSTEM,
-the same event and outbox rows as `bot.alerts`), for the whole batch in one transaction:
+writes each one's due steps as one compare-and-set through the one alert writer
+(`bot.alert_writer.write_changes`, actor SYSTEM: the same events, card update and chat rows as a
+click), for the whole batch in one transaction:
 
 - **heads-up** at `heads_up_fraction` (75 %) of the claim/resolve window, in business time;
 - **breach** at the deadline: event `breached`, a thread line mentioning the owner (or the
@@ -18,8 +19,9 @@ the same event and outbox rows as `bot.alerts`), for the whole batch in one tran
 Nothing lives in memory. What already happened for the current clock is read from the alert's own
 `AlertEvent`s (keyed by clock and deadline, so a moved deadline starts afresh); the next step is
 stored in `next_nag_at`, and `nag_count` counts notices since the breach (breach = 1, each nag
-+1; 0 = not breached), which `bot.alerts.next_due` uses to ignore a deadline already handled.
-A batch commits as one transaction: a crash sends nothing twice and loses nothing.
++1; 0 = not breached), which `bot.alert_writer.next_due` uses to ignore a deadline already handled.
+A batch commits as one transaction: a crash sends nothing twice and loses nothing. An alert changed
+since it was taken (never, while its row is held) is left untouched for the next sweep.
 """
 
 from __future__ import annotations
@@ -32,15 +34,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, insert, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col
 
-from bot.alerts import SYSTEM, Change, escalation_places, next_due, record_change
+from bot.alert_writer import AlertValues, AlertWrite, Change, current_values, write_changes, written_values
+from bot.alerts import SYSTEM, escalation_places
 from bot.cards import humanize_delta
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import AlertStatus
-from bot.outbox import enqueue
 from bot.sla_clock import (
     BusinessHours,
     add_business_seconds,
@@ -48,7 +48,8 @@ from bot.sla_clock import (
 )
 from bot.sla_policy import SweepOptions, heads_up_at, parse_quiet_hours, quiet_end, waiting_on_customer
 from storage.db import SessionFactory, transaction
-from storage.models import Alert, AlertEvent, Outbox
+from storage.models import Alert
+from storage.queries import alerts as alert_queries
 
 __all__ = [
     "SweepOptions", "SweepResult", "drain", "heads_up_at", "parse_quiet_hours", "quiet_end", "sweep",
@@ -172,7 +173,7 @@ def _nag_at(view: View, clock: Clock, ctx: _Ctx) -> datetime | None:
     return quiet_end(at, ctx.options.quiet_hours, ctx.quiet_zone(view))
 
 
-def schedule(view: View, facts: Sequence[Fact], ctx: _Ctx) -> dict[str, Any]:
+def schedule(view: View, facts: Sequence[Fact], ctx: _Ctx) -> AlertValues:
     """`next_nag_at` (the next step, None = silence) and `nag_count` for this state."""
     if view.status in (AlertStatus.SNOOZED, AlertStatus.RESOLVED):
         return {}
@@ -192,8 +193,8 @@ def _data(clock: Clock, **extra: Any) -> dict[str, Any]:
 
 def _woke(view: View, facts: Sequence[Fact], ctx: _Ctx) -> Change:
     resume = AlertStatus.CLAIMED if view.owner_id else AlertStatus.OPEN
-    values: dict[str, Any] = {"status": resume.value, "snoozed_until": None, "snooze_reason": None,
-                              "snoozed_at": None}
+    values: AlertValues = {"status": resume.value, "snoozed_until": None, "snooze_reason": None,
+                           "snoozed_at": None}
     who = view.owner_name or view.owner_id
     text = f"Snooze over: back with {who}" if view.owner_id else "Snooze over: back in the queue"
     data: dict[str, Any] = {"resume_status": resume.value, "reason": view.snooze_reason, "paused_seconds": 0}
@@ -214,7 +215,7 @@ def _breach(view: View, clock: Clock, alert: Alert, ctx: _Ctx) -> Change:
     level = chain_level if chain_at is not None and chain_at <= ctx.now else None
     if not steps:
         level = view.escalation_level + 1
-    values = {"escalation_level": level} if level else {}
+    values: AlertValues = {"escalation_level": level} if level else {}
     text = f"SLA breach: {clock.name} was due {clock.due:%a %H:%M} UTC"
     text += f" · escalated to level {level}" if level else ""
     directs = []
@@ -263,112 +264,54 @@ def _next_step(view: View, facts: Sequence[Fact], alert: Alert, ctx: _Ctx) -> Ch
     return None
 
 
-@dataclass
-class _Write:
-    """One alert's steps in this sweep, applied as one compare-and-set from the version read."""
-
-    alert: Alert
-    values: dict[str, Any]
-    changes: list[Change]
-
-    @property
-    def version(self) -> int:
-        return self.alert.version + max(1, len(self.changes))
-
-
-def _plan(alert: Alert, facts: list[Fact], ctx: _Ctx) -> _Write | None:
+def _plan(alert: Alert, facts: list[Fact], ctx: _Ctx) -> AlertWrite | None:
     """Every step due at `now`, in order (woke → breach → chain…), then the next wake-up."""
-    view, values, changes = View.of(alert), dict[str, Any](), list[Change]()
+    view, changes = View.of(alert), list[Change]()
     try:
         for _ in range(MAX_STEPS_PER_ALERT):
             step = _next_step(view, facts, alert, ctx)
             if step is None:
                 break
-            view = dataclasses.replace(view, **{k: v for k, v in step.values.items() if hasattr(view, k)})
+            seen: dict[str, Any] = {k: v for k, v in step.values.items() if hasattr(view, k)}
+            view = dataclasses.replace(view, **seen)
             facts = [*facts, Fact(step.event, ctx.now, step.event_data)]
-            values |= step.values
             changes.append(step)
-        values |= schedule(view, facts, ctx)
+        also = schedule(view, facts, ctx)
     except Exception:  # a team whose hours never open, a corrupt row…: log it, sweep the others
         log.exception("sla.plan_failed", alert=alert.key)
         ctx.result.failed += 1
         return None
-    merged = {name: getattr(alert, name) for name in Alert.model_fields} | values
-    values["next_due_at"] = next_due(merged)
-    if not changes and all(getattr(alert, name) == value for name, value in values.items()):
-        return None
-    if changes:
-        values["updated_at"] = ctx.now
-    return _Write(alert, values, changes)
+    if not changes:
+        now_set, wanted = current_values(alert), written_values(alert, [], also)
+        if all(now_set.get(name) == value for name, value in wanted.items()):
+            return None
+    return AlertWrite(alert, changes, SYSTEM, also)
 
 
-async def _commit(session: AsyncSession, writes: list[_Write], ctx: _Ctx) -> None:
-    """The compare-and-set UPDATEs (one executemany per column set), then the events and chat work:
-    what `bot.alerts._compare_and_set` writes for one transition, for a whole batch at once."""
-    groups: dict[tuple[str, ...], list[_Write]] = defaultdict(list)
-    for write in writes:
-        groups[tuple(sorted(write.values))].append(write)
-    table = Alert.__table__  # type: ignore[attr-defined]
-    guard = (table.c.id == bindparam("_id"), table.c.version == bindparam("_version"))
-    for names, group in groups.items():
-        stmt = update(table).where(*guard).values({name: bindparam(name) for name in (*names, "version")})
-        await session.execute(stmt, [{**w.values, "version": w.version, "_id": w.alert.id,
-                                      "_version": w.alert.version} for w in group])
-    ids = [w.alert.id for w in writes]
-    written = await session.execute(select(col(Alert.id), col(Alert.version)).where(col(Alert.id).in_(ids)))
-    if dict(written.tuples().all()) != {w.alert.id: w.version for w in writes}:
-        raise RuntimeError("SLA sweep: an alert changed under its lock; the batch is rolled back")
-    stepped = [w for w in writes if w.changes]
-    coalesce = (col(Outbox.alert_id).in_([w.alert.id for w in stepped]), col(Outbox.kind) == "card.update",
-                col(Outbox.status) == literal_column("'pending'"))  # a literal: the partial index applies
-    has_update = set((await session.execute(select(col(Outbox.alert_id)).where(*coalesce))).scalars())
-    now = ctx.now
-    for write in stepped:
-        alert_id = write.alert.id or 0
-        if alert_id not in has_update:  # one pending update renders the latest state (coalescing)
-            enqueue(session, kind="card.update", platform="*", alert_id=alert_id, now=now)
-        for number, change in enumerate(write.changes, start=write.alert.version + 1):
-            record_change(session, alert_id=alert_id, change=change, actor=SYSTEM, version=number, now=now)
+async def _commit(session: AsyncSession, writes: list[AlertWrite], ctx: _Ctx) -> None:
+    """The batch through the one alert writer; what it says is counted per step."""
+    won = await write_changes(session, writes=writes, now=ctx.now)
+    for write in won:
+        for change in write.changes:
             setattr(ctx.result, change.event, getattr(ctx.result, change.event) + 1)
-    ctx.result.rescheduled += len(writes) - len(stepped)
-    await _insert_new_rows(session)
-
-
-async def _insert_new_rows(session: AsyncSession) -> None:
-    """One executemany INSERT per table (the ORM would insert row by row to learn ids nobody reads)."""
-    by_model: dict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
-    for row in list(session.new):
-        if isinstance(row, SQLModel):
-            session.expunge(row)
-            table = row.__table__  # type: ignore[attr-defined]
-            by_model[type(row)].append({c.key: getattr(row, c.key) for c in table.columns if c.key != "id"})
-    for model, values in by_model.items():
-        await session.execute(insert(model), values)
+    ctx.result.rescheduled += sum(1 for write in won if not write.changes)
+    if len(won) < len(writes):
+        log.info("sla.changed_meanwhile", alerts=len(writes) - len(won))  # the next sweep decides again
 
 
 async def _take(session: AsyncSession, *, now: datetime, batch: int) -> list[Alert]:
-    """Due alerts, oldest first: one index range per active status on ix_alert_active_due."""
-    found: list[Alert] = []
-    for status in ACTIVE_STATUSES:
-        query = (select(Alert).where(col(Alert.status) == status, col(Alert.next_due_at) <= now)
-                 .order_by(col(Alert.next_due_at)).limit(batch))
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        found.extend((await session.execute(query)).scalars().all())
-    found.sort(key=lambda a: a.next_due_at or now)
+    """Due alerts, oldest first (held until the commit on PostgreSQL)."""
+    found = await alert_queries.take_due_alerts(session, statuses=ACTIVE_STATUSES, now=now, batch=batch)
     for alert in found:
-        session.expunge(alert)  # changed only through compare-and-set, never flushed from here
-    return found[:batch]
+        session.expunge(alert)  # plain values from here on: only the writer changes alert state
+    return found
 
 
 async def _facts(session: AsyncSession, ids: list[int]) -> dict[int, list[Fact]]:
     facts: dict[int, list[Fact]] = defaultdict(list)
-    if ids:
-        columns = (col(AlertEvent.alert_id), col(AlertEvent.kind), col(AlertEvent.at), col(AlertEvent.data))
-        wanted = (col(AlertEvent.alert_id).in_(ids), col(AlertEvent.kind).in_(FACT_KINDS))
-        query = select(*columns).where(*wanted).order_by(col(AlertEvent.id))
-        for alert_id, kind, at, data in (await session.execute(query)).tuples():
-            facts[alert_id].append(Fact(kind, at, dict(data or {})))
+    for alert_id, kind, at, data in await alert_queries.alert_event_facts(session, alert_ids=ids,
+                                                                           kinds=FACT_KINDS):
+        facts[alert_id].append(Fact(kind, at, data))
     return facts
 
 

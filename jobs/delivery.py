@@ -1,7 +1,8 @@
 """The outbox worker: takes due rows, renders from the alert's *current* state, calls the `Chat` port.
 
 - Rows are leased by pushing `next_attempt_at` forward (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so a
-  crashed worker's rows come back by themselves and two workers never take the same row.
+  crashed worker's rows come back by themselves and two workers never take the same row. The worker
+  holds no session: each read and write is one call to `storage.queries.outbox` (or `bot.card_views`).
 - Work is grouped in lanes (one per channel, or per alert for updates): a lane runs in order and is
   paced for its platform; lanes run concurrently, so one slow or rate-limited channel stalls no other.
 - A burst of new cards for one channel becomes one digest message (each alert with its own button).
@@ -17,23 +18,20 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, not_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from bot.chat import Chat, ChatError
 from bot.domain import utcnow
-from bot.outbox import OutboxSignal, enqueue_direct
+from bot.outbox import OutboxSignal, direct_values
 from bot.telemetry import DELIVERIES
 from jobs.delivery_ops import Job, JobHandler, LaneOps, Verdict, error_verdict
-from storage.db import SessionFactory, transaction
-from storage.models import Admin, AlertEvent, Outbox
+from storage.db import SessionFactory
+from storage.queries import outbox as outbox_queries
 
 log = structlog.get_logger("hotloop.delivery")
 
@@ -50,12 +48,6 @@ class _Lane:
 def backoff_seconds(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> float:
     """Exponential backoff with full jitter (AWS style), so retries of many rows don't align."""
     return random.uniform(base, min(cap, base * 2 ** min(attempts, 16)))
-
-
-_JOB_COLUMNS = (
-    col(Outbox.id), col(Outbox.kind), col(Outbox.platform), col(Outbox.destination), col(Outbox.alert_id),
-    col(Outbox.payload), col(Outbox.attempts), col(Outbox.created_at),
-)
 
 
 class DeliveryWorker:
@@ -165,39 +157,16 @@ class DeliveryWorker:
 
     async def _take(self) -> list[Job]:
         now = self.clock()
-        async with transaction(self.sessions) as session:
-            query = (
-                select(*_JOB_COLUMNS)
-                .where(col(Outbox.status) == "pending", col(Outbox.next_attempt_at) <= now)
-                .order_by(col(Outbox.id))
-                .limit(self.batch)
-            )
-            busy = self._busy_channels()
-            if busy:  # their rows stay unleased until the lane is free, then come as one batch (a digest)
-                query = query.where(
-                    not_(
-                        or_(
-                            *(
-                                and_(col(Outbox.platform) == platform, col(Outbox.destination) == channel)
-                                for platform, channel in busy
-                            )
-                        )
-                    )
-                )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = (await session.execute(query)).all()
-            if rows:  # the lease: one UPDATE for the whole take
-                await session.execute(
-                    update(Outbox)
-                    .where(col(Outbox.id).in_([row.id for row in rows]))
-                    .values(next_attempt_at=now + self.lease, attempts=col(Outbox.attempts) + 1)
-                )
-            return [
-                Job(row.id, row.kind, row.platform, row.destination, row.alert_id, dict(row.payload),
-                    row.attempts + 1, row.created_at)
-                for row in rows
-            ]
+        rows = await outbox_queries.lease_due(
+            self.sessions, now=now, limit=self.batch, until=now + self.lease,
+            # busy channels' rows stay unleased until the lane is free, then come as one batch (a digest)
+            skip_channels=self._busy_channels(),
+        )
+        return [
+            Job(row.id, row.kind, row.platform, row.destination, row.alert_id, row.payload, row.attempts,
+                row.created_at)
+            for row in rows
+        ]
 
     async def _run_lane(self, key: tuple[str, str], lane: _Lane) -> None:
         """One channel (or one alert's updates) in order, paced for its platform; rows that arrive while
@@ -245,22 +214,25 @@ class DeliveryWorker:
             return {j.id: Verdict("retry", f"{type(error).__name__}: {error}"[:500]) for j in batch}
 
     async def _record(self, batch: list[Job], verdicts: dict[int, Verdict]) -> None:
-        """One UPDATE per distinct outcome (a digest of 50 rows that all went out: one statement)."""
+        """Each row's outcome, with the failures' alert events and admin DMs, in one transaction."""
         now = self.clock()
-        same: dict[tuple[Any, ...], list[int]] = {}
-        async with transaction(self.sessions) as session:
-            for job in batch:
-                verdict = verdicts.get(job.id, Verdict("retry", "no verdict"))
-                values, status = self._outcome(job, verdict, now)
-                DELIVERIES.labels(platform=job.platform, kind=job.kind, result=status).inc()
-                if "payload" in values:
-                    await session.execute(update(Outbox).where(col(Outbox.id) == job.id).values(**values))
-                else:
-                    same.setdefault(tuple(sorted(values.items())), []).append(job.id)
-                if status == "failed":
-                    await self._report_failure(session, job, verdict, now)
-            for key, ids in same.items():
-                await session.execute(update(Outbox).where(col(Outbox.id).in_(ids)).values(**dict(key)))
+        changes: list[tuple[int, dict[str, Any]]] = []
+        events: list[dict[str, Any]] = []
+        notices: list[tuple[str, int | None]] = []
+        for job in batch:
+            verdict = verdicts.get(job.id, Verdict("retry", "no verdict"))
+            values, status = self._outcome(job, verdict, now)
+            DELIVERIES.labels(platform=job.platform, kind=job.kind, result=status).inc()
+            changes.append((job.id, values))
+            if status == "failed":
+                events += self._failure_events(job, verdict, now)
+                notice = self._admin_notice(job, verdict, now)
+                if notice is not None:
+                    notices.append((notice, job.alert_id))
+        await outbox_queries.record_outcomes(
+            self.sessions, changes=changes, events=events,
+            new_rows=self._direct_rows(notices, now) if notices else None,
+        )
 
     def _outcome(self, job: Job, verdict: Verdict, now: datetime) -> tuple[dict[str, Any], str]:
         """The outbox row's new values for this verdict, and the row's resulting status."""
@@ -282,7 +254,8 @@ class DeliveryWorker:
             values["next_attempt_at"] = now + timedelta(seconds=delay)
         return values, status
 
-    async def _report_failure(self, session: AsyncSession, job: Job, verdict: Verdict, now: datetime) -> None:
+    def _failure_events(self, job: Job, verdict: Verdict, now: datetime) -> list[dict[str, Any]]:
+        """Logged, and recorded on the alert's history (a row without an alert has none)."""
         log.error(
             "delivery.failed",
             kind=job.kind,
@@ -292,70 +265,48 @@ class DeliveryWorker:
             error=verdict.error,
             attempts=job.attempts,
         )
-        if job.alert_id is not None:
-            data = {
-                "kind": job.kind,
-                "platform": job.platform,
-                "destination": job.destination,
-                "error": verdict.error,
-            }
-            session.add(
-                AlertEvent(
-                    alert_id=job.alert_id, kind="delivery_failed", platform="hotloop", at=now, data=data
-                )
-            )
-        await self._tell_admins(session, job, verdict, now)
+        if job.alert_id is None:
+            return []
+        data = dict(kind=job.kind, platform=job.platform, destination=job.destination, error=verdict.error)
+        return [dict(alert_id=job.alert_id, kind="delivery_failed", platform="hotloop", at=now, data=data)]
 
-    async def _tell_admins(self, session: AsyncSession, job: Job, verdict: Verdict, now: datetime) -> None:
+    def _admin_notice(self, job: Job, verdict: Verdict, now: datetime) -> str | None:
         """A permanent failure is shown to admins by DM, at most once an hour per place and error.
         Failed DMs are not reported by DM (that could loop)."""
         if job.kind == "dm":
-            return
+            return None
         place = (job.platform, job.destination, (verdict.error or "")[:80])
         last = self._reported.get(place)
         if last is not None and now - last < timedelta(hours=1):
-            return
+            return None
         self._reported[place] = now
         where = f"{job.platform}:{job.destination}" if job.destination else job.platform
-        text = (
+        return (
             f"hotloop could not deliver a {job.kind} to {where} after {job.attempts} attempts: "
             f"{verdict.error}. Check the channel exists and the app is invited to it."
         )
-        for admin in (await session.execute(select(Admin))).scalars():
-            if admin.platform in self.chats:
-                enqueue_direct(
-                    session,
-                    platform=admin.platform,
-                    user=admin.user_id,
-                    text=text,
-                    alert_id=job.alert_id,
-                    now=now,
-                )
+
+    def _direct_rows(self, notices: list[tuple[str, int | None]], now: datetime) -> outbox_queries.NewRows:
+        """Each notice as a DM to every admin on a platform this server can reach."""
+
+        def rows(admins: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+            return [
+                direct_values(platform=platform, user=user, text=text, alert_id=alert_id, now=now)
+                for text, alert_id in notices
+                for platform, user in admins
+                if platform in self.chats
+            ]
+
+        return rows
 
     async def _push_back_lane(self, lane: tuple[str, str], until: datetime) -> None:
         """A 429 for this channel: every pending row for it waits; other channels are untouched."""
         if lane[0] == "alert":
             return
-        async with transaction(self.sessions) as session:
-            await session.execute(
-                update(Outbox)
-                .where(
-                    col(Outbox.status) == "pending",
-                    col(Outbox.platform) == lane[0],
-                    col(Outbox.destination) == lane[1],
-                    col(Outbox.next_attempt_at) < until,
-                )
-                .values(next_attempt_at=until)
-            )
+        await outbox_queries.push_back_channel(
+            self.sessions, platform=lane[0], destination=lane[1], until=until
+        )
 
     async def _release(self, jobs: list[Job], *, at: datetime) -> None:
         """Give back leased rows we did not get to: due again at `at`, and not counted as an attempt."""
-        if not jobs:
-            return
-        async with transaction(self.sessions) as session:
-            for job in jobs:
-                await session.execute(
-                    update(Outbox)
-                    .where(col(Outbox.id) == job.id)
-                    .values(attempts=job.attempts - 1, next_attempt_at=at)
-                )
+        await outbox_queries.release(self.sessions, rows=[(job.id, job.attempts - 1) for job in jobs], at=at)

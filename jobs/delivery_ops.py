@@ -11,11 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
-
-from bot.card_views import burst_digest, load_card, load_cards
+from bot.card_views import burst_digest, render_places
 from bot.cards import Card, card_at_level, digest_at_level, reply_at_level
 from bot.chat import Chat, ChatError
 from jobs.delivery_posts import Poster, place_of
@@ -23,16 +19,16 @@ from jobs.outbox_jobs import Job as Job  # re-exported: handlers and tests impor
 from jobs.outbox_jobs import JobHandler as JobHandler
 from jobs.outbox_jobs import Verdict as Verdict
 from jobs.outbox_jobs import error_verdict as error_verdict
-from storage import queries
 from storage.db import SessionFactory
-from storage.models import CardRef, Outbox
+from storage.models import CardRef
+from storage.queries import outbox as outbox_queries
 
 # alerts per digest for a platform that does not say (`digest_capacity` on the chat port)
 DIGEST_MAX_ITEMS = 48
 
 
 Call = Callable[[], Awaitable[None]]
-Prepare = Callable[[AsyncSession, CardRef, "Job"], Awaitable[Call]]
+Prepare = Callable[[list[CardRef], "Job"], Awaitable[list[Call]]]
 
 
 async def _nothing() -> None:
@@ -93,28 +89,16 @@ class LaneOps:
     async def _post_card(self, job: Job) -> Verdict:
         return await self.poster.post_card(self._chat(job.platform), job)
 
-    async def _render_for(self, session: AsyncSession, ref: CardRef) -> Card | list[Card] | None:
-        now = self.clock()
-        if ref.audience != "digest":
-            return await load_card(session, alert_id=ref.alert_id, audience=ref.audience, now=now)
-        siblings = await session.execute(
-            select(col(CardRef.alert_id))
-            .where(
-                col(CardRef.platform) == ref.platform,
-                col(CardRef.channel) == ref.channel,
-                col(CardRef.message_id) == ref.message_id,
-            )
-            .order_by(col(CardRef.id))
-        )
-        order = list(siblings.scalars())
-        cards = await load_cards(session, alert_ids=order, audience="digest", now=now)
-        return [cards[a] for a in order if a in cards]
-
     async def _update_cards(self, job: Job) -> Verdict:
-        return await self._each_ref(job, self._prepare_update, include_digests=True)
+        return await self._each_ref(job, self._prepare_updates, include_digests=True)
 
-    async def _prepare_update(self, session: AsyncSession, ref: CardRef, job: Job) -> Call:
-        rendered = await self._render_for(session, ref)
+    async def _prepare_updates(self, refs: list[CardRef], job: Job) -> list[Call]:
+        if not refs:
+            return []
+        shown = await render_places(self.sessions, places=refs, now=self.clock())
+        return [self._update_call(ref, rendered, job) for ref, rendered in zip(refs, shown, strict=True)]
+
+    def _update_call(self, ref: CardRef, rendered: Card | list[Card] | None, job: Job) -> Call:
         chat, place = self._chat(ref.platform), place_of(ref)
         if isinstance(rendered, list):
             digest = digest_at_level(burst_digest(rendered), job.level)
@@ -125,9 +109,12 @@ class LaneOps:
         return lambda: chat.update_card(place=place, card=card)
 
     async def _reply(self, job: Job) -> Verdict:
-        return await self._each_ref(job, self._prepare_reply, include_digests=False)
+        return await self._each_ref(job, self._prepare_replies, include_digests=False)
 
-    async def _prepare_reply(self, session: AsyncSession, ref: CardRef, job: Job) -> Call:
+    async def _prepare_replies(self, refs: list[CardRef], job: Job) -> list[Call]:
+        return [self._reply_call(ref, job) for ref in refs]
+
+    def _reply_call(self, ref: CardRef, job: Job) -> Call:
         chat, place = self._chat(ref.platform), place_of(ref)
         text, mention = reply_at_level(job.payload.get("text", ""), job.level), job.payload.get("mention")
         return lambda: chat.post_reply(place=place, text=text, mention=mention)
@@ -144,21 +131,19 @@ class LaneOps:
         """Do one call per place the alert's card lives, rendered from the database first and sent after
         the session is closed (no connection held across chat calls). Progress is remembered, so a retry
         skips the places already done."""
-        assert job.alert_id is not None
+        alert_id = job.alert_id
+        assert alert_id is not None
         done: list[int] = list(job.payload.get("done", []))
-        calls: list[tuple[CardRef, Call]] = []
-        async with self.sessions() as session:
-            only = job.payload.get("place")  # a line for one place (the full response after a cut card)
-            refs = [
-                r
-                for r in await queries.card_refs(session, alert_id=job.alert_id)
-                if (include_digests or r.audience != "digest") and r.id not in done
-                and (not only or [r.platform, r.channel] == list(only))
-            ]
-            if not refs and not done and await _post_pending(session, job.alert_id):
-                return Verdict("defer")
-            for ref in refs:
-                calls.append((ref, await prepare(session, ref, job)))
+        only = job.payload.get("place")  # a line for one place (the full response after a cut card)
+        refs = [
+            r
+            for r in await outbox_queries.places_of(self.sessions, alert_id=alert_id)
+            if (include_digests or r.audience != "digest") and r.id not in done
+            and (not only or [r.platform, r.channel] == list(only))
+        ]
+        if not refs and not done and await outbox_queries.card_post_pending(self.sessions, alert_id=alert_id):
+            return Verdict("defer")
+        calls = list(zip(refs, await prepare(refs, job), strict=True))
         failures: list[str] = []
         for ref, call in calls:
             wait = self._blocked_for(ref)
@@ -186,9 +171,3 @@ class LaneOps:
         await chat.send_direct(user=job.destination, text=job.payload.get("text", ""))
         return Verdict("done")
 
-
-async def _post_pending(session: AsyncSession, alert_id: int) -> bool:
-    query = select(col(Outbox.id)).where(
-        col(Outbox.alert_id) == alert_id, col(Outbox.kind) == "card.post", col(Outbox.status) == "pending"
-    )
-    return (await session.execute(query.limit(1))).first() is not None

@@ -19,20 +19,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from bot.card_views import burst_digest, load_card, load_cards
+from bot.card_views import burst_digest, render_card, render_cards
 from bot.cards import Card, card_at_level, card_is_cut, digest_at_level, full_response_pieces
 from bot.chat import CardPlace, Chat, ChatError, FindsPosts, Posted
-from bot.outbox import enqueue
+from bot.outbox import outbox_values
 from bot.telemetry import DELIVERIES
 from jobs.outbox_jobs import Job, Verdict
-from storage import queries
-from storage.db import SessionFactory, transaction
+from storage.db import SessionFactory
 from storage.models import CardRef
+from storage.queries import outbox as outbox_queries
 
 log = structlog.get_logger("hotloop.delivery")
 
@@ -50,11 +47,11 @@ class Poster:
 
     async def post_card(self, chat: Chat, job: Job) -> Verdict:
         assert job.alert_id is not None
-        async with self.sessions() as session:
-            existing = await _ref_at(session, job.alert_id, job.platform, job.destination)
-            card = await load_card(
-                session, alert_id=job.alert_id, audience=job.payload.get("audience", "team"), now=self.clock()
-            )
+        existing = await outbox_queries.place_at(
+            self.sessions, alert_id=job.alert_id, platform=job.platform, channel=job.destination
+        )
+        audience = job.payload.get("audience", "team")
+        card = await render_card(self.sessions, alert_id=job.alert_id, audience=audience, now=self.clock())
         if card is None:
             return Verdict("failed", "the alert no longer exists")
         shown = card_at_level(card, job.level)
@@ -73,25 +70,24 @@ class Poster:
             posted = await chat.post_card_labelled(channel=job.destination, card=shown, rows=[job.id])
         else:
             posted = await chat.post_card(channel=job.destination, card=shown)
-        ref = CardRef(alert_id=job.alert_id, platform=job.platform, channel=posted.channel,
-                      message_id=posted.message_id, thread_id=posted.thread_id,
-                      conversation_ref=posted.conversation_ref, audience=card.audience)
+        recorded = dict(alert_id=job.alert_id, platform=job.platform, channel=posted.channel,
+                        message_id=posted.message_id, thread_id=posted.thread_id,
+                        conversation_ref=posted.conversation_ref, audience=card.audience)
+        cut = bool(posted.extra.get("cut"))  # part of the response is not on the card: the thread gets it
+        pieces = self._piece_rows(card, job.alert_id, (job.platform, posted.channel)) if cut else []
         try:
-            async with transaction(self.sessions) as session:
-                session.add(ref)
-                if posted.extra.get("cut"):  # part of the response is not on the card: the thread gets it
-                    self._enqueue_pieces(session, card, job.alert_id, (job.platform, posted.channel))
+            await outbox_queries.record_post(self.sessions, places=[recorded], outbox_rows=pieces)
         except SQLAlchemyError as error:
             return _unrecorded([job], error)
         return Verdict("done")
 
-    def _enqueue_pieces(
-        self, session: AsyncSession, card: Card, alert_id: int, place: tuple[str, str]
-    ) -> None:
-        for piece in full_response_pieces(card):
-            payload = {"text": piece, "mention": None, "place": list(place)}
-            enqueue(session, kind="thread.reply", platform="*", alert_id=alert_id, now=self.clock(),
-                    payload=payload)
+    def _piece_rows(self, card: Card, alert_id: int, place: tuple[str, str]) -> list[dict[str, Any]]:
+        """Thread lines carrying the whole response, for the place whose card shows only part of it."""
+        return [
+            outbox_values(kind="thread.reply", platform="*", alert_id=alert_id, now=self.clock(),
+                          payload={"text": piece, "mention": None, "place": list(place)})
+            for piece in full_response_pieces(card)
+        ]
 
     async def _find(self, chat: Chat, channel: str, jobs: list[Job]) -> dict[int, Posted]:
         """Posts already made for these rows by an attempt that was never recorded (see module doc)."""
@@ -118,12 +114,14 @@ class Poster:
         first = batch[0]
         now = self.clock()
         alert_ids = [j.alert_id or 0 for j in batch]
-        async with self.sessions() as session:
-            # rows retaken after a crash whose card was already posted AND recorded: not again
-            placed = await _alerts_placed_at(session, alert_ids, first.platform, first.destination)
-            fresh = [j for j in batch if (j.alert_id or 0) not in placed]
-            cards = await load_cards(session, alert_ids=[j.alert_id or 0 for j in fresh], audience="digest",
-                                     now=now)
+        # rows retaken after a crash whose card was already posted AND recorded: not again
+        placed = await outbox_queries.alerts_placed_at(
+            self.sessions, alert_ids=alert_ids, platform=first.platform, channel=first.destination
+        )
+        fresh = [j for j in batch if (j.alert_id or 0) not in placed]
+        cards = await render_cards(
+            self.sessions, alert_ids=[j.alert_id or 0 for j in fresh], audience="digest", now=now
+        )
         found = await self._find(chat, first.destination, fresh)
         where = {j.id: found[j.id] for j in fresh if j.id in found}
         rest = [j for j in fresh if j.id not in where and (j.alert_id or 0) in cards]
@@ -140,8 +138,7 @@ class Poster:
         refs = [_digest_ref(job, where[job.id], now) for job in fresh if job.id in where]
         try:
             if refs:
-                async with transaction(self.sessions) as session:
-                    await queries.insert_many(session, model=CardRef, rows=refs)
+                await outbox_queries.record_post(self.sessions, places=refs)
         except SQLAlchemyError as error:
             verdict = _unrecorded(batch, error)
             return {j.id: verdict for j in batch}
@@ -162,20 +159,3 @@ def _unrecorded(jobs: list[Job], error: SQLAlchemyError) -> Verdict:
               rows=[job.id for job in jobs], error=type(error).__name__)
     return Verdict("retry", f"posted, but recording it failed: {type(error).__name__}")
 
-
-async def _ref_at(session: AsyncSession, alert_id: int, platform: str, channel: str) -> CardRef | None:
-    query = select(CardRef).where(
-        col(CardRef.alert_id) == alert_id, col(CardRef.platform) == platform, col(CardRef.channel) == channel
-    )
-    return (await session.execute(query)).scalars().first()
-
-
-async def _alerts_placed_at(
-    session: AsyncSession, alert_ids: list[int], platform: str, channel: str
-) -> set[int]:
-    query = select(col(CardRef.alert_id)).where(
-        col(CardRef.alert_id).in_(alert_ids),
-        col(CardRef.platform) == platform,
-        col(CardRef.channel) == channel,
-    )
-    return set((await session.execute(query)).scalars().all())

@@ -1,48 +1,20 @@
 """Platforms that send only ids (Qualtrics, SurveyMonkey): the webhook queues a fetch in the outbox
-(committed before the 202), and the worker fetches the response later, retrying with backoff, so a
-notification is never lost even when the platform's API is down."""
+(committed before the 202, `storage.queries.fetch.queue_fetch`), and the worker fetches the response
+later, retrying with backoff, so a notification is never lost even when the platform's API is down."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import httpx
-from sqlalchemy import select
-from sqlmodel import col
 
 from adapters.sources.base import FetchNeeded, SourceConfig, SourceError
 from adapters.sources.registry import adapter_for
 from bot.context import Context
 from bot.domain import utcnow
 from bot.ingest import ingest
-from bot.outbox import enqueue
 from jobs.delivery_ops import Job, Verdict
-from storage import queries
-from storage.db import SessionFactory, transaction
-from storage.models import Outbox, Source
-
-FETCH_KIND = "source.fetch"
-FETCH_PLATFORM = "fetch"
-
-
-async def queue_fetch(
-    sessions: SessionFactory, *, source_id: int, needed: FetchNeeded, now: datetime
-) -> bool:
-    """False when this response is already known or already queued (a platform retry)."""
-    async with transaction(sessions) as session:
-        if await queries.find_feedback(session, source_id=source_id, external_id=needed.external_id):
-            return False
-        queued = await session.execute(
-            select(col(Outbox.id)).where(
-                col(Outbox.kind) == FETCH_KIND, col(Outbox.destination) == f"{source_id}:{needed.external_id}"
-            )
-        )
-        if queued.first() is not None:
-            return False
-        enqueue(session, kind=FETCH_KIND, platform=FETCH_PLATFORM,
-                destination=f"{source_id}:{needed.external_id}", alert_id=None, now=now,
-                payload={"source_id": source_id, "external_id": needed.external_id, "ref": dict(needed.ref)})
-    return True
+from storage.queries.fetch import FETCH_KIND as FETCH_KIND  # re-exported: the runner registers it
+from storage.queries.fetch import FETCH_PLATFORM as FETCH_PLATFORM
+from storage.queries.sources import source_name
 
 
 class Fetcher:
@@ -56,7 +28,7 @@ class Fetcher:
         await self.client.aclose()
 
     async def __call__(self, job: Job) -> Verdict:
-        name = await self._source_name(int(job.payload["source_id"]))
+        name = await source_name(self.ctx.sessions, source_id=int(job.payload["source_id"]))
         runtime = await self.ctx.source(name) if name else None
         if runtime is None:
             return Verdict("failed", "the source was removed")
@@ -82,8 +54,3 @@ class Fetcher:
                      config=config_snapshot, alarming_words=self.ctx.settings.alarming_words, now=utcnow())
         self.ctx.signal.notify()
         return Verdict("done")
-
-    async def _source_name(self, source_id: int) -> str | None:
-        async with self.ctx.sessions() as session:
-            row = await session.get(Source, source_id)
-        return row.name if row else None

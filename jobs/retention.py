@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain import utcnow
-from storage.db import SessionFactory, transaction
-from storage.retention import delete_finished_outbox, delete_webhook_deliveries
+from storage.db import SessionFactory
+from storage.queries.retention import purge_old_rows
 
 DELIVERY_RECORDS_KEPT = timedelta(days=2)
 
@@ -19,7 +19,6 @@ async def purge_finished_outbox(
 ) -> int:
     """Returns the outbox rows deleted (the delivery records are purged in the same run)."""
     now = utcnow()
-    async with transaction(sessions) as session:
-        deleted = await delete_finished_outbox(session, before=now - older_than)
-        await delete_webhook_deliveries(session, before=now - DELIVERY_RECORDS_KEPT)
-    return deleted
+    return await purge_old_rows(
+        sessions, outbox_before=now - older_than, deliveries_before=now - DELIVERY_RECORDS_KEPT
+    )

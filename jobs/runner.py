@@ -5,46 +5,31 @@
 - Everything periodic is one static APScheduler job table: explicit ids, `coalesce=True`,
   `max_instances=1`, in-memory job store. Per-alert timers are columns the jobs poll, never pickled
   jobs, so a restart loses nothing.
-- Every job is a coroutine function (an `async def`, or a `functools.partial` of one). APScheduler's
-  asyncio executor awaits only what `iscoroutinefunction_partial` recognises; anything else (a lambda
-  returning a coroutine) runs in a thread pool and the coroutine is dropped unawaited, so
-  `PeriodicJob` refuses it.
+- Every job is a coroutine function (an `async def`, or a `functools.partial` of one): see
+  `jobs/schedule.py` `PeriodicJob`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.util import iscoroutinefunction_partial
 
 from bot.chat import Chat
 from bot.context import Context
 from jobs.delivery import DeliveryWorker
 from jobs.fetch import FETCH_KIND, Fetcher
 from jobs.retention import purge_finished_outbox
+from jobs.schedule import PeriodicJob
 from jobs.sla import delivery_handlers, sla_jobs
 
+__all__ = ["PeriodicJob", "Workers", "job_table"]  # PeriodicJob: where the job table's users look for it
+
 log = structlog.get_logger("hotloop.jobs")
-
-
-@dataclass(frozen=True)
-class PeriodicJob:
-    id: str
-    seconds: float
-    run: Callable[[], Awaitable[object]]
-    # Seconds from start to the first run; None: one interval. Hourly jobs say a few seconds, or a
-    # process restarted more often than hourly (deploys) would never run them at all.
-    first_run_after: float | None = None
-
-    def __post_init__(self) -> None:
-        if not iscoroutinefunction_partial(self.run):  # the same test APScheduler's executor makes
-            raise TypeError(f"job {self.id!r}: give a coroutine function (async def or a partial of one)")
 
 
 def job_table(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:

@@ -1,38 +1,29 @@
 """Scheduling glue for the SLA sweep and the daily digest (the logic lives in `bot/sla_sweep.py` and
-`bot/digests.py`).
-
-`jobs.runner.job_table` imports `sla_jobs` when this module exists:
+`bot/digests.py`). `jobs.runner.job_table` lists `sla_jobs`:
 
 - `sla-sweep` every `settings.sla_sweep_seconds` (5 s): drains the due alerts, a bounded number of
   batches per tick, and wakes the delivery worker when it wrote chat work;
-- `daily-digest` hourly, first 10 s after start: each team's digest once per local day at 09:00
-  (`bot.digests`).
+- `daily-digest` hourly, first 10 s after start: each team's digest once per local day at
+  `settings.digest_hour` (`bot.digests`).
 
-`delivery_handlers(ctx, chats)` gives the outbox kinds this module adds (`digest.post`). Merge it
-into the delivery worker's handlers in `jobs/runner.py` `Workers.__init__`:
-
-    from jobs.sla import delivery_handlers
-    ...
-    handlers={FETCH_KIND: self.fetcher, **delivery_handlers(ctx, chats)},
+`delivery_handlers(ctx, chats)` gives the outbox kinds this module adds (`digest.post`), which
+`jobs.runner.Workers` gives the delivery worker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 import structlog
 
 from bot.cards import digest_at_level
 from bot.chat import Chat
 from bot.context import Context
-from bot.digests import DIGEST_HOUR, DIGEST_KIND, digest_from_payload, enqueue_due_digests
+from bot.digests import DIGEST_KIND, digest_from_payload, enqueue_due_digests
 from bot.domain import utcnow
 from bot.sla_sweep import SweepOptions, SweepResult, drain
 from jobs.delivery_ops import Job, JobHandler, Verdict
-
-if TYPE_CHECKING:
-    from jobs.runner import PeriodicJob
+from jobs.schedule import PeriodicJob
 
 log = structlog.get_logger("hotloop.sla")
 
@@ -42,12 +33,9 @@ MAX_BATCHES_PER_TICK = 40  # 20 000 alerts at the default batch; the rest wait f
 
 
 def sla_jobs(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
-    from jobs.runner import PeriodicJob  # lazily: jobs.runner imports this module
-
     settings = ctx.settings
     options = SweepOptions.from_settings(settings)
-    batch = int(getattr(settings, "sla_sweep_batch", 500))
-    hour = int(getattr(settings, "digest_hour", DIGEST_HOUR))
+    batch, hour = settings.sla_sweep_batch, settings.digest_hour
 
     async def run_sweep() -> SweepResult:
         config = await ctx.config.get()

@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from bot.domain import utcnow
-from storage.types import JSONType, UTCDateTime
+from storage.types import JSONType, UTCDateTime, utcnow
 
 
 def _time(*, nullable: bool = True, index: bool = False) -> Any:

@@ -11,6 +11,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
+def utcnow() -> datetime:
+    """Now, timezone-aware in UTC (what every UTC column stores)."""
+    return datetime.now(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes in and out (SQLite forgets the zone; we put it back)."""
 

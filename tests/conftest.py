@@ -1,10 +1,17 @@
 """Shared fixtures. Every test that asks for `engine`/`sessions` runs on SQLite and, when
-HOTLOOP_TEST_DATABASE_URL is set, on PostgreSQL too (one contract suite, every backend)."""
+HOTLOOP_TEST_DATABASE_URL is set, on PostgreSQL too (one contract suite, every backend).
+
+The app-and-fakes family: `fake_slack` / `fake_teams` (loopback fakes of the Slack Web API and the Bot
+Connector), `slack_chat` / `teams_chat` (the adapters on them) and `app_with_chats` (the real app over
+real HTTP on the test's database, its chats on those fakes). Older names stay as aliases: `slack_api` and
+`slack` for `fake_slack`, `connector` for `fake_teams`."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import text
@@ -16,29 +23,83 @@ from tests.databases import throwaway_pg_database
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackApi
 
+if TYPE_CHECKING:
+    from adapters.slack.chat import SlackChat
+    from adapters.teams.connector import TeamsChat
+    from tests.appserver import AppServer, AppWithChats
+
 os.environ.setdefault("HOTLOOP_LOG_JSON", "false")
 # a developer's own `.env` (from `hotloop init` in the checkout) must not change what tests see
 os.environ["HOTLOOP_ENV_FILE"] = ""
 
 
 @pytest.fixture
-def slack_api() -> Iterator[FakeSlackApi]:
+def fake_slack() -> Iterator[FakeSlackApi]:
     """A loopback server speaking the Slack Web API."""
     with FakeSlackApi() as fake:
         yield fake
 
 
 @pytest.fixture
-def slack(slack_api: FakeSlackApi) -> FakeSlackApi:
-    """The same fake, by the name most tests use (a module may redefine `slack`)."""
-    return slack_api
+def slack_api(fake_slack: FakeSlackApi) -> FakeSlackApi:
+    """`fake_slack` by its older name."""
+    return fake_slack
 
 
 @pytest.fixture
-def connector() -> Iterator[FakeBotConnector]:
+def slack(fake_slack: FakeSlackApi) -> FakeSlackApi:
+    """`fake_slack` by its older name (a module may redefine `slack`)."""
+    return fake_slack
+
+
+@pytest.fixture
+def fake_teams() -> Iterator[FakeBotConnector]:
     """A loopback server speaking the Bot Connector API."""
     with FakeBotConnector() as fake:
         yield fake
+
+
+@pytest.fixture
+def connector(fake_teams: FakeBotConnector) -> FakeBotConnector:
+    """`fake_teams` by its older name."""
+    return fake_teams
+
+
+@pytest.fixture
+def slack_chat(fake_slack: FakeSlackApi) -> SlackChat:
+    """The Slack adapter's `Chat` on `fake_slack`."""
+    from tests.chat.backends import slack_chat_on
+
+    return slack_chat_on(fake_slack)
+
+
+@pytest.fixture
+async def teams_chat(fake_teams: FakeBotConnector) -> AsyncIterator[TeamsChat]:
+    """The Teams adapter's `Chat` on `fake_teams`, with a bot token the fake then demands."""
+    from tests.chat.backends import teams_chat_on
+
+    async with teams_chat_on(fake_teams) as chat:
+        yield chat
+
+
+@pytest.fixture
+def app_with_chats(request: pytest.FixtureRequest, engine: AsyncEngine, database_url: str) -> AppWithChats:
+    """`async with app_with_chats(slack=True, teams=True, admins=[…]) as server:` the real app on this
+    test's clean database, Slack on `fake_slack`, Teams on `fake_teams` (only the fakes asked for are
+    started). Arguments: tests.appserver.serve_with_chats."""
+    from tests.appserver import serve_with_chats
+
+    def start(
+        *, slack: bool = False, teams: bool = False, **kwargs: Any
+    ) -> AbstractAsyncContextManager[AppServer]:
+        return serve_with_chats(
+            database_url,
+            slack=request.getfixturevalue("fake_slack") if slack else None,
+            teams=request.getfixturevalue("fake_teams") if teams else None,
+            **kwargs,
+        )
+
+    return start
 
 
 @pytest.fixture(scope="session")
@@ -79,10 +140,7 @@ def sessions(engine: AsyncEngine) -> SessionFactory:
 
 
 @pytest.fixture
-async def app_server(engine: AsyncEngine, database_url: str) -> AsyncIterator[object]:
+async def app_server(app_with_chats: AppWithChats) -> AsyncIterator[AppServer]:
     """The real app over real HTTP, on a clean database, with a generic source named "web"."""
-    from tests.appserver import serve_app, test_settings
-
-    async with serve_app(test_settings(database_url)) as server:
-        await server.add_source("web")
+    async with app_with_chats() as server:
         yield server

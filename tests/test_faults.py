@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from adapters.slack.chat import SlackChat
 from adapters.teams.connector import TeamsChat
-from bot.actions import ActionId, ActionRequest, dispatch
+from bot.actions import ActionId, ActionRequest, handle
 from bot.alerts import Actor
 from bot.config_snapshot import ConfigCache, ConfigSnapshot
 from bot.domain import utcnow
@@ -284,10 +284,10 @@ async def test_thirty_percent_faults_every_card_arrives_once_per_destination_and
     # every alert claimed, with a note: card updates and thread lines go through the same faults
     every = [k for ks in keys.values() for k in ks]
     for key in every:
-        await dispatch(
+        await handle(
             ActionRequest(ActionId.CLAIM, key, ANA), sessions=sessions, config=config, now=utcnow()
         )
-        await dispatch(
+        await handle(
             ActionRequest(ActionId.NOTE, key, ANA, {"note": f"called {key}"}),
             sessions=sessions,
             config=config,
@@ -383,7 +383,7 @@ async def test_retry_after_also_holds_back_thread_replies_in_that_channel(
     await raise_in(sessions, config, "a", 1, "new")
     await h.step()  # the new card gets the 429 for C0A
     at = h.clock.now
-    await dispatch(
+    await handle(
         ActionRequest(ActionId.NOTE, old, ANA, {"note": "hello"}),
         sessions=sessions,
         config=config,

@@ -15,6 +15,7 @@ from bot.config_snapshot import ConfigCache, ConfigSnapshot
 from bot.digests import DIGEST_KIND, build_team_digests, digest_from_payload, enqueue_due_digests
 from bot.domain import FeedbackIn
 from bot.ingest import ingest
+from bot.settings import Settings
 from bot.sla_sweep import SweepOptions, SweepResult, heads_up_at, parse_quiet_hours, sweep
 from storage.db import SessionFactory, create_engine_for, session_factory, transaction
 from storage.models import Alert, AlertEvent, EscalationStep, Outbox, Team
@@ -292,12 +293,10 @@ async def test_quiet_hours_push_a_nag_to_their_end(sessions: SessionFactory) -> 
 
 
 async def test_options_come_from_settings_when_present() -> None:
-    class Custom:
-        sla_nag_seconds, sla_nag_cap, sla_quiet_hours = 600, 5, "23:00-06:00"
-
-    options = SweepOptions.from_settings(Custom())
+    custom = Settings(sla_nag_seconds=600, sla_nag_cap=5, sla_quiet_hours="23:00-06:00")
+    options = SweepOptions.from_settings(custom)
     assert (options.nag_seconds, options.nag_cap, options.quiet_hours) == (600, 5, (time(23), time(6)))
-    assert SweepOptions.from_settings(object()) == SweepOptions()
+    assert SweepOptions.from_settings(Settings()) == SweepOptions()
 
 
 async def test_a_second_sweep_at_the_same_instant_does_nothing(sessions: SessionFactory) -> None:

@@ -10,15 +10,11 @@ import json
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.actions import ActionId, ActionRequest, dispatch
+from bot.actions import ActionId, ActionRequest, handle
 from bot.alerts import Actor
 from bot.domain import utcnow
-from storage.db import transaction
-from storage.models import Team
-from tests.appserver import AppServer, serve_app, test_settings
+from tests.appserver import AppServer, AppWithChats
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackApi
 from tests.teams.activities import CHANNEL, DETRACTOR, MEGAN, execute
@@ -27,29 +23,10 @@ SLACK_ADMIN = Actor("U0ADMIN", "Sam", "slack")
 
 
 @pytest.fixture
-async def server(
-    engine: AsyncEngine,
-    database_url: str,
-    slack: FakeSlackApi,
-    connector: FakeBotConnector,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[AppServer]:
-    monkeypatch.setenv("HOTLOOP_TEAMS_SERVICE_URL", connector.url)
-    settings = test_settings(
-        database_url,
-        slack_bot_token=slack.token,
-        slack_signing_secret="signing-secret-0123456789",
-        slack_api_url=slack.url + "/",
-        teams_allow_unauthenticated=True,
-        admins=["U0ADMIN"],
-    )
-    async with serve_app(settings) as app:
-        async with transaction(app.ctx.sessions) as session:
-            team = (await session.execute(select(Team))).scalars().one()
-            team.slack_channel = "C0TEAM"
-            team.managers_teams_channel = CHANNEL
-        app.ctx.config.invalidate()
-        await app.add_source("web")
+async def server(app_with_chats: AppWithChats) -> AsyncIterator[AppServer]:
+    """Slack and Teams on their fakes: the team's cards to Slack, its managers' cards to Teams."""
+    team = {"slack_channel": "C0TEAM", "managers_teams_channel": CHANNEL}
+    async with app_with_chats(slack=True, teams=True, default_team=team, admins=["U0ADMIN"]) as app:
         yield app
 
 
@@ -83,7 +60,7 @@ async def test_an_alert_escalated_from_slack_is_acted_on_in_teams_and_both_cards
     )
 
     config = await server.ctx.config.get()
-    escalated = await dispatch(
+    escalated = await handle(
         ActionRequest(ActionId.ESCALATE, key, SLACK_ADMIN, {"reason": "VIP"}),
         sessions=server.ctx.sessions,
         config=config,
@@ -112,7 +89,7 @@ async def test_an_alert_escalated_from_slack_is_acted_on_in_teams_and_both_cards
         lambda: bool(teams_replacements(connector, "Megan Bowen")), "the Teams card to be replaced"
     )
 
-    resolved = await dispatch(
+    resolved = await handle(
         ActionRequest(ActionId.RESOLVE, key, SLACK_ADMIN, {"outcome": "recovered", "root_cause": "staff"}),
         sessions=server.ctx.sessions,
         config=config,

@@ -10,11 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.slack.blocks import VIEW_BLOCKS_MAX, Block, compact_card, context, divider, header, section
-from bot.card_views import load_card
 from bot.cards import Card
+from bot.chat_state import home_cards
 from bot.context import Context
 from bot.metrics import LoopFigures, format_rate, format_seconds, loop_figures
-from storage import queries
 
 PLATFORM = "slack"  # "my" alerts are those owned by this Slack user, not a Teams user with the same id
 MINE_MAX = 20
@@ -65,29 +64,9 @@ def build_home(
     return {"type": "home", "callback_id": "hotloop.home", "blocks": blocks}
 
 
-async def _cards(ctx: Context, alert_ids: Sequence[int], now: datetime) -> list[Card]:
-    cards: list[Card] = []
-    async with ctx.sessions() as session:
-        for alert_id in alert_ids:
-            card = await load_card(session, alert_id=alert_id, audience="team", now=now)
-            if card is not None:
-                cards.append(card)
-    return cards
-
-
 async def home_view(ctx: Context, user_id: str, *, now: datetime) -> dict[str, Any]:
-    async with ctx.sessions() as session:
-        mine = await queries.list_alerts(session, owner_id=user_id, owner_platform=PLATFORM, active_only=True,
-                                         limit=MINE_MAX + 1)
-        queue = await queries.list_alerts(session, status="open", limit=QUEUE_MAX)
-    mine_ids = [a.id for a in mine[:MINE_MAX] if a.id is not None]
-    queue_ids = [a.id for a in queue if a.id is not None and a.owner_id is None]
-    mine_more = 0
-    if len(mine) > MINE_MAX:  # count the rest only when the list is cut
-        async with ctx.sessions() as session:
-            everything = await queries.list_alerts(session, owner_id=user_id, owner_platform=PLATFORM,
-                                                   active_only=True, limit=10_000)
-        mine_more = len(everything) - MINE_MAX
+    cards = await home_cards(ctx.sessions, user_id=user_id, platform=PLATFORM, now=now, mine_max=MINE_MAX,
+                             queue_max=QUEUE_MAX)
     all_teams = (await loop_figures(ctx.sessions, now=now, window=WEEK))[0]
-    return build_home(mine=await _cards(ctx, mine_ids, now), mine_more=mine_more,
-                      queue=await _cards(ctx, queue_ids, now), figures=all_teams, now=now)
+    return build_home(mine=cards.mine, mine_more=cards.mine_more, queue=cards.queue, figures=all_teams,
+                      now=now)

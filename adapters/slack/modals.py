@@ -1,48 +1,31 @@
-"""The modals behind buttons that need input (`bot.actions.NEEDS_INPUT`). Pure view builders.
+"""Slack modals rendered from a route's neutral form (`bot.actions.form_for`), and read back. Pure.
 
 A modal's `callback_id` is the action id it completes ("alert.resolve", "alert.note"…) and its
 `private_metadata` is `{"alert": key, "channel": channel-or-null}` (JSON), so the submission knows
-which alert it is about and where to answer a refusal. Input blocks use the block ids below; each
-holds one element whose action_id is "value". `translate.parse_submission` reads them back.
+which alert it is about and where to answer a refusal. Each field is one input block whose block_id
+is the field id (`bot.action_ids.Arg`) and whose element's action_id is "value".
+
+    text     → plain_text_input (multiline, max_length, placeholder)
+    choice   → radio_buttons for a few choices, static_select for more
+    user     → users_select
+    boolean  → one checkbox ("true")
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from adapters.slack.blocks import PRIVATE_METADATA_MAX, VIEW_TITLE_MAX, Block, context, plain, section
 from adapters.slack.render import escape_mrkdwn
+from bot.action_forms import TRUE, FieldKind, Form, FormField
 from bot.action_ids import ActionId
-from bot.cards import OUTCOME_LABELS, ROOT_CAUSES
-from bot.domain import Outcome
+from bot.actions import form_for
 
-# input block ids (and the ActionRequest argument each one fills)
-OUTCOME = "outcome"
-ROOT_CAUSE = "root_cause"
-NOTE = "note"
-FOLLOW_UP = "follow_up"
-REASON = "reason"
-USER = "user"
 ELEMENT = "value"  # the action_id of every input element
-
-FORM_ACTIONS = (ActionId.RESOLVE, ActionId.NOTE, ActionId.REASSIGN, ActionId.ESCALATE)
-RESOLVE_OUTCOMES = tuple(o for o in Outcome if o is not Outcome.NOT_ACTIONABLE)
-NOTE_MAX = 3000
-REASON_MAX = 500
-
-_TITLES = {
-    ActionId.RESOLVE: "Resolve",
-    ActionId.NOTE: "Add note",
-    ActionId.REASSIGN: "Reassign",
-    ActionId.ESCALATE: "Escalate",
-}
-_SUBMIT = {
-    ActionId.RESOLVE: "Resolve",
-    ActionId.NOTE: "Add note",
-    ActionId.REASSIGN: "Reassign",
-    ActionId.ESCALATE: "Escalate",
-}
+RADIO_MAX = 5  # more choices than this become a select menu
+TEXT_INPUT_MAX = 3000  # Slack's plain_text_input max_length ceiling
 
 
 def encode_metadata(alert_key: str, channel: str | None) -> str:
@@ -61,11 +44,18 @@ def decode_metadata(raw: str | None) -> tuple[str, str | None] | None:
     return data["alert"], channel if isinstance(channel, str) and channel else None
 
 
+def _form(action: ActionId) -> Form:
+    form = form_for(action)
+    if form is None:
+        raise ValueError(f"{action} has no form")
+    return form
+
+
 def _title(action: ActionId, alert_key: str) -> dict[str, Any]:
-    text = f"{_TITLES.get(action, 'hotloop')} {alert_key}"
-    if len(text) > VIEW_TITLE_MAX:
-        text = _TITLES.get(action, "hotloop")
-    return plain(text, VIEW_TITLE_MAX)
+    form = form_for(action)
+    name = form.title if form is not None else "hotloop"
+    text = f"{name} {alert_key}"
+    return plain(text if len(text) <= VIEW_TITLE_MAX else name, VIEW_TITLE_MAX)
 
 
 def _modal(action: ActionId, alert_key: str, metadata: str, blocks: list[Block]) -> dict[str, Any]:
@@ -97,47 +87,31 @@ def _option(value: str, label: str) -> dict[str, Any]:
     return {"text": plain(label, 75), "value": value}
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
-           hint: str | None = None) -> Block:
-    block: Block = {"type": "input", "block_id": block_id, "label": plain(label, 2000),
-                    "optional": optional, "element": {**element, "action_id": ELEMENT}}
-    if hint:
-        block["hint"] = plain(hint, 2000)
+def _element(spec: FormField) -> dict[str, Any]:
+    placeholder = {"placeholder": plain(spec.placeholder)} if spec.placeholder else {}
+    if spec.kind is FieldKind.BOOLEAN:
+        return {"type": "checkboxes", "options": [_option(TRUE, spec.placeholder or spec.label)]}
+    if spec.kind is FieldKind.USER:
+        return {"type": "users_select", **placeholder}
+    if spec.kind is FieldKind.CHOICE:
+        options = [_option(value, label) for value, label in spec.choices]
+        if len(options) <= RADIO_MAX:
+            return {"type": "radio_buttons", "options": options}
+        return {"type": "static_select", **placeholder, "options": options}
+    limit = min(spec.max_length or TEXT_INPUT_MAX, TEXT_INPUT_MAX)
+    return {"type": "plain_text_input", "multiline": spec.multiline, "max_length": limit, **placeholder}
+
+
+def _input(spec: FormField) -> Block:
+    block: Block = {"type": "input", "block_id": spec.id, "label": plain(spec.label, 2000),
+                    "optional": not spec.required, "element": {**_element(spec), "action_id": ELEMENT}}
+    if spec.hint:
+        block["hint"] = plain(spec.hint, 2000)
     return block
 
 
-def _text_input(*, multiline: bool, max_length: int, placeholder: str) -> dict[str, Any]:
-    return {"type": "plain_text_input", "multiline": multiline, "max_length": max_length,
-            "placeholder": plain(placeholder, 150)}
-
-
-def resolve_blocks() -> list[Block]:
-    outcomes = [_option(o.value, OUTCOME_LABELS[o]) for o in RESOLVE_OUTCOMES]
-    causes = [_option(c, c.capitalize()) for c in ROOT_CAUSES]
-    follow_up = _option("true", "Send the customer a follow-up survey")
-    return [
-        _input(OUTCOME, "Outcome", {"type": "radio_buttons", "options": outcomes}),
-        _input(ROOT_CAUSE, "Root cause", {"type": "static_select", "placeholder": plain("Pick one"),
-                                          "options": causes}, optional=True),
-        _input(NOTE, "Note", _text_input(multiline=True, max_length=NOTE_MAX,
-                                         placeholder="What happened, what was done"), optional=True),
-        _input(FOLLOW_UP, "Follow-up", {"type": "checkboxes", "options": [follow_up]}, optional=True),
-    ]
-
-
 def form_blocks(action: ActionId) -> list[Block]:
-    if action is ActionId.RESOLVE:
-        return resolve_blocks()
-    if action is ActionId.NOTE:
-        return [_input(NOTE, "Note", _text_input(multiline=True, max_length=NOTE_MAX,
-                                                 placeholder="Visible in the alert's thread"))]
-    if action is ActionId.ESCALATE:
-        return [_input(REASON, "Reason", _text_input(multiline=False, max_length=REASON_MAX,
-                                                     placeholder="Why it needs more help"),
-                       optional=True, hint="Posted with the escalation to the managers")]
-    if action is ActionId.REASSIGN:
-        return [_input(USER, "Assign to", {"type": "users_select", "placeholder": plain("Pick someone")})]
-    raise ValueError(f"{action} has no form")
+    return [_input(spec) for spec in _form(action).fields]
 
 
 def form_view(action: ActionId, alert_key: str, metadata: str, summary: str | None = None) -> dict[str, Any]:
@@ -147,5 +121,37 @@ def form_view(action: ActionId, alert_key: str, metadata: str, summary: str | No
         blocks.append(context(summary, "hl.summary"))
     blocks.extend(form_blocks(action))
     view = _modal(action, alert_key, metadata, blocks)
-    view["submit"] = plain(_SUBMIT.get(action, "Submit"), 24)
+    view["submit"] = plain(_form(action).submit, 24)
     return view
+
+
+# ---- reading a submitted view back --------------------------------------------------------------
+
+
+def _get(value: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    return value
+
+
+def _value(spec: FormField, state: Mapping[str, Any]) -> str:
+    """One field's raw value as the neutral form reads it (`bot.action_forms.read_form`)."""
+    if spec.kind is FieldKind.BOOLEAN:
+        options = state.get("selected_options")
+        return TRUE if isinstance(options, list) and any(_get(o, "value") == TRUE for o in options) else ""
+    if spec.kind is FieldKind.USER:
+        return str(state.get("selected_user") or "")
+    if spec.kind is FieldKind.CHOICE:
+        return str(_get(state, "selected_option", "value") or "")
+    return str(state.get("value") or "")
+
+
+def submitted_values(form: Form, view: Mapping[str, Any]) -> dict[str, str]:
+    """The raw value of each of `form`'s fields in a submitted view's state, by field id."""
+    values: dict[str, str] = {}
+    for spec in form.fields:
+        state = _get(view, "state", "values", spec.id, ELEMENT)
+        values[spec.id] = _value(spec, state if isinstance(state, Mapping) else {})
+    return values

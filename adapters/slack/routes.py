@@ -29,10 +29,10 @@ from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.http_body import BodyTooLargeError, read_limited
 from adapters.slack.install import RequestGate, SlackInstallation, make_authorize
 from adapters.slack.listeners import register
 from adapters.slack.socket_mode import SocketModeRunner
-from adapters.webhook_routes import BodyTooLargeError, read_limited
 from bot.context import Context
 from bot.settings import Settings
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.slack import modals
-from bot.action_ids import ActionId
+from bot.action_forms import read_form
+from bot.action_ids import ActionId, Arg
+from bot.actions import form_for
 from bot.alerts import Actor
-from bot.cards import ROOT_CAUSES
 
 PLATFORM = "slack"
 KEY_MAX = 32  # Alert.key column
@@ -91,7 +92,7 @@ def parse_click(element: Mapping[str, Any]) -> Click | None:
         return None
     args: dict[str, str] = {}
     if option and action is ActionId.SNOOZE:
-        args["until"] = option
+        args[Arg.UNTIL] = option
     return Click(action=action, alert_key=key, args=args)
 
 
@@ -125,75 +126,15 @@ def first_click(body: Mapping[str, Any]) -> Click | None:
 # ---- view submissions --------------------------------------------------------------------------
 
 
-def _state(view: Mapping[str, Any], block_id: str) -> Mapping[str, Any]:
-    element = _get(view, "state", "values", block_id, modals.ELEMENT)
-    return element if isinstance(element, Mapping) else {}
-
-
-def _text(view: Mapping[str, Any], block_id: str) -> str:
-    return str(_state(view, block_id).get("value") or "").strip()
-
-
-def _selected(view: Mapping[str, Any], block_id: str) -> str:
-    return str(_get(_state(view, block_id), "selected_option", "value") or "")
-
-
-def _checked(view: Mapping[str, Any], block_id: str) -> bool:
-    options = _state(view, block_id).get("selected_options")
-    return isinstance(options, list) and any(_get(o, "value") == "true" for o in options)
-
-
-def _resolve_args(view: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    errors: dict[str, str] = {}
-    outcome = _selected(view, modals.OUTCOME)
-    if outcome not in {o.value for o in modals.RESOLVE_OUTCOMES}:
-        errors[modals.OUTCOME] = "Pick an outcome"
-    cause = _selected(view, modals.ROOT_CAUSE)
-    if cause and cause not in ROOT_CAUSES:
-        errors[modals.ROOT_CAUSE] = "Pick a root cause from the list"
-    note = _text(view, modals.NOTE)
-    if len(note) > modals.NOTE_MAX:
-        errors[modals.NOTE] = f"Keep the note under {modals.NOTE_MAX} characters"
-    args = {
-        "outcome": outcome,
-        "root_cause": cause,
-        "note": note,
-        "follow_up": "true" if _checked(view, modals.FOLLOW_UP) else "false",
-    }
-    return args, errors
-
-
-def _form_args(action: ActionId, view: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    if action is ActionId.RESOLVE:
-        return _resolve_args(view)
-    if action is ActionId.NOTE:
-        note = _text(view, modals.NOTE)
-        if not note:
-            return {}, {modals.NOTE: "Write a note"}
-        if len(note) > modals.NOTE_MAX:
-            return {}, {modals.NOTE: f"Keep the note under {modals.NOTE_MAX} characters"}
-        return {"note": note}, {}
-    if action is ActionId.ESCALATE:
-        reason = _text(view, modals.REASON)
-        if len(reason) > modals.REASON_MAX:
-            return {}, {modals.REASON: f"Keep the reason under {modals.REASON_MAX} characters"}
-        return {"reason": reason}, {}
-    if action is ActionId.REASSIGN:
-        user = str(_state(view, modals.USER).get("selected_user") or "")
-        if not user:
-            return {}, {modals.USER: "Pick someone"}
-        return {"user": user}, {}
-    return {}, {}
-
-
 def parse_submission(view: Mapping[str, Any]) -> Submission | None:
-    """A `view_submission`'s view → Submission; None when the view is not one of our forms."""
+    """A `view_submission`'s view → Submission; None when the view is not one of our forms. Its fields
+    are read as every platform's are (`bot.action_forms.read_form`): the same limits and messages."""
     action = _action_id(view.get("callback_id"))
-    if action not in modals.FORM_ACTIONS or action is None:
-        return None
+    form = form_for(action) if action is not None else None
     meta = modals.decode_metadata(view.get("private_metadata"))
-    if meta is None:
+    if action is None or form is None or meta is None:
         return None
     key, channel = meta
-    args, errors = _form_args(action, view)
-    return Submission(action=action, alert_key=key, channel=channel, args=args, errors=errors)
+    read = read_form(form, modals.submitted_values(form, view))
+    args = {} if read.errors else read.args
+    return Submission(action=action, alert_key=key, channel=channel, args=args, errors=read.errors)

@@ -1,10 +1,14 @@
 """The Teams bot: one `ActivityHandler` turn per inbound activity.
 
     every activity                 → remember its conversation reference (Conversation table)
-    invoke adaptiveCard/action     → bot.actions.dispatch → invoke response: the refreshed card, or a
+    invoke adaptiveCard/action     → bot.actions.run_action → invoke response: the refreshed card, or a
                                      message ("HA-1001 was already claimed by Dana")
-    message with value {verb,…}    → Action.Submit fallback: dispatch, then PUT the refreshed card
+    message with value {verb,…}    → Action.Submit fallback: run_action, then PUT the refreshed card
     other message                  → bot.commands.run_command → reply in the conversation
+
+One bot serves every request (adapters/teams/routes.py builds it at mount): it holds no per-request
+state, only the running Context (read at call time) and a memo of the conversation references it
+stored lately, so a click does not rewrite the same reference every time.
 
 Clicks and messages act once: each activity id (per conversation) is recorded in WebhookDelivery, so
 a retried or replayed activity is answered without acting again. (The token's `jti` is not part of
@@ -20,28 +24,24 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
 from adapters.teams import translate
 from adapters.teams.card_size import card_content
 from adapters.teams.connector import TeamsChat, TokenProvider
 from adapters.teams.render import CONTENT_TYPE
-from bot.actions import ActionReply, dispatch
-from bot.card_views import load_card
+from bot.actions import ActionReply, run_action
 from bot.cards import Card
 from bot.chat import CardPlace, ChatError
+from bot.chat_state import card_after_click, first_delivery, remember_conversation
+from bot.commands import Caller, run_command
 from bot.context import Context
 from bot.domain import utcnow
-from storage import queries
-from storage.db import transaction
-from storage.models import CardRef, Conversation, WebhookDelivery
 
 log = structlog.get_logger("hotloop.teams")
 
@@ -66,11 +66,18 @@ def card_response(content: Json) -> Json:
 
 
 class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
-    def __init__(self, ctx: Context, *, token_provider: TokenProvider | None, timeout: float = 10.0) -> None:
-        self.ctx = ctx
+    def __init__(
+        self, get_ctx: Callable[[], Context], *, token_provider: TokenProvider | None, timeout: float = 10.0
+    ) -> None:
+        self._get_ctx = get_ctx
         self.token_provider = token_provider
         self.timeout = timeout
         self._remembered: dict[str, tuple[str, float]] = {}  # conversation → (service URL, when stored)
+
+    @property
+    def ctx(self) -> Context:
+        """The running Context (it exists once the app's lifespan has started)."""
+        return self._get_ctx()
 
     # -- every turn ---------------------------------------------------------------------------------
 
@@ -93,27 +100,9 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
         name = translate.conversation_name(activity)
         if len(self._remembered) > 10_000:
             self._remembered.clear()
+        await remember_conversation(self.ctx.sessions, platform=translate.PLATFORM, conversation_id=key,
+                                    reference=reference, name=name, now=utcnow())
         self._remembered[key] = (activity.service_url, time.monotonic())
-        for _ in range(2):  # a concurrent first insert loses on the unique key: update instead
-            try:
-                async with transaction(self.ctx.sessions) as session:
-                    row = (
-                        await session.execute(
-                            select(Conversation).where(
-                                col(Conversation.platform) == translate.PLATFORM,
-                                col(Conversation.conversation_id) == key,
-                            )
-                        )
-                    ).scalar_one_or_none()
-                    if row is None:
-                        row = Conversation(platform=translate.PLATFORM, conversation_id=key)
-                        session.add(row)
-                    row.reference = reference
-                    row.name = name or row.name
-                    row.updated_at = utcnow()
-                return
-            except IntegrityError:
-                continue
 
     # -- Action.Execute -----------------------------------------------------------------------------
 
@@ -133,7 +122,7 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
             click = translate.click_from_invoke(activity.value)
         except translate.BadAction as bad:
             return message_response(str(bad))
-        reply = await self.run_action(click, activity)
+        reply = await self.act(click, activity)
         if not reply.ok:
             return message_response(reply.message)
         card = await self.refreshed_card(click.alert_key, activity)
@@ -141,47 +130,19 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
             return message_response(reply.message)
         return card_response(card_content(card))  # fitted to Teams' message size, like a posted card
 
-    async def run_action(self, click: translate.Click, activity: Activity) -> ActionReply:
+    async def act(self, click: translate.Click, activity: Activity) -> ActionReply:
+        """The click as a neutral request, run by `bot.actions.run_action` (as Slack's are)."""
         actor = translate.actor_of(activity)
         request = translate.request_for(click, actor, translate.conversation_key(activity))
-        config = await self.ctx.config.get()
-        reply = await dispatch(request, sessions=self.ctx.sessions, config=config, now=utcnow())
-        if reply.ok:
-            self.ctx.signal.notify()
-        log.info("teams.action", action=str(click.verb), alert=click.alert_key, user=actor.id, ok=reply.ok)
-        return reply
+        return await run_action(self.ctx, request)
 
     async def refreshed_card(self, key: str, activity: Activity) -> Card | None:
         """The alert's card as it is now, for the audience of the card that was clicked."""
-        async with self.ctx.sessions() as session:
-            alert = await queries.get_alert(session, key=key)
-            if alert is None or alert.id is None:
-                return None
-            audience = await self._audience(session, alert.id, alert.team_id, activity)
-            if audience is None:
-                return None
-            return await load_card(session, alert_id=alert.id, audience=audience, now=utcnow())
-
-    async def _audience(self, session: Any, alert_id: int, team_id: int, activity: Activity) -> str | None:
-        if activity.reply_to_id:
-            ref = (
-                (
-                    await session.execute(
-                        select(col(CardRef.audience)).where(
-                            col(CardRef.alert_id) == alert_id,
-                            col(CardRef.platform) == translate.PLATFORM,
-                            col(CardRef.message_id) == activity.reply_to_id,
-                        )
-                    )
-                )
-                .scalars()
-                .first()
-            )
-            if ref is not None:
-                return None if ref == "digest" else str(ref)
-        team = (await self.ctx.config.get()).team(team_id)
-        key = translate.conversation_key(activity)
-        return "team" if key and team.teams_channel == key else "managers"
+        return await card_after_click(
+            self.ctx.sessions, alert_key=key, platform=translate.PLATFORM, message_id=activity.reply_to_id,
+            conversation=translate.conversation_key(activity), config=await self.ctx.config.get(),
+            now=utcnow(),
+        )
 
     # -- messages: Action.Submit fallback and commands ----------------------------------------------
 
@@ -210,15 +171,11 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
         if not activity.id or activity.conversation is None:
             return True
         digest = hashlib.sha256(f"{activity.conversation.id}\n{activity.id}".encode()).hexdigest()
-        try:
-            async with transaction(self.ctx.sessions) as session:
-                session.add(WebhookDelivery(platform=translate.PLATFORM, delivery_id=f"act:{digest}"))
-        except IntegrityError:
-            return False
-        return True
+        return await first_delivery(self.ctx.sessions, platform=translate.PLATFORM,
+                                    delivery_id=f"act:{digest}", now=utcnow())
 
     async def submit(self, click: translate.Click, activity: Activity) -> None:
-        reply = await self.run_action(click, activity)
+        reply = await self.act(click, activity)
         if not reply.ok:
             await self.reply(activity, reply.message)
             return
@@ -238,8 +195,6 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
             log.warning("teams.submit_update_failed", alert=click.alert_key, error=exc.reason)
 
     async def command(self, text: str, activity: Activity) -> None:
-        from bot.commands import Caller, run_command  # lazily: the command layer is optional here
-
         caller = Caller(
             actor=translate.actor_of(activity),
             channel=translate.conversation_key(activity),

@@ -2,8 +2,9 @@
 
 Every button is an `Action.Execute` whose `verb` is an `ActionId` value and whose `data` is
 `{"alert": <key>, "option": <option or "">}`, with an `Action.Submit` fallback carrying the same data
-plus `"verb"`. Inputs travel with the action under these ids: `note` (Add note, Resolve),
-`reason` (Escalate), `outcome`, `root_cause` and `survey` ("true"/"false") (Resolve).
+plus `"verb"`. A button whose route has a form (`bot.actions.form_for`) opens an `Action.ShowCard`
+rendered from that neutral form; its inputs travel with the action under the field ids
+(`bot.action_ids.Arg`: `note`, `reason`, `outcome`, `root_cause`, `follow_up`, `user`).
 Customer text is escaped with `escape_markdown` before it reaches any `TextBlock`. The comment and the
 answers show as much as `Card.comment_max` / `answers_max` allow and say what they leave out;
 `adapters/teams/card_size.py` lowers those to keep a card under Teams' message size.
@@ -14,10 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.action_forms import FALSE, TRUE, FieldKind, Form, FormField
 from bot.action_ids import ActionId
+from bot.actions import form_for
 from bot.cards import (
-    OUTCOME_LABELS,
-    ROOT_CAUSES,
     SEVERITY_EMOJI,
     SNOOZE_CHOICES,
     Card,
@@ -29,7 +30,7 @@ from bot.cards import (
     shown_answers,
     shown_comment,
 )
-from bot.domain import AlertStatus, Outcome
+from bot.domain import AlertStatus
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.5"
@@ -40,7 +41,6 @@ Json = dict[str, Any]
 _MARKDOWN_CHARS = frozenset("\\*_`[]()#>-+!|~<>&{}")
 _ORDERED_LIST = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
 _STYLE = {"primary": "positive", "danger": "destructive"}
-_INPUT_ACTIONS = (ActionId.NOTE, ActionId.RESOLVE, ActionId.ESCALATE, ActionId.REASSIGN)
 
 
 def escape_markdown(text: str) -> str:
@@ -158,73 +158,40 @@ def _reasons(card: Card) -> list[Json]:
     return [_text(f"Why: {why}", isSubtle=True, size="Small")]
 
 
-def _show_card(title: str, body: list[Json], submit: Json) -> Json:
+def _required(field: Json, spec: FormField) -> Json:
+    return {**field, "isRequired": True, "errorMessage": spec.missing} if spec.required else field
+
+
+def _input(spec: FormField) -> Json:
+    """One neutral form field as an Adaptive Card input (its id is the field id)."""
+    if spec.kind is FieldKind.BOOLEAN:
+        return {"type": "Input.Toggle", "id": spec.id, "title": spec.placeholder or spec.label,
+                "value": FALSE, "valueOn": TRUE, "valueOff": FALSE}
+    if spec.kind is FieldKind.CHOICE:
+        choices = [{"title": title, "value": value} for value, title in spec.choices]
+        field: Json = {"type": "Input.ChoiceSet", "id": spec.id, "label": spec.label, "style": "compact",
+                       "choices": choices}
+        return _required(field, spec)
+    label = spec.label
+    if spec.kind is FieldKind.USER:  # the people picker (Data.Query) is outside Adaptive Cards 1.5
+        label = f"{spec.label} (Entra object id)"
+    field = {"type": "Input.Text", "id": spec.id, "label": label, "isMultiline": spec.multiline}
+    if spec.max_length is not None:
+        field["maxLength"] = spec.max_length
+    if spec.placeholder and spec.kind is FieldKind.TEXT:
+        field["placeholder"] = spec.placeholder
+    return _required(field, spec)
+
+
+def _form(button: CardButton, form: Form) -> Json:
+    """The button as an `Action.ShowCard` holding the form; its submit sends the inputs with the verb."""
+    submit = execute(button.action, form.submit, _data(button), style=_STYLE.get(form.style or ""))
+    body = [_input(spec) for spec in form.fields]
     return {
         "type": "Action.ShowCard",
-        "title": title,
+        "title": button.label,
         "card": {"type": "AdaptiveCard", "body": body, "actions": [submit]},
     }
-
-
-def _note_input(label: str, *, required: bool) -> Json:
-    field: Json = {"type": "Input.Text", "id": "note", "label": label, "isMultiline": True, "maxLength": 2000}
-    return _required(field, "Please write a note") if required else field
-
-
-def _required(field: Json, message: str) -> Json:
-    return {**field, "isRequired": True, "errorMessage": message}
-
-
-def _choices(id_: str, label: str, options: list[tuple[str, str]], *, required: bool) -> Json:
-    field: Json = {
-        "type": "Input.ChoiceSet",
-        "id": id_,
-        "label": label,
-        "style": "compact",
-        "choices": [{"title": title, "value": value} for value, title in options],
-    }
-    return _required(field, f"Choose {label.lower()}") if required else field
-
-
-def _resolve_form(button: CardButton) -> Json:
-    outcomes = [(o.value, OUTCOME_LABELS.get(o, o.value)) for o in Outcome]
-    body = [
-        _choices("outcome", "Outcome", outcomes, required=True),
-        _choices("root_cause", "Root cause", [(c, c.capitalize()) for c in ROOT_CAUSES], required=False),
-        _note_input("What did you do?", required=False),
-        {
-            "type": "Input.Toggle",
-            "id": "survey",
-            "title": "Send the customer a follow-up survey",
-            "value": "false",
-            "valueOn": "true",
-            "valueOff": "false",
-        },
-    ]
-    return _show_card(
-        button.label, body, execute(ActionId.RESOLVE, "Resolve alert", _data(button), style="positive")
-    )
-
-
-def _escalate_form(button: CardButton) -> Json:
-    body = [
-        {
-            "type": "Input.Text",
-            "id": "reason",
-            "label": "Why escalate?",
-            "isMultiline": True,
-            "maxLength": 1000,
-        }
-    ]
-    return _show_card(
-        button.label, body, execute(ActionId.ESCALATE, "Escalate", _data(button), style="destructive")
-    )
-
-
-def _note_form(button: CardButton) -> Json:
-    return _show_card(
-        button.label, [_note_input("Note", required=True)], execute(ActionId.NOTE, "Save note", _data(button))
-    )
 
 
 def _snooze_form(buttons: list[CardButton]) -> Json:
@@ -242,26 +209,10 @@ def _snooze_form(buttons: list[CardButton]) -> Json:
     }
 
 
-def _reassign_form(button: CardButton) -> Json:
-    # Teams' people picker (Data.Query) is outside the Adaptive Cards 1.5 schema: ask for the id instead
-    field = _required(
-        {"type": "Input.Text", "id": "user", "label": "Reassign to (Entra object id)", "maxLength": 255},
-        "Whose Entra object id?",
-    )
-    return _show_card(button.label, [field], execute(ActionId.REASSIGN, "Reassign", _data(button)))
-
-
-_FORMS = {
-    ActionId.NOTE: _note_form,
-    ActionId.RESOLVE: _resolve_form,
-    ActionId.ESCALATE: _escalate_form,
-    ActionId.REASSIGN: _reassign_form,
-}
-
-
 def _action(button: CardButton, *, secondary: bool) -> Json:
-    if button.action in _FORMS:
-        return _FORMS[button.action](button)
+    form = form_for(button.action)
+    if form is not None:
+        return _form(button, form)
     style = _STYLE.get(button.style or "")
     return execute(
         button.action, button.label, _data(button), style=style, mode="secondary" if secondary else None
@@ -277,7 +228,7 @@ def card_actions(card: Card) -> list[Json]:
         if button.action is ActionId.SNOOZE or button.action in seen:
             continue
         seen.add(button.action)
-        actions.append(_action(button, secondary=button.action not in _INPUT_ACTIONS))
+        actions.append(_action(button, secondary=form_for(button.action) is None))
     if snoozes:
         actions.append(_snooze_form(snoozes))
     return actions

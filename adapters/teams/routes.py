@@ -18,6 +18,7 @@ from botbuilder.schema import Activity
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from adapters.http_body import BodyTooLargeError, read_limited
 from adapters.teams.auth import (
     AuthError,
     AuthUnavailableError,
@@ -30,7 +31,6 @@ from adapters.teams.bot import HotloopTeamsBot
 from adapters.teams.tenants import TenantPolicy, refusal_body
 from adapters.teams.tokens import BotTokenProvider
 from adapters.teams.translate import tenant_id
-from adapters.webhook_routes import BodyTooLargeError, read_limited
 from bot.context import Context
 from bot.settings import Settings
 from storage.outage import is_database_outage
@@ -91,56 +91,45 @@ def _tenant_refused(tenants: TenantPolicy, activity: Activity) -> JSONResponse |
     return JSONResponse(refusal_body(activity, reason), status_code=403)
 
 
-def mount_teams(app: FastAPI, settings: Settings) -> None:
-    config = bot_config(settings)
-    enabled = config.authenticated or settings.teams_allow_unauthenticated
-    adapter, auth = build_adapter(config)
-    tokens = BotTokenProvider(config)
-    tenants = TenantPolicy.from_settings(settings)
-    if config.authenticated:
-        if settings.teams_allow_unauthenticated:
-            log.warning("teams.allow_unauthenticated_ignored", reason="an app id is set: tokens are checked")
-        warm_openid_metadata(config)
-    elif settings.teams_allow_unauthenticated:
-        log.warning(
-            "teams.UNAUTHENTICATED",
-            message="POST /api/messages accepts activities WITHOUT checking any token: anyone who can reach "
-            "it can act as any user. Use only on loopback for tests.",
-            tenants="every tenant" if tenants.open else ",".join(sorted(tenants.tenants)),
-        )
+class TeamsEndpoint:
+    """Everything `POST /api/messages` needs, built once at mount: the adapter, the token check, the
+    tenant policy and the one bot (its conversation-reference memo lives as long as the app)."""
 
-    @app.post(
-        "/api/messages",
-        tags=["teams"],
-        summary="Microsoft Teams (Bot Framework) activities",
-        responses=_RESPONSES,
-    )
-    async def messages(request: Request) -> Response:
-        if not enabled:
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        self.settings = settings
+        self.config = bot_config(settings)
+        self.enabled = self.config.authenticated or settings.teams_allow_unauthenticated
+        self.adapter, self.auth = build_adapter(self.config)
+        self.tenants = TenantPolicy.from_settings(settings)
+        self.bot = HotloopTeamsBot(lambda: _ctx(app), token_provider=BotTokenProvider(self.config))
+
+    async def handle(self, request: Request) -> Response:
+        if not self.enabled:
             return _error(503, NOT_CONFIGURED)
+        limit = self.settings.max_body_bytes
         try:
-            raw = await read_limited(request, settings.max_body_bytes)
+            activity = _parse(await read_limited(request, limit))
         except BodyTooLargeError:
-            return _error(413, f"body larger than {settings.max_body_bytes} bytes")
-        try:
-            activity = _parse(raw)
+            return _error(413, f"body larger than {limit} bytes")
         except ValueError as bad:
             return _error(400, str(bad))
         header = request.headers.get("authorization")
         try:
-            result = await authenticate(auth, activity, header, required=config.authenticated)
+            result = await authenticate(self.auth, activity, header, required=self.config.authenticated)
         except AuthError as denied:
             log.warning("teams.unauthorized", reason=denied.reason, activity_type=activity.type)
             return _error(401, denied.reason)
         except AuthUnavailableError as unavailable:
             log.warning("teams.auth_unavailable", reason=str(unavailable))
             return _error(503, str(unavailable))
-        if (refused := _tenant_refused(tenants, activity)) is not None:
+        if (refused := _tenant_refused(self.tenants, activity)) is not None:
             return refused
-        ctx: Context = request.app.state.ctx
-        bot = HotloopTeamsBot(ctx, token_provider=tokens)
+        return await self.process(result, activity)
+
+    async def process(self, auth_result: Any, activity: Activity) -> Response:
+        """Run the bot's turn; the invoke response (its own status) or a bare 200."""
         try:
-            response = await adapter.process_activity(result, activity, bot.on_turn)
+            response = await self.adapter.process_activity(auth_result, activity, self.bot.on_turn)
         except Exception as error:
             if is_database_outage(error):
                 raise  # adapters/http_guards.py answers 503 with Retry-After: Teams sends it again
@@ -153,3 +142,38 @@ def mount_teams(app: FastAPI, settings: Settings) -> None:
         if body is None:
             return Response(status_code=status)
         return JSONResponse(body, status_code=status)
+
+
+def _ctx(app: FastAPI) -> Context:
+    ctx: Context = app.state.ctx
+    return ctx
+
+
+def _announce(endpoint: TeamsEndpoint) -> None:
+    """Say at start-up how activities are checked; fetch the token signing keys early."""
+    config, settings, tenants = endpoint.config, endpoint.settings, endpoint.tenants
+    if config.authenticated:
+        if settings.teams_allow_unauthenticated:
+            log.warning("teams.allow_unauthenticated_ignored", reason="an app id is set: tokens are checked")
+        warm_openid_metadata(config)
+    elif settings.teams_allow_unauthenticated:
+        log.warning(
+            "teams.UNAUTHENTICATED",
+            message="POST /api/messages accepts activities WITHOUT checking any token: anyone who can reach "
+            "it can act as any user. Use only on loopback for tests.",
+            tenants="every tenant" if tenants.open else ",".join(sorted(tenants.tenants)),
+        )
+
+
+def mount_teams(app: FastAPI, settings: Settings) -> None:
+    endpoint = TeamsEndpoint(app, settings)
+    _announce(endpoint)
+
+    @app.post(
+        "/api/messages",
+        tags=["teams"],
+        summary="Microsoft Teams (Bot Framework) activities",
+        responses=_RESPONSES,
+    )
+    async def messages(request: Request) -> Response:
+        return await endpoint.handle(request)

@@ -15,24 +15,20 @@ from typing import Any
 
 from botbuilder.schema import Activity
 
-from bot.action_ids import ActionId
-from bot.actions import ActionRequest
+from bot.action_ids import ActionId, Arg
+from bot.actions import ROUTES, ActionRequest
 from bot.alerts import Actor
 
 PLATFORM = "teams"
 INVOKE_NAME = "adaptiveCard/action"
-# card input ids (adapters/teams/render.py) → ActionRequest.args names (bot/actions.py)
+# card input ids → ActionRequest.args names: every form field's id is its arg (bot/actions.py ROUTES);
+# cards posted before the forms were shared named the follow-up toggle "survey"
 INPUT_ARGS: Mapping[str, str] = {
-    "note": "note",
-    "outcome": "outcome",
-    "root_cause": "root_cause",
-    "reason": "reason",
-    "survey": "follow_up",
-    "follow_up": "follow_up",
-    "user": "user",
-    "user_name": "user_name",
+    **{spec.id: spec.id for route in ROUTES.values() if route.form for spec in route.form.fields},
+    Arg.USER_NAME: Arg.USER_NAME,
+    "survey": Arg.FOLLOW_UP,
 }
-MAX_ARG_CHARS = 3000
+MAX_ARG_CHARS = 4000  # above every form field's limit: too long is refused by the form's rules, not cut
 _LEADING_MENTIONS = re.compile(r"^\s*(?:<at\b[^>]*>.*?</at>\s*)+", re.IGNORECASE | re.DOTALL)
 
 
@@ -75,7 +71,7 @@ def parse_click(verb: object, data: object) -> Click:
             args[name] = value
     option = _text(data.get("option")).strip()
     if option and action is ActionId.SNOOZE:
-        args["until"] = option
+        args[Arg.UNTIL] = option
     return Click(action, key, args)
 
 
@@ -97,7 +93,7 @@ def click_from_submit(value: object) -> Click | None:
 
 
 def request_for(click: Click, actor: Actor, channel: str | None = None) -> ActionRequest:
-    """`channel`: the conversation the click came from (`conversation_key`); dispatch refuses a click
+    """`channel`: the conversation the click came from (`conversation_key`); `handle` refuses a click
     from a conversation where the alert's card does not live."""
     return ActionRequest(
         action=click.verb, alert_key=click.alert_key, actor=actor, args=dict(click.args), channel=channel

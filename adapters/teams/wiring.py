@@ -19,18 +19,15 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import col
-
 from adapters.teams.auth import bot_config
 from adapters.teams.connector import TeamsChat, TokenProvider
 from adapters.teams.tokens import BotTokenProvider
 from bot.cards import Card, DigestCard
 from bot.chat import Posted
+from bot.chat_state import conversation_reference
 from bot.context import Context
 from bot.settings import Settings
 from storage.db import SessionFactory
-from storage.models import Conversation
 
 SERVICE_URL_ENV = "HOTLOOP_TEAMS_SERVICE_URL"
 DEFAULT_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
@@ -62,27 +59,10 @@ class ReferencedTeamsChat(TeamsChat):
         self._configured_url = configured_url
 
     async def _reference(self, conversation: str | None) -> Mapping[str, Any]:
-        async with self._sessions() as session:
-            row = None
-            if conversation:
-                row = (
-                    await session.execute(
-                        select(col(Conversation.reference)).where(
-                            col(Conversation.platform) == "teams",
-                            col(Conversation.conversation_id) == conversation,
-                        )
-                    )
-                ).scalar_one_or_none()
-            if row is None and not self._configured_url:
-                row = (
-                    await session.execute(
-                        select(col(Conversation.reference))
-                        .where(col(Conversation.platform) == "teams")
-                        .order_by(col(Conversation.updated_at).desc())
-                        .limit(1)
-                    )
-                ).scalar_one_or_none()
-        return row if isinstance(row, Mapping) else {}
+        return await conversation_reference(
+            self._sessions, platform="teams", conversation=conversation,
+            newest_otherwise=not self._configured_url,
+        )
 
     async def _at(self, conversation: str | None) -> TeamsChat:
         """A view of this chat (same HTTP client, tokens and DM cache) aimed at the right serviceUrl."""

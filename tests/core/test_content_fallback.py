@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters.teams.connector import TeamsChat
-from bot.actions import ActionId, ActionRequest, dispatch
+from bot.actions import ActionId, ActionRequest, handle
 from bot.alerts import Actor
 from bot.config_snapshot import ConfigCache, ConfigSnapshot
 from bot.domain import utcnow
@@ -74,7 +74,7 @@ async def test_an_update_and_a_reply_refused_for_content_are_sent_smaller(
     worker = worker_for(sessions, slack, clock)
     await worker.drain()
     slack.reject_content(1, method="chat.update")
-    await dispatch(ActionRequest(ActionId.CLAIM, key, ANA), sessions=sessions, config=config, now=utcnow())
+    await handle(ActionRequest(ActionId.CLAIM, key, ANA), sessions=sessions, config=config, now=utcnow())
     slack.reject_content(1, method="chat.postMessage")  # the thread line "claimed by Ana"
     await drain_until_quiet(worker, clock)
     updates = slack.calls("chat.update")

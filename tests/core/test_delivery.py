@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from adapters.slack.chat import SlackChat
-from bot.actions import ActionId, ActionRequest, dispatch
+from bot.actions import ActionId, ActionRequest, handle
 from bot.alerts import Actor
 from bot.domain import utcnow
 from jobs.delivery import DeliveryWorker
@@ -67,8 +67,8 @@ async def test_actions_update_the_card_in_place_and_write_history_in_its_thread(
     card_ts = slack.calls("chat.postMessage")[0].args
     for note in ("one", "two", "three"):
         request = ActionRequest(ActionId.NOTE, key, ANA, {"note": note})
-        await dispatch(request, sessions=sessions, config=config, now=utcnow())
-    await dispatch(ActionRequest(ActionId.CLAIM, key, ANA), sessions=sessions, config=config, now=utcnow())
+        await handle(request, sessions=sessions, config=config, now=utcnow())
+    await handle(ActionRequest(ActionId.CLAIM, key, ANA), sessions=sessions, config=config, now=utcnow())
     await worker.drain()
     updates = slack.calls("chat.update")
     assert len(updates) == 1, "pending updates of one alert coalesce into one call"
@@ -159,7 +159,7 @@ async def test_a_burst_to_one_channel_becomes_one_digest_kept_in_sync(
     assert all(k in str(posts[0].args["blocks"]) for k in keys)
     refs = await rows(sessions, CardRef)
     assert len(refs) == 12 and {r.audience for r in refs} == {"digest"}
-    await dispatch(
+    await handle(
         ActionRequest(ActionId.CLAIM, keys[3], ANA), sessions=sessions, config=config, now=utcnow()
     )
     await worker.drain()
@@ -196,14 +196,14 @@ async def test_a_click_from_a_channel_without_the_card_changes_nothing(
     config = await prepared_config(sessions, slack_channel="C0TEAM")
     key = await raise_alert(sessions, config)
     await worker_for(sessions, slack).drain()
-    foreign = await dispatch(
+    foreign = await handle(
         ActionRequest(ActionId.CLAIM, key, ANA, channel="C0OTHER"),
         sessions=sessions,
         config=config,
         now=utcnow(),
     )
     assert not foreign.ok and "not handled in this channel" in foreign.message
-    here = await dispatch(
+    here = await handle(
         ActionRequest(ActionId.CLAIM, key, ANA, channel="C0TEAM"),
         sessions=sessions,
         config=config,

@@ -18,8 +18,8 @@ from bot.alerts import Actor
 from bot.commands import Caller, CommandReply, run_command
 from bot.domain import utcnow
 from storage.db import SessionFactory, transaction
-from storage.ignored_webhooks import IgnoredCount, ignored_webhook_counts, record_ignored_webhook
 from storage.models import IgnoredWebhook
+from storage.queries.ignored_webhooks import IgnoredCount, ignored_webhook_counts, record_ignored_webhook
 from tests.appserver import serve_app, test_settings
 from tests.core.test_webhook import row_counts
 

@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from bot.actions import ActionId, ActionRequest, dispatch
+from bot.actions import ActionId, ActionRequest, handle
 from bot.alerts import Actor
 from bot.config_snapshot import ConfigSnapshot
 from bot.domain import utcnow
@@ -24,7 +24,7 @@ ADMIN = Actor("U0ADMIN", "Root", "slack")
 async def act(
     sessions: SessionFactory, config: ConfigSnapshot, action: ActionId, key: str, actor: Actor, **args: str
 ):  # type: ignore[no-untyped-def]
-    return await dispatch(
+    return await handle(
         ActionRequest(action, key, actor, args), sessions=sessions, config=config, now=utcnow()
     )
 

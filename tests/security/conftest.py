@@ -15,17 +15,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from bot.config_io import export_config
-from storage import queries
-from storage.db import transaction
 from storage.models import Outbox
-from tests.appserver import AppServer
+from tests.appserver import AppServer, AppWithChats, set_default_team
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackApi
-from tests.slack.slackapp import ADMIN, SlackApp, slack_app
+from tests.slack.slackapp import ADMIN, SlackApp
 from tests.teams.activities import MEGAN, TENANT, row_counts
 from tests.teams.test_auth import APP_ID, KID, SIGNING_KEY, KeyServer, jwk
 
@@ -105,18 +102,13 @@ class World:
 
 async def add_every_source(server: AppServer) -> None:
     for kind, name in SOURCE_NAMES.items():
-        if name != "web":  # slack_app already added the generic "web" source with SECRETS["generic"]
+        if name != "web":  # app_with_chats already added the generic "web" source with SECRETS["generic"]
             await server.add_source(name, kind=kind, secret=SECRETS[kind])
 
 
 async def link_teams_channel(server: AppServer, channel: str = TEAMS_CHANNEL) -> None:
     """The default team's cards also go to this Teams channel."""
-    async with transaction(server.ctx.sessions) as session:
-        team = await queries.default_team(session)
-        assert team is not None
-        team.teams_channel = channel
-        session.add(team)
-    server.ctx.config.invalidate()
+    await set_default_team(server, teams_channel=channel)
 
 
 @pytest.fixture
@@ -127,41 +119,26 @@ def keys() -> Iterator[KeyServer]:
 
 @pytest.fixture
 async def guarded(
-    engine: AsyncEngine,
-    database_url: str,
-    slack_api: FakeSlackApi,
-    connector: FakeBotConnector,
-    keys: KeyServer,
+    app_with_chats: AppWithChats, fake_slack: FakeSlackApi, fake_teams: FakeBotConnector, keys: KeyServer
 ) -> AsyncIterator[World]:
     """Slack (signed requests) and Teams with token checks ON, plus a source of every kind."""
-    async with slack_app(
-        database_url,
-        slack_api,
+    async with app_with_chats(
+        slack=True,
         teams_app_id=APP_ID,
         teams_app_password=TEAMS_PASSWORD,
         teams_tenant_id=TENANT,
         teams_openid_metadata_url=f"{keys.url}/.well-known/openidconfiguration",
         admins=[ADMIN["id"]],
-    ) as slack:
-        await add_every_source(slack.server)
-        yield World(slack=slack, connector=connector, keys=keys)
+    ) as server:
+        await add_every_source(server)
+        yield World(slack=SlackApp(server, fake_slack), connector=fake_teams, keys=keys)
 
 
 @pytest.fixture
 async def open_world(
-    engine: AsyncEngine,
-    database_url: str,
-    slack_api: FakeSlackApi,
-    connector: FakeBotConnector,
-    monkeypatch: pytest.MonkeyPatch,
+    app_with_chats: AppWithChats, fake_slack: FakeSlackApi, fake_teams: FakeBotConnector
 ) -> AsyncIterator[World]:
     """Slack plus unauthenticated loopback Teams (no token service to fake for replies), Teams cards going
     to the fake Bot Connector; admins: ADMIN on Slack, MEGAN on Teams."""
-    monkeypatch.setenv("HOTLOOP_TEAMS_SERVICE_URL", connector.url)
-    async with slack_app(
-        database_url,
-        slack_api,
-        teams_allow_unauthenticated=True,
-        admins=[ADMIN["id"], MEGAN["aadObjectId"]],
-    ) as slack:
-        yield World(slack=slack, connector=connector)
+    async with app_with_chats(slack=True, teams=True, admins=[ADMIN["id"], MEGAN["aadObjectId"]]) as server:
+        yield World(slack=SlackApp(server, fake_slack), connector=fake_teams)

@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 from adapters.slack import modals
-from bot.action_ids import ActionId
+from bot.action_ids import ActionId, Arg
 from tests.security.conftest import TEAMS_CHANNEL, World, link_teams_channel
 from tests.slack.slackapp import ANA, BEN, CHANNEL, block_actions, menu_choice, view_submission
 from tests.teams.activities import CHANNEL as MANAGERS_CHANNEL
@@ -46,7 +46,7 @@ async def test_a_slack_click_from_another_channel_is_refused(open_world: World) 
         block_actions(BEN, menu_choice(f"alert.not_actionable|{key}"), channel=OTHER_CHANNEL)
     )
     form = modals.form_view(ActionId.NOTE, key, modals.encode_metadata(key, OTHER_CHANNEL))
-    note = {modals.NOTE: {"type": "plain_text_input", "value": "typed in the wrong channel"}}
+    note = {Arg.NOTE: {"type": "plain_text_input", "value": "typed in the wrong channel"}}
     await slack.interact(view_submission(ANA, form, note))
 
     assert await slack.wait(lambda: len(slack.ephemerals(ANA)) == 2 and len(slack.ephemerals(BEN)) == 2)

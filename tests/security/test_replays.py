@@ -16,12 +16,11 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack import modals
-from bot.action_ids import ActionId
+from bot.action_ids import ActionId, Arg
 from storage import queries
-from tests.appserver import AppServer, serve_app, test_settings
+from tests.appserver import AppServer, AppWithChats
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack.slackapp import (
@@ -31,7 +30,6 @@ from tests.slack.slackapp import (
     block_actions,
     button,
     sign,
-    slack_app,
     view_submission,
 )
 from tests.teams.activities import DETRACTOR, MEGAN, execute, message
@@ -40,9 +38,9 @@ FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
-async def slack(engine: AsyncEngine, database_url: str, slack_api: FakeSlackApi) -> AsyncIterator[SlackApp]:
-    async with slack_app(database_url, slack_api, admins=["U0ANA"]) as app:
-        yield app
+async def slack(app_with_chats: AppWithChats, fake_slack: FakeSlackApi) -> AsyncIterator[SlackApp]:
+    async with app_with_chats(slack=True, admins=["U0ANA"]) as server:
+        yield SlackApp(server, fake_slack)
 
 
 class Captured:
@@ -85,7 +83,7 @@ async def _status(slack: SlackApp, key: str, status: str) -> bool:
 async def test_a_replayed_form_adds_one_note(slack: SlackApp) -> None:
     key = await slack.new_alert()
     form = modals.form_view(ActionId.NOTE, key, modals.encode_metadata(key, CHANNEL))
-    note = {modals.NOTE: {"type": "plain_text_input", "value": "Called her back"}}
+    note = {Arg.NOTE: {"type": "plain_text_input", "value": "Called her back"}}
     submitted = interaction(view_submission(ANA, form, note))
     replies = [await submitted.send(slack) for _ in range(3)]
     assert [r.status_code for r in replies] == [200, 200, 200]
@@ -131,10 +129,8 @@ async def test_the_same_click_signed_again_later_is_a_new_request(slack: SlackAp
 
 
 @pytest.fixture
-async def teams(engine: AsyncEngine, database_url: str) -> AsyncIterator[AppServer]:
-    settings = test_settings(database_url, teams_allow_unauthenticated=True, admins=[MEGAN["aadObjectId"]])
-    async with serve_app(settings) as app:
-        await app.add_source("web")
+async def teams(app_with_chats: AppWithChats) -> AsyncIterator[AppServer]:
+    async with app_with_chats(teams_allow_unauthenticated=True, admins=[MEGAN["aadObjectId"]]) as app:
         yield app
 
 

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.install import OTHER_APP, OTHER_WORKSPACE
+from tests.appserver import AppWithChats
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fixtures import payload, payload_bytes
 from tests.slack.slackapp import ANA, CHANNEL, SlackApp, block_actions, button, home_opened, slack_app
@@ -29,9 +30,9 @@ FORM = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture
-async def slack(engine: AsyncEngine, database_url: str, slack_api: FakeSlackApi) -> AsyncIterator[SlackApp]:
-    async with slack_app(database_url, slack_api, admins=["U0ANA"]) as app:
-        yield app
+async def slack(app_with_chats: AppWithChats, fake_slack: FakeSlackApi) -> AsyncIterator[SlackApp]:
+    async with app_with_chats(slack=True, admins=["U0ANA"]) as server:
+        yield SlackApp(server, fake_slack)
 
 
 def fixture_click(key: str, **changes: Any) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""The real app with Slack enabled, against the loopback fake Web API, plus signed Slack requests.
+"""Signed Slack requests to the real app with Slack on (tests/conftest.py's `app_with_chats(slack=True)`).
 
-async with slack_app(database_url, fake) as slack:
+async with app_with_chats(slack=True) as server:
+    slack = SlackApp(server, fake_slack)
     key = await slack.new_alert()
-    reply = await slack.click(USER_ANA, "alert.claim", key)
+    reply = await slack.interact(block_actions(ANA, button("alert.claim", key)))
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from sqlalchemy import select
 from storage import queries
 from storage.db import transaction
 from storage.models import Alert, AlertEvent
-from tests.appserver import AppServer, serve_app, test_settings
+from tests.appserver import SLACK_CHANNEL, SLACK_SIGNING_SECRET, AppServer, serve_with_chats
 from tests.fakes.slack_api import FakeSlackApi
 
-SIGNING_SECRET = "signing-secret-for-tests-0123"
-CHANNEL = "C0TEAM01"
+SIGNING_SECRET = SLACK_SIGNING_SECRET
+CHANNEL = SLACK_CHANNEL  # the default team's channel
 ANA = {"id": "U0ANA", "username": "ana", "name": "ana", "team_id": "T0TEST"}
 BEN = {"id": "U0BEN", "username": "ben", "name": "ben", "team_id": "T0TEST"}
 ADMIN = {"id": "U0ADMIN", "username": "root", "name": "root", "team_id": "T0TEST"}
@@ -242,19 +243,6 @@ class SlackApp:
 
 @asynccontextmanager
 async def slack_app(database_url: str, fake: FakeSlackApi, **overrides: Any) -> AsyncIterator[SlackApp]:
-    settings = test_settings(
-        database_url,
-        slack_bot_token=fake.token,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=fake.url,
-        **overrides,
-    )
-    async with serve_app(settings) as server:
-        async with transaction(server.ctx.sessions) as session:
-            team = await queries.default_team(session)
-            assert team is not None
-            team.slack_channel = CHANNEL
-            session.add(team)
-        server.ctx.config.invalidate()
-        await server.add_source("web")
+    """`app_with_chats(slack=True, **overrides)` wrapped in a SlackApp, for callers without the fixture."""
+    async with serve_with_chats(database_url, slack=fake, **overrides) as server:
         yield SlackApp(server=server, fake=fake)

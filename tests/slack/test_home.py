@@ -8,19 +8,19 @@ from typing import Any
 
 import pytest
 from slack_sdk.models.views import View
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.home import MINE_MAX, build_home
 from bot.metrics import LoopFigures
+from tests.appserver import AppWithChats
 from tests.factories import NOW, sample_card
 from tests.fakes.slack_api import FakeSlackApi
-from tests.slack.slackapp import ANA, BEN, SlackApp, block_actions, button, home_opened, slack_app
+from tests.slack.slackapp import ANA, BEN, SlackApp, block_actions, button, home_opened
 
 
 @pytest.fixture
-async def slack(engine: AsyncEngine, database_url: str, slack_api: FakeSlackApi) -> AsyncIterator[SlackApp]:
-    async with slack_app(database_url, slack_api) as app:
-        yield app
+async def slack(app_with_chats: AppWithChats, fake_slack: FakeSlackApi) -> AsyncIterator[SlackApp]:
+    async with app_with_chats(slack=True) as server:
+        yield SlackApp(server, fake_slack)
 
 
 def blocks_text(view: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""Buttons that need input: views.open at once, views.update with the form, view_submission → dispatch."""
+"""Buttons with a form: views.open at once, views.update with the form (or the guard's refusal),
+view_submission → run_action."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack import modals, translate
 from bot.action_ids import ActionId
+from bot.actions import form_for
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack.slackapp import (
     ADMIN,
@@ -69,7 +71,7 @@ async def open_form(slack: SlackApp, user: dict[str, Any], action: str, key: str
 # ---- pure: the views and their submissions ---------------------------------------------------
 
 
-@pytest.mark.parametrize("action", modals.FORM_ACTIONS)
+@pytest.mark.parametrize("action", [a for a in ActionId if form_for(a) is not None])
 def test_forms_are_valid_block_kit(action: ActionId) -> None:
     meta = modals.encode_metadata("HA-1001", CHANNEL)
     for view in (
@@ -190,6 +192,16 @@ async def test_resolve_by_someone_else_shows_the_refusal_in_the_modal(slack: Sla
     assert "Only the owner" in json.dumps(refusal["blocks"]) and "ana owns it" in json.dumps(
         refusal["blocks"]
     )
+
+
+async def test_a_form_clicked_in_a_channel_without_the_card_shows_the_refusal(slack: SlackApp) -> None:
+    key = await slack.new_alert()
+    assert await slack.wait(lambda: slack.card(key) is not None)  # posted: the card's channel is known
+    before = len(slack.fake.calls("views.update"))
+    await slack.click(ANA, "alert.note", key, channel="C0OTHERTEAM")
+    assert await slack.wait(lambda: len(slack.fake.calls("views.update")) > before)
+    refusal = slack.fake.calls("views.update")[-1].args["view"]
+    assert "submit" not in refusal and "is not handled in this channel" in json.dumps(refusal["blocks"])
 
 
 async def test_resolve_submitted_by_someone_else_is_refused_privately(slack: SlackApp) -> None:

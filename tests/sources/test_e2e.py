@@ -10,13 +10,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sources import delighted, formbricks, qualtrics, surveymonkey, typeform
 from bot.sources import add_source
-from storage.db import transaction
-from storage.models import Alert, Team
-from tests.appserver import AppServer, serve_app, test_settings
+from storage.models import Alert
+from tests.appserver import AppServer, AppWithChats
 from tests.fakes.slack_api import FakeSlackApi
 from tests.sources import test_qualtrics as q
 from tests.sources import test_surveymonkey as sm
@@ -24,20 +22,9 @@ from tests.sources.conftest import FakeApi, dumps, payload
 
 
 @pytest.fixture
-async def server(engine: AsyncEngine, database_url: str, slack: FakeSlackApi) -> AsyncIterator[AppServer]:
-    settings = test_settings(
-        database_url,
-        slack_bot_token=slack.token,
-        slack_signing_secret="signing-secret-0123456789",
-        slack_api_url=slack.url + "/",
-    )
-    async with serve_app(settings) as app_server:
-        async with transaction(app_server.ctx.sessions) as session:
-            team = (await session.execute(select(Team))).scalars().first()
-            assert team is not None
-            team.slack_channel = "C0CARDS"
-        app_server.ctx.config.invalidate()
-        yield app_server
+async def server(app_with_chats: AppWithChats) -> AsyncIterator[AppServer]:
+    async with app_with_chats(slack=True, default_team={"slack_channel": "C0CARDS"}, source=None) as app:
+        yield app
 
 
 async def send(

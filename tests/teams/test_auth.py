@@ -15,11 +15,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Role
 from storage import queries
-from tests.appserver import AppServer, serve_app, test_settings
+from tests.appserver import AppServer, AppWithChats
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.teams.activities import DETRACTOR, TENANT, execute, message, row_counts
 
@@ -109,12 +108,6 @@ def token(service_url: str, *, key: rsa.RSAPrivateKey = SIGNING_KEY, kid: str = 
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeBotConnector]:
-    with FakeBotConnector() as connector:
-        yield connector
-
-
-@pytest.fixture
 def keys() -> Iterator[KeyServer]:
     published = [jwk(SIGNING_KEY, KID, ["msteams", "webchat"]), jwk(OTHER_KEY, "slack-only", ["slack"])]
     with KeyServer(published) as server:
@@ -122,16 +115,14 @@ def keys() -> Iterator[KeyServer]:
 
 
 @pytest.fixture
-async def server(engine: AsyncEngine, database_url: str, keys: KeyServer) -> AsyncIterator[AppServer]:
-    settings = test_settings(
-        database_url,
+async def server(app_with_chats: AppWithChats, keys: KeyServer) -> AsyncIterator[AppServer]:
+    async with app_with_chats(
+        role=Role.WEB,  # no delivery worker: row counts stay still
         teams_app_id=APP_ID,
         teams_app_password="pw-0123456789abcdef",
         teams_tenant_id=TENANT,
         teams_openid_metadata_url=f"{keys.url}/.well-known/openidconfiguration",
-    )
-    async with serve_app(settings, role=Role.WEB) as app:  # no delivery worker: row counts stay still
-        await app.add_source("web")
+    ) as app:
         yield app
 
 
@@ -149,12 +140,14 @@ async def status_of(server: AppServer, key: str) -> str:
     return alert.status
 
 
-async def test_a_valid_token_is_served(server: AppServer, fake: FakeBotConnector, keys: KeyServer) -> None:
+async def test_a_valid_token_is_served(
+    server: AppServer, fake_teams: FakeBotConnector, keys: KeyServer
+) -> None:
     key = await new_alert(server)
     reply = await server.client.post(
         "/api/messages",
-        json=execute(fake.url, "alert.claim", key),
-        headers={"Authorization": f"Bearer {token(fake.url)}"},
+        json=execute(fake_teams.url, "alert.claim", key),
+        headers={"Authorization": f"Bearer {token(fake_teams.url)}"},
     )
     assert reply.status_code == 200, reply.text
     assert reply.json()["type"] == "application/vnd.microsoft.card.adaptive"
@@ -191,15 +184,15 @@ CASES = list(_bad_headers("http://x/"))
 
 @pytest.mark.parametrize("case", CASES)
 async def test_bad_tokens_are_401_and_change_nothing(
-    server: AppServer, fake: FakeBotConnector, case: str
+    server: AppServer, fake_teams: FakeBotConnector, case: str
 ) -> None:
     key = await new_alert(server)
     before = await row_counts(server)
-    headers = _bad_headers(fake.url)[case]
-    for activity in (execute(fake.url, "alert.claim", key), message(fake.url, "help")):
+    headers = _bad_headers(fake_teams.url)[case]
+    for activity in (execute(fake_teams.url, "alert.claim", key), message(fake_teams.url, "help")):
         reply = await server.client.post("/api/messages", json=activity, headers=headers)
         assert reply.status_code == 401, (case, reply.text)
         assert reply.json()["error"]
     assert await status_of(server, key) == "open"
     assert await row_counts(server) == before
-    assert fake.calls() == []
+    assert fake_teams.calls() == []

@@ -140,10 +140,13 @@ def test_open_card_buttons_and_forms() -> None:
     resolve_inputs = {
         n["id"]: n for n in walk(show["Resolve"]) if str(n.get("type", "")).startswith("Input.")
     }
-    assert set(resolve_inputs) == {"outcome", "root_cause", "note", "survey"}
-    assert {c["value"] for c in resolve_inputs["outcome"]["choices"]} == {o.value for o in Outcome}
+    assert set(resolve_inputs) == {"outcome", "root_cause", "note", "follow_up"}
+    # the outcomes Slack's Resolve form offers too ("Not actionable" is a button of its own)
+    assert {c["value"] for c in resolve_inputs["outcome"]["choices"]} == {
+        o.value for o in Outcome if o is not Outcome.NOT_ACTIONABLE
+    }
     assert resolve_inputs["note"]["isMultiline"] is True
-    assert resolve_inputs["survey"]["type"] == "Input.Toggle"
+    assert resolve_inputs["follow_up"]["type"] == "Input.Toggle"
     assert [n["id"] for n in walk(show["Escalate"]) if n.get("type") == "Input.Text"] == ["reason"]
 
 

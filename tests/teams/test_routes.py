@@ -149,6 +149,18 @@ async def test_snooze_option_and_refusals_are_messages(server: AppServer, fake: 
     assert no_outcome["type"] == MESSAGE and "outcome" in no_outcome["value"].lower()
 
 
+async def test_form_inputs_follow_the_same_rules_as_slacks_modal(
+    server: AppServer, fake: FakeBotConnector
+) -> None:
+    key = await new_alert(server)
+    too_long = (await send(server, execute(fake.url, "alert.note", key, note="n" * 3001))).json()
+    assert too_long["type"] == MESSAGE and too_long["value"] == "Keep the note under 3000 characters"
+    not_here = (await send(server, execute(fake.url, "alert.resolve", key, outcome="not_actionable"))).json()
+    assert not_here["type"] == MESSAGE and not_here["value"] == "Pick an outcome"
+    row = await alert(server, key)
+    assert (row.status, row.version) == ("open", 1)
+
+
 async def test_team_channel_card_shows_contact_details(server: AppServer, fake: FakeBotConnector) -> None:
     key = await new_alert(server)
     async with transaction(server.ctx.sessions) as session:
@@ -253,6 +265,20 @@ async def test_conversation_reference_is_stored(server: AppServer, fake: FakeBot
     assert channel.reference["bot"]["id"].startswith("28:")
     personal = [r for r in rows.values() if r.conversation_id.startswith("a:")]
     assert len(personal) == 1 and personal[0].reference["user"]["aadObjectId"] == MEGAN["aadObjectId"]
+
+
+async def test_a_reference_is_written_once_not_on_every_activity(
+    server: AppServer, fake: FakeBotConnector
+) -> None:
+    """One bot serves every request (built at mount), so what it stored lately is not written again."""
+    await send(server, message(fake.url, "help"))
+    query = select(Conversation).where(Conversation.conversation_id == CHANNEL)  # type: ignore[arg-type]
+    async with transaction(server.ctx.sessions) as session:
+        (await session.execute(query)).scalar_one().name = "renamed since"
+    assert (await send(server, message(fake.url, "help"))).status_code == 200
+    assert (await send(server, execute(fake.url, "alert.claim", await new_alert(server)))).status_code == 200
+    async with server.ctx.sessions() as session:
+        assert (await session.execute(query)).scalar_one().name == "renamed since"
 
 
 # ---- HTTP contract ------------------------------------------------------------------------------

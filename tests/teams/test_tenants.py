@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.teams.tenants import OTHER_TENANT
 from bot.settings import Role, SettingsError, build_settings
 from storage import queries
-from tests.appserver import TEST_SECRET_KEY, AppServer, serve_app, test_settings
+from tests.appserver import TEST_SECRET_KEY, AppServer, AppWithChats
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.teams.activities import DETRACTOR, MEGAN, TENANT, execute, message, row_counts, submit
 from tests.teams.test_auth import APP_ID, KID, SIGNING_KEY, KeyServer, jwk, token
@@ -45,12 +44,13 @@ def from_tenant(
 
 
 @pytest.fixture
-async def server(engine: AsyncEngine, database_url: str) -> AsyncIterator[AppServer]:
+async def server(app_with_chats: AppWithChats) -> AsyncIterator[AppServer]:
     """Unauthenticated local mode, one tenant configured; Megan's object id is an admin."""
-    settings = test_settings(database_url, teams_allow_unauthenticated=True, teams_tenant_id=TENANT,
-                             teams_allowed_tenants=PARTNER, admins=[MEGAN["aadObjectId"]])
-    async with serve_app(settings, role=Role.WEB) as app:  # no worker: row counts stay still
-        await app.add_source("web")
+    async with app_with_chats(
+        role=Role.WEB,  # no worker: row counts stay still
+        teams_allow_unauthenticated=True, teams_tenant_id=TENANT, teams_allowed_tenants=PARTNER,
+        admins=[MEGAN["aadObjectId"]],
+    ) as app:
         yield app
 
 
@@ -126,14 +126,12 @@ def keys() -> Iterator[KeyServer]:
 
 
 async def test_a_valid_token_from_another_tenant_is_refused(
-    engine: AsyncEngine, database_url: str, keys: KeyServer, connector: FakeBotConnector
+    app_with_chats: AppWithChats, keys: KeyServer, connector: FakeBotConnector
 ) -> None:
-    settings = test_settings(
-        database_url, teams_app_id=APP_ID, teams_app_password="pw-0123456789abcdef", teams_tenant_id=TENANT,
+    async with app_with_chats(
+        role=Role.WEB, teams_app_id=APP_ID, teams_app_password="pw-0123456789abcdef", teams_tenant_id=TENANT,
         teams_openid_metadata_url=f"{keys.url}/.well-known/openidconfiguration",
-    )
-    async with serve_app(settings, role=Role.WEB) as app:
-        await app.add_source("web")
+    ) as app:
         key = await new_alert(app)
         bearer = {"Authorization": f"Bearer {token(connector.url)}"}
         stranger = from_tenant(execute(connector.url, "alert.claim", key), ATTACKER)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -23,21 +22,15 @@ from tests.fakes.bot_connector import FakeBotConnector
 CHANNEL = "19:linked@thread.tacv2"
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeBotConnector]:
-    with FakeBotConnector() as connector:
-        yield connector
-
-
 async def test_new_threads_use_the_channel_reference(
-    sessions: SessionFactory, fake: FakeBotConnector
+    sessions: SessionFactory, fake_teams: FakeBotConnector
 ) -> None:
     async with transaction(sessions) as session:
         session.add(
             Conversation(
                 platform="teams",
                 conversation_id=CHANNEL,
-                reference={"serviceUrl": fake.url, "conversation": {"id": CHANNEL, "tenantId": "t-1"}},
+                reference={"serviceUrl": fake_teams.url, "conversation": {"id": CHANNEL, "tenantId": "t-1"}},
             )
         )
     chat = ReferencedTeamsChat(
@@ -49,22 +42,22 @@ async def test_new_threads_use_the_channel_reference(
         # an unknown channel falls back to the most recently heard-from conversation's serviceUrl
         await chat.send_direct(user="29:someone", text="hello")
     assert posted.conversation_ref is not None
-    assert posted.conversation_ref["serviceUrl"] == fake.url.rstrip("/")
-    first = fake.calls()[0]
+    assert posted.conversation_ref["serviceUrl"] == fake_teams.url.rstrip("/")
+    first = fake_teams.calls()[0]
     assert first.body["channelData"] == {"channel": {"id": CHANNEL}, "tenant": {"id": "t-1"}}
     assert first.body["bot"] == {"id": "28:bot"}
-    assert any(c.conversation == "a:dm-29:someone" for c in fake.calls())
+    assert any(c.conversation == "a:dm-29:someone" for c in fake_teams.calls())
 
 
 async def test_configured_url_is_used_when_the_channel_is_unknown(
-    sessions: SessionFactory, fake: FakeBotConnector
+    sessions: SessionFactory, fake_teams: FakeBotConnector
 ) -> None:
     chat = ReferencedTeamsChat(
-        sessions=sessions, configured_url=fake.url, token_provider=None, tenant_id="t-2", bot_id=None
+        sessions=sessions, configured_url=fake_teams.url, token_provider=None, tenant_id="t-2", bot_id=None
     )
     async with chat:
         await chat.post_card(channel="19:never-seen@thread.tacv2", card=sample_card())
-    assert [c.path for c in fake.calls()] == ["/v3/conversations"]
+    assert [c.path for c in fake_teams.calls()] == ["/v3/conversations"]
 
 
 class TokenEndpoint:

@@ -1,7 +1,8 @@
 """Webhooks answered 2xx without being stored, counted per UTC day, source and reason (IgnoredWebhook).
 
 One upsert per ignored webhook (`INSERT … ON CONFLICT DO UPDATE`, on SQLite and PostgreSQL alike), so
-concurrent requests never race to create the day's row. Callers own the session and the transaction.
+concurrent requests never race to create the day's row. Callers own the session and the transaction,
+except for `count_ignored_webhook`, which is one on its own (the webhook route has no session).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.db import SessionFactory, transaction
 from storage.models import IgnoredWebhook
 
 
@@ -41,6 +43,12 @@ async def record_ignored_webhook(session: AsyncSession, *, source: str, reason: 
         set_={"count": table.c["count"] + 1, "last_at": stmt.excluded.last_at},
     )
     await session.execute(stmt)
+
+
+async def count_ignored_webhook(sessions: SessionFactory, *, source: str, reason: str, now: datetime) -> None:
+    """`record_ignored_webhook` in a transaction of its own."""
+    async with transaction(sessions) as session:
+        await record_ignored_webhook(session, source=source, reason=reason, now=now)
 
 
 async def ignored_webhook_counts(session: AsyncSession, *, since: datetime) -> list[IgnoredCount]:

@@ -10,6 +10,7 @@ from sqlalchemy import CursorResult, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.db import SessionFactory, transaction
 from storage.models import Outbox, WebhookDelivery
 
 
@@ -23,3 +24,13 @@ async def delete_webhook_deliveries(session: AsyncSession, *, before: datetime) 
     stmt = delete(WebhookDelivery).where(col(WebhookDelivery.received_at) < before)
     result = cast("CursorResult[Any]", await session.execute(stmt))
     return int(result.rowcount or 0)
+
+
+async def purge_old_rows(
+    sessions: SessionFactory, *, outbox_before: datetime, deliveries_before: datetime
+) -> int:
+    """Both deletes in one transaction; returns the outbox rows deleted."""
+    async with transaction(sessions) as session:
+        deleted = await delete_finished_outbox(session, before=outbox_before)
+        await delete_webhook_deliveries(session, before=deliveries_before)
+    return deleted
