@@ -7,8 +7,8 @@ import itertools
 
 import structlog
 
-from bot.cards import Card, DigestCard
-from bot.chat import CardPlace, Posted
+from bot.cards.model import Card, DigestCard
+from bot.chat.port import CardPlace, Posted
 
 log = structlog.get_logger("hotloop.chat.log")
 

@@ -62,12 +62,12 @@ import psutil
 
 REPO = ingest.REPO
 from adapters.sources.generic import sign as sign_webhook  # noqa: E402
+from tests.adapters.slack.slackapp import block_actions, button  # noqa: E402
+from tests.adapters.slack.slackapp import sign as sign_slack  # noqa: E402
+from tests.adapters.teams.activities import CHANNEL as TEAMS_CHANNEL  # noqa: E402
+from tests.adapters.teams.activities import execute as teams_execute  # noqa: E402
 from tests.fakes.bot_connector import FakeBotConnector  # noqa: E402
 from tests.fakes.slack_api import FakeSlackApi  # noqa: E402
-from tests.slack.slackapp import block_actions, button  # noqa: E402
-from tests.slack.slackapp import sign as sign_slack  # noqa: E402
-from tests.teams.activities import CHANNEL as TEAMS_CHANNEL  # noqa: E402
-from tests.teams.activities import execute as teams_execute  # noqa: E402
 
 RESULTS = ingest.RESULTS
 SIGNING_SECRET = "bench-slack-signing-secret-0123456789"

@@ -28,7 +28,7 @@ For each database kind, on a fresh database (a temp SQLite file, or a new Postgr
    - 500s: must be 0.
 
 Results: a table on stdout, bench/results/crash.json and bench/results/crash.md (`--out-dir` elsewhere).
-`tests/test_crash.py` runs a short variant (≈300 webhooks, 2 kills) of the same code.
+`tests/system/test_crash.py` runs a short variant (≈300 webhooks, 2 kills) of the same code.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def fresh_database(kind: str, workdir: Path, pg_admin_url: str) -> Iterator[str]
 
 
 def hotloop_command() -> list[str]:
-    return [sys.executable, "-c", "from bot.cli import main; main()"]
+    return [sys.executable, "-c", "from hotloop.cli import main; main()"]
 
 
 def server_env(database_url: str, slack: FakeSlackApi) -> dict[str, str]:

@@ -143,7 +143,8 @@ def server_env(database_url: str) -> dict[str, str]:
 
 def hotloop_command() -> list[str]:
     script = Path(sys.executable).parent / "hotloop"
-    return [str(script)] if script.exists() else [sys.executable, "-c", "from bot.cli import main; main()"]
+    fallback = [sys.executable, "-c", "from hotloop.cli import main; main()"]
+    return [str(script)] if script.exists() else fallback
 
 
 @dataclass
@@ -533,8 +534,8 @@ def markdown(
     out += [
         "",
         "Why hotloop can beat its baseline: the baseline commits once per webhook, as the issue defines",
-        "it; hotloop's group commit (bot/ingest_queue.py) puts every webhook waiting at that moment into",
-        "one transaction with one INSERT per table (bot/ingest_batch.py), and answers each only after",
+        "it; hotloop's group commit (bot/ingest/queue.py) puts every webhook waiting at that moment into",
+        "one transaction with one INSERT per table (bot/ingest/batch.py), and answers each only after",
         "that commit. `hotloop-all` also delivers every card (to the log chat) in the same process:",
         "`outbox_by_status` below shows how much of it kept up.",
     ]

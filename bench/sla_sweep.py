@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from bot.config_snapshot import load_snapshot  # noqa: E402
+from bot.config.snapshot import load_snapshot  # noqa: E402
 from bot.sla_sweep import sweep  # noqa: E402
 from storage.db import create_all, create_engine_for, normalize_url, session_factory  # noqa: E402
 

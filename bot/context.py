@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config_snapshot import ConfigCache, ensure_defaults
+from bot.config.snapshot import ConfigCache, ensure_defaults
 from bot.crypto import SecretBox
-from bot.ingest_queue import IngestQueue
+from bot.ingest.queue import IngestQueue
 from bot.outbox import OutboxSignal
 from bot.settings import Settings
 from storage import queries

@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.cards import DigestCard, DigestItem, sla_line
+from bot.business_hours import BusinessHours, BusinessHoursError
+from bot.cards.model import DigestCard, DigestItem, sla_line
 from bot.domain import AlertStatus, Severity
 from bot.metrics import format_rate, format_seconds, loop_figures
 from bot.outbox import enqueue
-from bot.sla_clock import BusinessHours, BusinessHoursError
 from storage import queries
 from storage.db import SessionFactory, transaction
 from storage.models import Alert, Team

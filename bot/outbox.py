@@ -15,7 +15,7 @@ from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config_snapshot import TeamInfo
+from bot.config.snapshot import TeamInfo
 from storage.models import Outbox
 from storage.queries.outbox_writes import alerts_with_pending_card_update
 

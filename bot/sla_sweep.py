@@ -3,7 +3,7 @@
 `sweep()` takes the alerts whose indexed `next_due_at` has passed (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, so two workers never take the same alert; SQLite's `BEGIN IMMEDIATE` serializes) and
 writes each one's due steps as one compare-and-set through the one alert writer
-(`bot.alert_writer.write_changes`, actor SYSTEM: the same events, card update and chat rows as a
+(`bot.alerts.writer.write_changes`, actor SYSTEM: the same events, card update and chat rows as a
 click), for the whole batch in one transaction:
 
 - **heads-up** at `heads_up_fraction` (75 %) of the claim/resolve window, in business time;
@@ -19,7 +19,7 @@ click), for the whole batch in one transaction:
 Nothing lives in memory. What already happened for the current clock is read from the alert's own
 `AlertEvent`s (keyed by clock and deadline, so a moved deadline starts afresh); the next step is
 stored in `next_nag_at`, and `nag_count` counts notices since the breach (breach = 1, each nag
-+1; 0 = not breached), which `bot.alert_writer.next_due` uses to ignore a deadline already handled.
++1; 0 = not breached), which `bot.alerts.writer.next_due` uses to ignore a deadline already handled.
 A batch commits as one transaction: a crash sends nothing twice and loses nothing. An alert changed
 since it was taken (never, while its row is held) is left untouched for the next sweep.
 """
@@ -36,17 +36,17 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.alert_writer import AlertValues, AlertWrite, Change, current_values, write_changes, written_values
-from bot.alerts import SYSTEM, escalation_places
-from bot.cards import humanize_delta
-from bot.config_snapshot import ConfigSnapshot
-from bot.domain import AlertStatus
-from bot.sla_clock import (
+from bot.alerts.lifecycle import SYSTEM, escalation_places
+from bot.alerts.writer import AlertValues, AlertWrite, Change, current_values, write_changes, written_values
+from bot.business_hours import (
     BusinessHours,
     add_business_seconds,
     business_seconds_between,
 )
-from bot.sla_policy import SweepOptions, heads_up_at, parse_quiet_hours, quiet_end, waiting_on_customer
+from bot.cards.model import humanize_delta
+from bot.config.snapshot import ConfigSnapshot
+from bot.domain import AlertStatus
+from bot.sla.policy import SweepOptions, heads_up_at, parse_quiet_hours, quiet_end, waiting_on_customer
 from storage.db import SessionFactory, transaction
 from storage.models import Alert
 from storage.queries import alerts as alert_queries

@@ -2,7 +2,7 @@
 
 - Rows are leased by pushing `next_attempt_at` forward (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so a
   crashed worker's rows come back by themselves and two workers never take the same row. The worker
-  holds no session: each read and write is one call to `storage.queries.outbox` (or `bot.card_views`).
+  holds no session: each read and write is one call to `storage.queries.outbox` (or `bot.cards.views`).
 - Work is grouped in lanes (one per channel, or per alert for updates): a lane runs in order and is
   paced for its platform; lanes run concurrently, so one slow or rate-limited channel stalls no other.
 - A burst of new cards for one channel becomes one digest message (each alert with its own button).
@@ -25,7 +25,7 @@ from typing import Any
 
 import structlog
 
-from bot.chat import Chat, ChatError
+from bot.chat.port import Chat, ChatError
 from bot.domain import utcnow
 from bot.outbox import OutboxSignal, direct_values
 from bot.telemetry import DELIVERIES

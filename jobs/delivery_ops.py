@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.card_views import burst_digest, render_places
-from bot.cards import Card, card_at_level, digest_at_level, reply_at_level
-from bot.chat import Chat, ChatError
+from bot.cards.model import Card, card_at_level, digest_at_level, reply_at_level
+from bot.cards.views import burst_digest, render_places
+from bot.chat.port import Chat, ChatError
 from jobs.delivery_posts import Poster, place_of
 from jobs.outbox_jobs import Job as Job  # re-exported: handlers and tests import them from here
 from jobs.outbox_jobs import JobHandler as JobHandler

@@ -3,7 +3,7 @@
 - Each post is rendered at its row's level (`Job.level`: full, compact, minimal); a refusal for content
   raises the level (`jobs.outbox_jobs.error_verdict`).
 - Each post is labelled with its outbox rows when the platform can find labelled posts again
-  (`bot.chat.FindsPosts`, Slack message metadata). A row whose earlier attempt may have posted without
+  (`bot.chat.port.FindsPosts`, Slack message metadata). A row whose earlier attempt may have posted without
   being recorded (`Job.may_have_posted`: a crash or a failed database write right after the post) is
   looked up first and the post found is adopted. Rows never attempted are never looked up: the lookup
   (`conversations.history`) is heavily rate-limited. A platform without a lookup (Teams) posts again;
@@ -21,9 +21,9 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.card_views import burst_digest, render_card, render_cards
-from bot.cards import Card, card_at_level, card_is_cut, digest_at_level, full_response_pieces
-from bot.chat import CardPlace, Chat, ChatError, FindsPosts, Posted
+from bot.cards.model import Card, card_at_level, card_is_cut, digest_at_level, full_response_pieces
+from bot.cards.views import burst_digest, render_card, render_cards
+from bot.chat.port import CardPlace, Chat, ChatError, FindsPosts, Posted
 from bot.outbox import outbox_values
 from bot.telemetry import DELIVERIES
 from jobs.outbox_jobs import Job, Verdict

@@ -10,7 +10,7 @@ from adapters.sources.base import FetchNeeded, SourceConfig, SourceError
 from adapters.sources.registry import adapter_for
 from bot.context import Context
 from bot.domain import utcnow
-from bot.ingest import ingest
+from bot.ingest.accept import ingest
 from jobs.delivery_ops import Job, Verdict
 from storage.queries.fetch import FETCH_KIND as FETCH_KIND  # re-exported: the runner registers it
 from storage.queries.fetch import FETCH_PLATFORM as FETCH_PLATFORM

@@ -3,7 +3,7 @@ verdict for a failed chat call (`error_verdict`).
 
 A row's payload carries two delivery marks besides its own data:
 
-- `level`: the rendering level (0 full, 1 compact, 2 minimal: `bot.cards.card_at_level`). A content
+- `level`: the rendering level (0 full, 1 compact, 2 minimal: `bot.cards.model.card_at_level`). A content
   error (`ChatError.content`) raises it and the row is due again at once: a card the platform refuses
   for its size is sent smaller, never dropped.
 - `unsent_through`: the last attempt the platform certainly refused. An attempt after it that left no
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.cards import MAX_LEVEL
-from bot.chat import ChatError
+from bot.cards.model import MAX_LEVEL
+from bot.chat.port import ChatError
 
 
 @dataclass(eq=False)

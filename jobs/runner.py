@@ -19,7 +19,7 @@ from functools import partial
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.chat import Chat
+from bot.chat.port import Chat
 from bot.context import Context
 from jobs.delivery import DeliveryWorker
 from jobs.fetch import FETCH_KIND, Fetcher

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 
 import structlog
 
-from bot.cards import digest_at_level
-from bot.chat import Chat
+from bot.cards.model import digest_at_level
+from bot.chat.port import Chat
 from bot.context import Context
 from bot.digests import DIGEST_KIND, digest_from_payload, enqueue_due_digests
 from bot.domain import utcnow

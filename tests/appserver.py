@@ -18,10 +18,10 @@ from fastapi import FastAPI
 
 from adapters.sources.generic import sign
 from adapters.teams.wiring import SERVICE_URL_ENV
-from adapters.web import create_app
+from bot.config.sources import add_source
 from bot.context import Context
 from bot.settings import Role, Settings, build_settings
-from bot.sources import add_source
+from hotloop.app import create_app
 from storage import queries
 from storage.db import transaction
 from tests.fakes.bot_connector import FakeBotConnector
@@ -29,7 +29,8 @@ from tests.fakes.slack_api import FakeSlackApi
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
 SOURCE_SECRET = "source-secret-for-tests-0123456789"
-SLACK_SIGNING_SECRET = "signing-secret-for-tests-0123"  # tests/slack/slackapp.py signs requests with it
+# tests/adapters/slack/slackapp.py signs requests with it
+SLACK_SIGNING_SECRET = "signing-secret-for-tests-0123"
 SLACK_CHANNEL = "C0TEAM01"  # the default team's Slack channel when Slack is on
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.cards import Card, build_card
+from bot.cards.model import Card, build_card
 from storage.models import Alert, Feedback, Team
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

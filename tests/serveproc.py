@@ -18,7 +18,7 @@ import httpx
 
 from tests.appserver import TEST_SECRET_KEY, free_port
 
-CLI = [sys.executable, "-c", "from bot.cli import main; main()"]
+CLI = [sys.executable, "-c", "from hotloop.cli import main; main()"]
 
 
 def hotloop_env(tmp_path: Path, **settings: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from adapters.slack.render import (
     truncate,
 )
 from adapters.slack.text import mrkdwn_object
-from bot.cards import SEVERITY_EMOJI, Card
+from bot.cards.model import SEVERITY_EMOJI, Card
 
 Block = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""`SlackChat`: the `bot.chat.Chat` port over Slack's Web API (slack_sdk's AsyncWebClient).
+"""`SlackChat`: the `bot.chat.port.Chat` port over Slack's Web API (slack_sdk's AsyncWebClient).
 
 No retries happen here: slack_sdk's retry handlers are switched off and every failure becomes a
 `ChatError` the delivery worker reschedules — `retry_after` from a 429's `Retry-After` header,
@@ -7,7 +7,7 @@ message Slack refuses for its content (`invalid_blocks`, `msg_too_long`: the wor
 `ChatError.reason` is Slack's error code ("channel_not_found", "ratelimited"), "http_<status>",
 "timeout", "connection_error", or "client_error" (a request slack_sdk refused to build; permanent).
 
-It also implements `bot.chat.FindsPosts`: every card and digest the worker posts carries message
+It also implements `bot.chat.port.FindsPosts`: every card and digest the worker posts carries message
 `metadata` naming its outbox rows, and `find_posted` looks such a post up with `conversations.history`
 (needs the `channels:history` / `groups:history` scopes; Tier 3 and much less for apps outside the
 Marketplace, so the worker calls it only for a row whose earlier attempt may have posted).
@@ -34,8 +34,8 @@ from adapters.slack.render import (
     thread_line,
 )
 from adapters.slack.text import mrkdwn_object, reply_message
-from bot.cards import Card, DigestCard, card_is_cut
-from bot.chat import CardPlace, ChatError, Posted
+from bot.cards.model import Card, DigestCard, card_is_cut
+from bot.chat.port import CardPlace, ChatError, Posted
 
 PERMANENT_ERRORS = frozenset(
     {
@@ -113,7 +113,7 @@ def _labelled_rows(message: Mapping[str, Any]) -> set[int]:
 
 
 class SlackChat:
-    """The Slack implementation of `bot.chat.Chat`."""
+    """The Slack implementation of `bot.chat.port.Chat`."""
 
     platform = "slack"
     # about one chat.postMessage per second per channel: the delivery worker paces lanes by this

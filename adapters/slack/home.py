@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.slack.blocks import VIEW_BLOCKS_MAX, Block, compact_card, context, divider, header, section
-from bot.cards import Card
-from bot.chat_state import home_cards
+from bot.cards.model import Card
+from bot.chat.state import home_cards
 from bot.context import Context
 from bot.metrics import LoopFigures, format_rate, format_seconds, loop_figures
 

@@ -1,9 +1,9 @@
 """Bolt listeners: ack first, then translate, act and answer.
 
     block_actions "alert.*"    → a form (modal) for actions whose route has one, else
-                                 bot.actions.run_action; a refusal goes back to the clicker privately
-    view_submission "alert.*"  → ack (with "errors" for invalid input) → bot.actions.run_action
-    slash command              → ack → bot.commands.run_command → ephemeral reply to the caller
+                                 bot.actions.table.run_action; a refusal goes back to the clicker privately
+    view_submission "alert.*"  → ack (with "errors" for invalid input) → bot.actions.table.run_action
+    slash command              → ack → bot.commands.table.run_command → ephemeral reply to the caller
     app_home_opened            → views.publish of the Home tab
     a payload Bolt cannot read → 400 with the reason (adapters/slack/install.py `RequestGate`)
     every signed interaction   → acts once: keyed by its signature (unique per body and timestamp) in
@@ -11,7 +11,7 @@
                                  is answered 200 and does nothing
     every event_callback       → deduplicated on event_id (Slack retries; WebhookDelivery table)
 
-What a button does, asks for and refuses is `bot.actions` (ROUTES): a click on a button whose route has
+What a button does, asks for and refuses is `bot.actions.table` (ROUTES): a click on a button whose route has
 a form runs the route's guard (`precheck`) and shows either the refusal or the form rendered from it
 (adapters/slack/modals.py); anything else goes to `run_action`. Successful actions send nothing here:
 the card update and the thread line leave through the outbox. Listeners get the running `Context`
@@ -38,10 +38,10 @@ from adapters.slack.blocks import card_summary
 from adapters.slack.home import home_view
 from adapters.slack.render import escape_mrkdwn, truncate
 from bot.action_ids import Arg
-from bot.actions import ActionRequest, form_for, precheck, run_action
-from bot.alerts import Actor
-from bot.chat_state import first_delivery
-from bot.commands import Caller, run_command
+from bot.actions.table import ActionRequest, form_for, precheck, run_action
+from bot.alerts.lifecycle import Actor
+from bot.chat.state import first_delivery
+from bot.commands.table import Caller, run_command
 from bot.context import Context
 from bot.domain import utcnow
 

@@ -1,4 +1,4 @@
-"""Slack modals rendered from a route's neutral form (`bot.actions.form_for`), and read back. Pure.
+"""Slack modals rendered from a route's neutral form (`bot.actions.table.form_for`), and read back. Pure.
 
 A modal's `callback_id` is the action id it completes ("alert.resolve", "alert.note"…) and its
 `private_metadata` is `{"alert": key, "channel": channel-or-null}` (JSON), so the submission knows
@@ -19,9 +19,9 @@ from typing import Any
 
 from adapters.slack.blocks import PRIVATE_METADATA_MAX, VIEW_TITLE_MAX, Block, context, plain, section
 from adapters.slack.render import escape_mrkdwn
-from bot.action_forms import TRUE, FieldKind, Form, FormField
 from bot.action_ids import ActionId
-from bot.actions import form_for
+from bot.actions.forms import TRUE, FieldKind, Form, FormField
+from bot.actions.table import form_for
 
 ELEMENT = "value"  # the action_id of every input element
 RADIO_MAX = 5  # more choices than this become a select menu
@@ -137,7 +137,7 @@ def _get(value: Any, *path: str) -> Any:
 
 
 def _value(spec: FormField, state: Mapping[str, Any]) -> str:
-    """One field's raw value as the neutral form reads it (`bot.action_forms.read_form`)."""
+    """One field's raw value as the neutral form reads it (`bot.actions.forms.read_form`)."""
     if spec.kind is FieldKind.BOOLEAN:
         options = state.get("selected_options")
         return TRUE if isinstance(options, list) and any(_get(o, "value") == TRUE for o in options) else ""

@@ -26,7 +26,7 @@ from adapters.slack.text import fit_lines, mrkdwn_object, quote
 from adapters.slack.text import thread_line as thread_line
 from adapters.slack.text import truncate as truncate
 from bot.action_ids import ActionId
-from bot.cards import (
+from bot.cards.model import (
     SEVERITY_EMOJI,
     Card,
     CardButton,
@@ -119,7 +119,7 @@ def _comment(card: Card) -> Block | None:
 
 def fit_card(card: Card) -> Card:
     """The card with as much of the comment and of the answers as their sections hold; what is left out
-    is said on the card (`bot.cards.card_is_cut` tells the delivery worker to post it in the thread)."""
+    is said on the card (`bot.cards.model.card_is_cut` tells the delivery worker to post it in the thread)."""
     comment_max = largest_fitting(
         min(card.comment_max, len(card.comment or "")),
         lambda n: len(_comment_text(replace(card, comment_max=n))) <= SECTION_MAX,

@@ -5,7 +5,7 @@
   (snooze: `"alert.snooze|HA-1001|30m"` → args `{"until": "30m"}`);
 - a `view_submission` of one of our modals → `Submission` with the `ActionRequest` args, or the
   per-block `errors` to answer with `response_action: "errors"`;
-- the payload's user → `bot.alerts.Actor`.
+- the payload's user → `bot.alerts.lifecycle.Actor`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.slack import modals
-from bot.action_forms import read_form
 from bot.action_ids import ActionId, Arg
-from bot.actions import form_for
-from bot.alerts import Actor
+from bot.actions.forms import read_form
+from bot.actions.table import form_for
+from bot.alerts.lifecycle import Actor
 
 PLATFORM = "slack"
 KEY_MAX = 32  # Alert.key column
@@ -128,7 +128,7 @@ def first_click(body: Mapping[str, Any]) -> Click | None:
 
 def parse_submission(view: Mapping[str, Any]) -> Submission | None:
     """A `view_submission`'s view → Submission; None when the view is not one of our forms. Its fields
-    are read as every platform's are (`bot.action_forms.read_form`): the same limits and messages."""
+    are read as every platform's are (`bot.actions.forms.read_form`): the same limits and messages."""
     action = _action_id(view.get("callback_id"))
     form = form_for(action) if action is not None else None
     meta = modals.decode_metadata(view.get("private_metadata"))

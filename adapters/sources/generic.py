@@ -17,7 +17,7 @@ from adapters.sources.base import (
     load_json_object,
 )
 from bot.domain import FeedbackIn
-from bot.generic_body import GenericAnswer, GenericBodyError, GenericFeedback, feedback_from_generic
+from bot.ingest.generic_body import GenericAnswer, GenericBodyError, GenericFeedback, feedback_from_generic
 
 __all__ = ["GenericAnswer", "GenericFeedback", "parse", "sign", "verify"]
 

@@ -1,10 +1,10 @@
 """The Teams bot: one `ActivityHandler` turn per inbound activity.
 
     every activity                 → remember its conversation reference (Conversation table)
-    invoke adaptiveCard/action     → bot.actions.run_action → invoke response: the refreshed card, or a
+    invoke adaptiveCard/action     → bot.actions.table.run_action → invoke response: the refreshed card, or a
                                      message ("HA-1001 was already claimed by Dana")
     message with value {verb,…}    → Action.Submit fallback: run_action, then PUT the refreshed card
-    other message                  → bot.commands.run_command → reply in the conversation
+    other message                  → bot.commands.table.run_command → reply in the conversation
 
 One bot serves every request (adapters/teams/routes.py builds it at mount): it holds no per-request
 state, only the running Context (read at call time) and a memo of the conversation references it
@@ -35,11 +35,11 @@ from adapters.teams import translate
 from adapters.teams.card_size import card_content
 from adapters.teams.connector import TeamsChat, TokenProvider
 from adapters.teams.render import CONTENT_TYPE
-from bot.actions import ActionReply, run_action
-from bot.cards import Card
-from bot.chat import CardPlace, ChatError
-from bot.chat_state import card_after_click, first_delivery, remember_conversation
-from bot.commands import Caller, run_command
+from bot.actions.table import ActionReply, run_action
+from bot.cards.model import Card
+from bot.chat.port import CardPlace, ChatError
+from bot.chat.state import card_after_click, first_delivery, remember_conversation
+from bot.commands.table import Caller, run_command
 from bot.context import Context
 from bot.domain import utcnow
 
@@ -131,7 +131,7 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
         return card_response(card_content(card))  # fitted to Teams' message size, like a posted card
 
     async def act(self, click: translate.Click, activity: Activity) -> ActionReply:
-        """The click as a neutral request, run by `bot.actions.run_action` (as Slack's are)."""
+        """The click as a neutral request, run by `bot.actions.table.run_action` (as Slack's are)."""
         actor = translate.actor_of(activity)
         request = translate.request_for(click, actor, translate.conversation_key(activity))
         return await run_action(self.ctx, request)

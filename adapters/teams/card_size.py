@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from adapters.teams.render import card_attachment_content, digest_attachment_content
-from bot.cards import MAX_LEVEL, Card, DigestCard, card_at_level, digest_at_level, largest_fitting
+from bot.cards.model import MAX_LEVEL, Card, DigestCard, card_at_level, digest_at_level, largest_fitting
 
 ACTIVITY_MAX = 28 * 1024  # UTF-16 bytes: what one message may weigh
 CARD_BUDGET = ACTIVITY_MAX - 2 * 1024  # the card itself; the rest is the activity and its envelope

@@ -27,8 +27,8 @@ import httpx
 
 from adapters.teams.card_size import DIGEST_CAPACITY, card_content, digest_content, fit_card
 from adapters.teams.render import attachment, message_text
-from bot.cards import Card, DigestCard, card_is_cut
-from bot.chat import CardPlace, ChatError, Posted
+from bot.cards.model import Card, DigestCard, card_is_cut
+from bot.chat.port import CardPlace, ChatError, Posted
 
 Json = dict[str, Any]
 TokenProvider = Callable[[], Awaitable[str]]

@@ -2,7 +2,7 @@
 
 Every button is an `Action.Execute` whose `verb` is an `ActionId` value and whose `data` is
 `{"alert": <key>, "option": <option or "">}`, with an `Action.Submit` fallback carrying the same data
-plus `"verb"`. A button whose route has a form (`bot.actions.form_for`) opens an `Action.ShowCard`
+plus `"verb"`. A button whose route has a form (`bot.actions.table.form_for`) opens an `Action.ShowCard`
 rendered from that neutral form; its inputs travel with the action under the field ids
 (`bot.action_ids.Arg`: `note`, `reason`, `outcome`, `root_cause`, `follow_up`, `user`).
 Customer text is escaped with `escape_markdown` before it reaches any `TextBlock`. The comment and the
@@ -15,10 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.action_forms import FALSE, TRUE, FieldKind, Form, FormField
 from bot.action_ids import ActionId
-from bot.actions import form_for
-from bot.cards import (
+from bot.actions.forms import FALSE, TRUE, FieldKind, Form, FormField
+from bot.actions.table import form_for
+from bot.cards.model import (
     SEVERITY_EMOJI,
     SNOOZE_CHOICES,
     Card,

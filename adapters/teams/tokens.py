@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 
 from adapters.teams.auth import BotConfig
-from bot.chat import ChatError
+from bot.chat.port import ChatError
 
 LOGIN_URL = "https://login.microsoftonline.com"
 SCOPE = "https://api.botframework.com/.default"

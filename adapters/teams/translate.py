@@ -16,12 +16,12 @@ from typing import Any
 from botbuilder.schema import Activity
 
 from bot.action_ids import ActionId, Arg
-from bot.actions import ROUTES, ActionRequest
-from bot.alerts import Actor
+from bot.actions.table import ROUTES, ActionRequest
+from bot.alerts.lifecycle import Actor
 
 PLATFORM = "teams"
 INVOKE_NAME = "adaptiveCard/action"
-# card input ids → ActionRequest.args names: every form field's id is its arg (bot/actions.py ROUTES);
+# card input ids → ActionRequest.args names: every form field's id is its arg (bot/actions/table.py ROUTES);
 # cards posted before the forms were shared named the follow-up toggle "survey"
 INPUT_ARGS: Mapping[str, str] = {
     **{spec.id: spec.id for route in ROUTES.values() if route.form for spec in route.form.fields},

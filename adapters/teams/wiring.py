@@ -22,9 +22,9 @@ from typing import Any
 from adapters.teams.auth import bot_config
 from adapters.teams.connector import TeamsChat, TokenProvider
 from adapters.teams.tokens import BotTokenProvider
-from bot.cards import Card, DigestCard
-from bot.chat import Posted
-from bot.chat_state import conversation_reference
+from bot.cards.model import Card, DigestCard
+from bot.chat.port import Posted
+from bot.chat.state import conversation_reference
 from bot.context import Context
 from bot.settings import Settings
 from storage.db import SessionFactory

@@ -1,4 +1,4 @@
-"""Alert reads and writes for the one alert writer (`bot/alert_writer.py`), the SLA sweep and ingest.
+"""Alert reads and writes for the one alert writer (`bot/alerts/writer.py`), the SLA sweep and ingest.
 
 Keyword-only; callers own the session and the transaction.
 """

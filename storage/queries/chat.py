@@ -1,6 +1,6 @@
 """What the chat adapters keep: handled deliveries (each signed click, form, command or event acts
 once), Teams conversation references, and which card a message is. Callers own the session and the
-transaction (bot/chat_state.py)."""
+transaction (bot/chat/state.py)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""The chat backends the `bot.chat.Chat` contract suite runs against (APScheduler style: the suite is
+"""The chat backends the `bot.chat.port.Chat` contract suite runs against (APScheduler style: the suite is
 written once; a backend says how to script its loopback fake and how to read what the platform holds).
 
 - `message(place)`, `thread(place)`, `direct(user)`: what the platform now holds, as the payload the
   adapter sent (Slack: `text` and `blocks` of the stored message; Teams: the activity), to compare with
   `expected_*`: what that platform's own renderer makes of a card, digest or line (the renderers have
-  their own tests: tests/slack/test_render.py, tests/teams/test_render.py).
+  their own tests: tests/adapters/slack/test_render.py, tests/adapters/teams/test_render.py).
 - `*_next(...)`: the fake answers the next call with a failure; the return value (`Expected`) is what the
   adapter's `ChatError` must say about it.
 - `slack_chat_on` / `teams_chat_on`: the adapters as the tests build them (tests/conftest.py's
@@ -26,8 +26,8 @@ from adapters.slack.text import mrkdwn_object, reply_message, thread_line
 from adapters.teams.card_size import card_content, digest_content
 from adapters.teams.connector import TeamsChat
 from adapters.teams.render import attachment, message_text
-from bot.cards import Card, DigestCard
-from bot.chat import CardPlace, Chat, Posted
+from bot.cards.model import Card, DigestCard
+from bot.chat.port import CardPlace, Chat, Posted
 from tests.fakes.bot_connector import ConnectorCall, FakeBotConnector
 from tests.fakes.slack_api import FakeSlackApi
 

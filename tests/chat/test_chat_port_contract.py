@@ -1,11 +1,11 @@
-"""What the `bot.chat.Chat` port promises, written once and run against every platform: the Slack
+"""What the `bot.chat.port.Chat` port promises, written once and run against every platform: the Slack
 adapter on the loopback fake Web API and the Teams adapter on the loopback fake Bot Connector (real HTTP,
 the adapters' real clients, no mocks). Failures each platform answers its own way (Slack error codes,
 Teams HTTP statuses) are listed by the backends (tests/chat/backends.py) and run here, one test each.
 
 Platform-only behaviour stays with its platform: Slack's labelled posts found again and its strict fake
-(tests/slack/test_chat.py), Teams' thread start, 1:1 conversations, serviceUrl and UTF-16 size measure
-(tests/teams/test_connector.py, tests/teams/test_wiring.py).
+(tests/adapters/slack/test_chat.py), Teams' thread start, 1:1 conversations, serviceUrl and UTF-16 size
+measure (tests/adapters/teams/test_connector.py, tests/adapters/teams/test_wiring.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from bot.cards import AnswerLine, DigestCard, DigestItem
-from bot.chat import CardPlace, Chat, ChatError, Posted
+from bot.cards.model import AnswerLine, DigestCard, DigestItem
+from bot.chat.port import CardPlace, Chat, ChatError, Posted
 from bot.domain import AlertStatus, Severity
 from tests.chat.backends import Backend, Expected, SlackBackend, TeamsBackend
 from tests.factories import sample_card

@@ -40,7 +40,7 @@ AUTH_TEST = {
     "url": "https://hotloop-test.slack.com/",
     "team": "Hotloop Test",
     "user": "hotloop",
-    "team_id": "T0TEST",  # the workspace tests/slack/slackapp.py's payloads come from
+    "team_id": "T0TEST",  # the workspace tests/adapters/slack/slackapp.py's payloads come from
     "user_id": "U0000BOT",
     "bot_id": "B0000BOT",
 }

@@ -17,14 +17,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from bot.config_io import export_config
+from bot.config.io import export_config
 from storage.models import Outbox
+from tests.adapters.slack.slackapp import ADMIN, SlackApp
+from tests.adapters.teams.activities import MEGAN, TENANT, row_counts
+from tests.adapters.teams.test_auth import APP_ID, KID, SIGNING_KEY, KeyServer, jwk
 from tests.appserver import AppServer, AppWithChats, set_default_team
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackApi
-from tests.slack.slackapp import ADMIN, SlackApp
-from tests.teams.activities import MEGAN, TENANT, row_counts
-from tests.teams.test_auth import APP_ID, KID, SIGNING_KEY, KeyServer, jwk
 
 TEAMS_CHANNEL = "19:teamcards0123456789@thread.tacv2"  # where the default team's Teams cards go
 TEAMS_PASSWORD = "teams-app-password-0123456789"

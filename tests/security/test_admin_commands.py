@@ -1,6 +1,6 @@
 """Issue 7 §5 — a non-admin is refused EVERY admin-only command, from Slack and from Teams.
 
-The list comes from `bot.commands.COMMANDS` (each command's `admin` flag), each run with its documented
+The list comes from `bot.commands.table.COMMANDS` (each command's `admin` flag), each run with its documented
 example (so an accepted one WOULD change something). Each refusal is a clear message naming the command;
 the exported configuration and the row count of every table are unchanged (for Teams, only the
 message-dedupe bookkeeping grows, one row per message). An admin's command is then accepted (control).
@@ -8,10 +8,10 @@ message-dedupe bookkeeping grows, one row per message). An admin's command is th
 
 from __future__ import annotations
 
-from bot.commands import COMMANDS, Command, command_names
+from bot.commands.table import COMMANDS, Command, command_names
+from tests.adapters.slack.slackapp import ADMIN, ANA
+from tests.adapters.teams.activities import ADELE, message
 from tests.security.conftest import World
-from tests.slack.slackapp import ADMIN, ANA
-from tests.teams.activities import ADELE, message
 
 ADMIN_ONLY: dict[tuple[str, ...], Command] = {path: cmd for path, cmd in COMMANDS.items() if cmd.admin}
 REFUSAL = "Only hotloop admins"

@@ -17,9 +17,9 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from adapters.sources import delighted, formbricks, generic, qualtrics, surveymonkey, typeform
+from tests.adapters.slack.slackapp import sign as slack_sign
+from tests.adapters.teams.test_auth import token
 from tests.security.conftest import SECRETS, SOURCE_NAMES, World
-from tests.slack.slackapp import sign as slack_sign
-from tests.teams.test_auth import token
 
 MiB = 1024 * 1024
 UPLOAD = 50 * MiB

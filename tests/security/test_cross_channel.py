@@ -14,10 +14,10 @@ from typing import Any
 
 from adapters.slack import modals
 from bot.action_ids import ActionId, Arg
+from tests.adapters.slack.slackapp import ANA, BEN, CHANNEL, block_actions, menu_choice, view_submission
+from tests.adapters.teams.activities import CHANNEL as MANAGERS_CHANNEL
+from tests.adapters.teams.activities import MEGAN, execute, submit
 from tests.security.conftest import TEAMS_CHANNEL, World, link_teams_channel
-from tests.slack.slackapp import ANA, BEN, CHANNEL, block_actions, menu_choice, view_submission
-from tests.teams.activities import CHANNEL as MANAGERS_CHANNEL
-from tests.teams.activities import MEGAN, execute, submit
 
 OTHER_CHANNEL = "C0OTHERTEAM"
 REFUSED = "is not handled in this channel"

@@ -2,7 +2,7 @@
 
 A Slack user id and a Teams id are different namespaces: the same string on the other platform is
 someone else. And display names are not identities: two people may both be called Dana.
-Real lifecycle (bot/alerts.py) on a real database (SQLite and PostgreSQL).
+Real lifecycle (bot/alerts/lifecycle.py) on a real database (SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.alerts import Actor, apply, plan_claim, plan_reopen, plan_resolve, plan_unclaim
-from bot.config_io import dump_yaml, export_config, import_yaml, load_yaml
-from bot.config_snapshot import ConfigCache, ensure_defaults
+from bot.alerts.lifecycle import Actor, apply, plan_claim, plan_reopen, plan_resolve, plan_unclaim
+from bot.config.io import dump_yaml, export_config, import_yaml, load_yaml
+from bot.config.snapshot import ConfigCache, ensure_defaults
 from bot.domain import Outcome, utcnow
 from bot.settings import SettingsError, build_settings
 from storage.db import SessionFactory, transaction
 from storage.models import Admin, Team
 from tests.appserver import TEST_SECRET_KEY
-from tests.core.helpers import prepared_config, raise_alert
+from tests.helpers import prepared_config, raise_alert
 
 DANA = Actor("U0DANA", "Dana", "slack")
 OTHER_DANA = Actor("U0DANA2", "Dana", "slack")  # the same display name, another person

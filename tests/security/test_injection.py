@@ -14,9 +14,9 @@ import json
 import re
 from typing import Any
 
+from tests.adapters.slack.slackapp import ADMIN, ANA, CHANNEL
+from tests.adapters.teams.activities import ADELE, MEGAN, message
 from tests.security.conftest import TEAMS_CHANNEL, World, link_teams_channel
-from tests.slack.slackapp import ADMIN, ANA, CHANNEL
-from tests.teams.activities import ADELE, MEGAN, message
 
 EVIL = [
     "<!channel>",

@@ -21,10 +21,10 @@ from sqlmodel import col
 from adapters.teams.render import escape_markdown
 from bot.telemetry import LIBRARY_FLOORS, configure_logging
 from storage.models import AlertEvent
+from tests.adapters.slack.slackapp import ADMIN, ANA, SIGNING_SECRET
+from tests.adapters.teams.activities import MEGAN, message
 from tests.appserver import SOURCE_SECRET, TEST_SECRET_KEY
 from tests.security.conftest import World
-from tests.slack.slackapp import ADMIN, ANA, SIGNING_SECRET
-from tests.teams.activities import MEGAN, message
 
 CUSTOMER = {
     "id": "cust-881",
@@ -153,7 +153,7 @@ async def test_a_badly_signed_click_leaves_no_customer_detail_in_the_logs(
 ) -> None:
     """Bolt logs the whole request body when a signature fails (a rotated signing secret or a stale
     clock is enough), and a real click carries its card: the customer's name and e-mail."""
-    from tests.core.test_settings_and_logs import CUSTOMER_EMAIL, badly_signed_click
+    from tests.hotloop.test_settings_and_logs import CUSTOMER_EMAIL, badly_signed_click
 
     configure_logging(level=level, json=True)
     capfd.readouterr()

@@ -20,10 +20,7 @@ import pytest
 from adapters.slack import modals
 from bot.action_ids import ActionId, Arg
 from storage import queries
-from tests.appserver import AppServer, AppWithChats
-from tests.fakes.bot_connector import FakeBotConnector
-from tests.fakes.slack_api import FakeSlackApi
-from tests.slack.slackapp import (
+from tests.adapters.slack.slackapp import (
     ANA,
     CHANNEL,
     SlackApp,
@@ -32,7 +29,10 @@ from tests.slack.slackapp import (
     sign,
     view_submission,
 )
-from tests.teams.activities import DETRACTOR, MEGAN, execute, message
+from tests.adapters.teams.activities import DETRACTOR, MEGAN, execute, message
+from tests.appserver import AppServer, AppWithChats
+from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.slack_api import FakeSlackApi
 
 FORM = "application/x-www-form-urlencoded"
 

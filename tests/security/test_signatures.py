@@ -19,10 +19,10 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from tests.adapters.slack.slackapp import ADMIN, block_actions, button, home_opened
+from tests.adapters.teams.activities import execute
 from tests.security.conftest import World
 from tests.security.surfaces import Attempt, Surface, slack_surface, source_surfaces, teams_surface
-from tests.slack.slackapp import ADMIN, block_actions, button, home_opened
-from tests.teams.activities import execute
 
 SURFACES = [
     "generic",

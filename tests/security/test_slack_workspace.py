@@ -20,11 +20,19 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.install import OTHER_APP, OTHER_WORKSPACE
+from tests.adapters.slack.slackapp import (
+    ANA,
+    CHANNEL,
+    SlackApp,
+    block_actions,
+    button,
+    home_opened,
+    slack_app,
+)
+from tests.adapters.teams.activities import row_counts
 from tests.appserver import AppWithChats
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fixtures import payload, payload_bytes
-from tests.slack.slackapp import ANA, CHANNEL, SlackApp, block_actions, button, home_opened, slack_app
-from tests.teams.activities import row_counts
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -1,0 +1,279 @@
+"""THE table from a button or verb to what it does. Adapters translate a click into an `ActionRequest`
+and call `precheck` (before they show a form) or `handle` / `run_action`; nothing else decides what a
+button does, what it asks for or who may press it.
+
+    Slack block_actions / Teams Action.Execute → ActionRequest → handle → ROUTES[action]
+        → bot/alerts/lifecycle.py
+
+One `Route` per `ActionId`: its guard (may refuse; reads the alert, the actor and the config, needs no
+input), its plan (runs the guard, then builds the change from the inputs), the inputs the plan reads,
+and the neutral form that asks for them (bot/actions/forms.py; Slack renders a modal, Teams a ShowCard).
+Adding a button: an id in bot/action_ids.py, a row here, a guard and a plan in bot/alerts/lifecycle.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.action_ids import ActionId, Arg
+from bot.actions.forms import TRUE, FieldKind, Form, FormField, read_form
+from bot.alerts.lifecycle import (
+    Actor,
+    AlertNotFoundError,
+    Plan,
+    Refused,
+    apply,
+    guard_active,
+    guard_claim,
+    guard_reassign,
+    guard_reopen,
+    guard_resolve,
+    guard_unclaim,
+    plan_claim,
+    plan_escalate,
+    plan_note,
+    plan_reassign,
+    plan_reopen,
+    plan_resolve,
+    plan_snooze,
+    plan_unclaim,
+)
+from bot.cards.model import OUTCOME_LABELS, ROOT_CAUSES, Card
+from bot.cards.views import load_card
+from bot.config.snapshot import ConfigSnapshot
+from bot.context import Context
+from bot.domain import Outcome, utcnow
+from bot.durations import DurationError, parse_duration
+from bot.outbox import LOG_PLATFORM
+from storage import queries
+from storage.db import SessionFactory
+from storage.models import Alert
+
+__all__ = ["ROUTES", "ActionId", "ActionReply", "ActionRequest", "Arg", "Route", "handle", "precheck"]
+
+log = structlog.get_logger("hotloop.actions")
+
+NOTE_MAX = 3000
+REASON_MAX = 500
+RESOLVE_OUTCOMES = tuple(o for o in Outcome if o is not Outcome.NOT_ACTIONABLE)  # that one has a button
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    action: ActionId
+    alert_key: str
+    actor: Actor
+    args: Mapping[str, str] = field(default_factory=dict)  # by `Arg`: outcome, note, reason, user, until…
+    # the chat channel the click came from; None for App Home, DMs and the CLI
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionReply:
+    ok: bool
+    message: str
+    alert_key: str
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who acts, when, under which config, with which inputs (only those the route declares)."""
+
+    actor: Actor
+    config: ConfigSnapshot
+    now: datetime
+    inputs: Mapping[str, str]
+
+
+Guard = Callable[[Alert, Actor, ConfigSnapshot], None]  # raises `Refused`
+
+
+@dataclass(frozen=True)
+class Route:
+    guard: Guard
+    plan: Callable[[Acting], Plan]  # the plan runs `guard` itself, then builds the change
+    inputs: tuple[Arg, ...] = ()
+    form: Form | None = None  # asked for before the action runs
+
+
+def _anyone(alert: Alert, actor: Actor, config: ConfigSnapshot) -> None:
+    """No guard: anyone who can see the card may do this."""
+
+
+def snooze_until(choice: str, *, now: datetime, timezone: str = "UTC") -> datetime:
+    """30m / 1h / 4h / tomorrow (09:00 in the team's time zone) → an instant."""
+    if choice == "tomorrow":
+        local = now.astimezone(ZoneInfo(timezone))
+        morning = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+        return morning.astimezone(now.tzinfo)
+    try:
+        seconds = parse_duration(choice)
+    except DurationError as exc:
+        raise Refused(str(exc)) from exc
+    if not 60 <= seconds <= 14 * 86400:
+        raise Refused("snooze for between 1 minute and 14 days")
+    return now + timedelta(seconds=seconds)
+
+
+def _snooze(t: Acting) -> Plan:
+    until = snooze_until(t.inputs.get(Arg.UNTIL) or "1h", now=t.now)
+    return plan_snooze(t.actor, t.now, until, t.inputs.get(Arg.REASON) or None)
+
+
+def _resolve(t: Acting) -> Plan:
+    return plan_resolve(t.actor, t.now, t.config, Outcome(t.inputs[Arg.OUTCOME]),
+                        t.inputs.get(Arg.ROOT_CAUSE) or None, t.inputs.get(Arg.NOTE) or None,
+                        t.inputs.get(Arg.FOLLOW_UP) == TRUE)
+
+
+def _reassign(t: Acting) -> Plan:
+    user = t.inputs[Arg.USER]
+    return plan_reassign(t.actor, t.now, t.config, user, t.inputs.get(Arg.USER_NAME) or user)
+
+
+def _escalate(t: Acting) -> Plan:
+    return plan_escalate(t.actor, t.now, t.config, t.inputs.get(Arg.REASON) or None)
+
+
+def _not_actionable(t: Acting) -> Plan:
+    return plan_resolve(t.actor, t.now, t.config, Outcome.NOT_ACTIONABLE, None, t.inputs.get(Arg.NOTE))
+
+
+RESOLVE_FORM = Form("Resolve", "Resolve", style="primary", fields=(
+    FormField(Arg.OUTCOME, "Outcome", FieldKind.CHOICE, required=True, prompt="Pick an outcome",
+              choices=tuple((o.value, OUTCOME_LABELS[o]) for o in RESOLVE_OUTCOMES)),
+    FormField(Arg.ROOT_CAUSE, "Root cause", FieldKind.CHOICE, placeholder="Pick one",
+              prompt="Pick a root cause from the list",
+              choices=tuple((c, c.capitalize()) for c in ROOT_CAUSES)),
+    FormField(Arg.NOTE, "Note", multiline=True, max_length=NOTE_MAX,
+              placeholder="What happened, what was done"),
+    FormField(Arg.FOLLOW_UP, "Follow-up", FieldKind.BOOLEAN,
+              placeholder="Send the customer a follow-up survey"),
+))
+NOTE_FORM = Form("Add note", "Add note", fields=(
+    FormField(Arg.NOTE, "Note", required=True, multiline=True, max_length=NOTE_MAX, prompt="Write a note",
+              placeholder="Visible in the alert's thread"),
+))
+ESCALATE_FORM = Form("Escalate", "Escalate", style="danger", fields=(
+    FormField(Arg.REASON, "Reason", max_length=REASON_MAX, placeholder="Why it needs more help",
+              hint="Posted with the escalation to the managers"),
+))
+REASSIGN_FORM = Form("Reassign", "Reassign", fields=(
+    FormField(Arg.USER, "Assign to", FieldKind.USER, required=True, max_length=255, prompt="Pick someone",
+              placeholder="Pick someone"),
+))
+
+ROUTES: dict[ActionId, Route] = {
+    ActionId.CLAIM: Route(guard=guard_claim, plan=lambda t: plan_claim(t.actor, t.now, t.config)),
+    ActionId.UNCLAIM: Route(guard=guard_unclaim, plan=lambda t: plan_unclaim(t.actor, t.now, t.config)),
+    ActionId.ESCALATE: Route(guard=guard_active, plan=_escalate, inputs=(Arg.REASON,), form=ESCALATE_FORM),
+    ActionId.RESOLVE: Route(guard=guard_resolve, plan=_resolve, form=RESOLVE_FORM,
+                            inputs=(Arg.OUTCOME, Arg.ROOT_CAUSE, Arg.NOTE, Arg.FOLLOW_UP)),
+    ActionId.NOT_ACTIONABLE: Route(guard=guard_resolve, plan=_not_actionable, inputs=(Arg.NOTE,)),
+    ActionId.REOPEN: Route(guard=guard_reopen, plan=lambda t: plan_reopen(t.actor, t.now, t.config)),
+    ActionId.NOTE: Route(guard=_anyone, plan=lambda t: plan_note(t.actor, t.now, t.inputs[Arg.NOTE]),
+                         inputs=(Arg.NOTE,), form=NOTE_FORM),
+    ActionId.SNOOZE: Route(guard=guard_active, plan=_snooze, inputs=(Arg.UNTIL, Arg.REASON)),
+    ActionId.REASSIGN: Route(guard=guard_reassign, plan=_reassign, inputs=(Arg.USER, Arg.USER_NAME),
+                             form=REASSIGN_FORM),
+}
+
+
+def form_for(action: ActionId) -> Form | None:
+    """The form `action` asks its inputs with before it runs; None when a click is enough."""
+    route = ROUTES.get(action)
+    return route.form if route is not None else None
+
+
+def _inputs(route: Route, args: Mapping[str, str]) -> dict[str, str]:
+    """The route's declared inputs from `args`, its form's fields read and checked (`Refused` if not)."""
+    inputs: dict[str, str] = {name: args[name] for name in route.inputs if args.get(name) is not None}
+    if route.form is None:
+        return inputs
+    read = read_form(route.form, args)
+    if read.errors:
+        raise Refused(next(iter(read.errors.values())))
+    return {**inputs, **read.args}
+
+
+def _require_card_here(request: ActionRequest, places: set[tuple[str, str]]) -> None:
+    """A click must come from a channel where this alert's card was posted: a key typed or replayed
+    into another team's channel acts on nothing. A channel is a (platform, id) pair like a user."""
+    if request.channel is not None and places and (request.actor.platform, request.channel) not in places:
+        raise Refused(f"{request.alert_key} is not handled in this channel")
+
+
+async def _alert_here(session: AsyncSession, request: ActionRequest) -> Alert:
+    """The alert a request is about, checked to be clickable from the request's channel."""
+    alert = await queries.get_alert(session, key=request.alert_key)
+    if alert is None or alert.id is None:
+        raise AlertNotFoundError(request.alert_key)
+    if request.channel is not None:
+        refs = await queries.card_refs(session, alert_id=alert.id)
+        # a card written to the log (no chat destination) has no buttons anyone could click
+        _require_card_here(request, {(r.platform, r.channel) for r in refs if r.platform != LOG_PLATFORM})
+    return alert
+
+
+@dataclass(frozen=True)
+class Precheck:
+    refusal: str | None  # shown instead of the form
+    card: Card | None  # the alert as its team sees it now, to show above the form
+
+
+async def precheck(
+    request: ActionRequest, *, sessions: SessionFactory, config: ConfigSnapshot, now: datetime
+) -> Precheck:
+    """The route's guard only, before its form is shown: a refusal then replaces the form. Writes nothing."""
+    route = ROUTES.get(request.action)
+    async with sessions() as session:
+        try:
+            alert = await _alert_here(session, request)
+        except AlertNotFoundError:
+            return Precheck(f"There is no alert {request.alert_key}", None)
+        except Refused as refused:
+            return Precheck(refused.message, None)
+        assert alert.id is not None
+        card = await load_card(session, alert_id=alert.id, audience="team", now=now)
+    if route is None:
+        return Precheck(f"Unknown action {request.action}", card)
+    try:
+        route.guard(alert, request.actor, config)
+    except Refused as refused:
+        return Precheck(refused.message, card)
+    return Precheck(None, card)
+
+
+async def handle(
+    request: ActionRequest, *, sessions: SessionFactory, config: ConfigSnapshot, now: datetime
+) -> ActionReply:
+    """Inputs read, then guard and change in one compare-and-set (`bot.alerts.lifecycle.apply`)."""
+    route = ROUTES.get(request.action)
+    if route is None:
+        return ActionReply(False, f"Unknown action {request.action}", request.alert_key)
+    try:
+        async with sessions() as session:
+            await _alert_here(session, request)
+        plan = route.plan(Acting(request.actor, config, now, _inputs(route, request.args)))
+        result = await apply(sessions, key=request.alert_key, actor=request.actor, now=now, plan=plan)
+    except Refused as refused:
+        return ActionReply(False, refused.message, request.alert_key)
+    except AlertNotFoundError:
+        return ActionReply(False, f"There is no alert {request.alert_key}", request.alert_key)
+    return ActionReply(result.ok, result.message, request.alert_key)
+
+
+async def run_action(ctx: Context, request: ActionRequest) -> ActionReply:
+    """`handle` for a chat adapter: with the running config, waking the outbox when something changed."""
+    reply = await handle(request, sessions=ctx.sessions, config=await ctx.config.get(), now=utcnow())
+    if reply.ok:
+        ctx.signal.notify()
+    log.info(f"{request.actor.platform}.action", action=str(request.action), alert=request.alert_key,
+             user=request.actor.id, ok=reply.ok)
+    return reply

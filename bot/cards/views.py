@@ -1,0 +1,98 @@
+"""Build cards and digests from what the database says *now* (used by delivery and chat replies)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.cards.model import SEVERITY_EMOJI, Card, DigestCard, DigestItem, build_card
+from bot.domain import AlertStatus, Severity
+from storage.db import SessionFactory
+from storage.models import Alert, CardRef, Feedback, Source, Team
+from storage.queries import outbox as outbox_queries
+
+
+def _card_query() -> Any:
+    return (
+        select(Alert, Feedback, Team, col(Source.name))
+        .join(Feedback, col(Feedback.id) == col(Alert.feedback_id))
+        .join(Team, col(Team.id) == col(Alert.team_id))
+        .join(Source, col(Source.id) == col(Feedback.source_id))
+    )
+
+
+async def load_card(session: AsyncSession, *, alert_id: int, audience: str, now: datetime) -> Card | None:
+    row = (await session.execute(_card_query().where(col(Alert.id) == alert_id))).first()
+    if row is None:
+        return None
+    alert, feedback, team, source_name = row
+    return build_card(alert, feedback, team, source_name=source_name, now=now, audience=audience)
+
+
+async def load_cards(
+    session: AsyncSession, *, alert_ids: Sequence[int], audience: str, now: datetime
+) -> dict[int, Card]:
+    """Several alerts' cards in one query (a burst digest); alerts that are gone are left out."""
+    rows = (await session.execute(_card_query().where(col(Alert.id).in_(list(alert_ids))))).all()
+    return {
+        alert.id: build_card(alert, feedback, team, source_name=source_name, now=now, audience=audience)
+        for alert, feedback, team, source_name in rows
+    }
+
+
+def digest_item(card: Card) -> DigestItem:
+    owner = f" · {card.owner_name}" if card.owner_name else ""
+    summary = f"{card.title}{owner}" + (f" · {card.sla_text}" if card.sla_text else "")
+    return DigestItem(alert_key=card.alert_key, severity=card.severity, summary=summary, status=card.status)
+
+
+def burst_digest(cards: Sequence[Card], *, team_name: str | None = None) -> DigestCard:
+    """One message for a burst of alerts to one channel: every alert listed, each with its Claim button."""
+    items = tuple(digest_item(c) for c in cards)
+    worst = max((c.severity for c in cards), key=lambda s: s.rank, default=Severity.NORMAL)
+    open_count = sum(1 for c in cards if c.status is AlertStatus.OPEN)
+    where = f" for {team_name}" if team_name else ""
+    title = f"{SEVERITY_EMOJI[worst]} {len(cards)} hot alerts arrived together{where} ({open_count} open)"
+    keys = ", ".join(c.alert_key for c in cards)
+    return DigestCard(title=title, items=items, fallback_text=f"{len(cards)} hot alerts: {keys}")
+
+
+# The delivery worker holds no session: these open their own.
+
+
+async def render_card(
+    sessions: SessionFactory, *, alert_id: int, audience: str, now: datetime
+) -> Card | None:
+    async with sessions() as session:
+        return await load_card(session, alert_id=alert_id, audience=audience, now=now)
+
+
+async def render_cards(
+    sessions: SessionFactory, *, alert_ids: Sequence[int], audience: str, now: datetime
+) -> dict[int, Card]:
+    async with sessions() as session:
+        return await load_cards(session, alert_ids=alert_ids, audience=audience, now=now)
+
+
+async def render_places(
+    sessions: SessionFactory, *, places: Sequence[CardRef], now: datetime
+) -> list[Card | list[Card] | None]:
+    """What each place shows now, read in one session: the alert's own card, or for a digest message
+    the card of every alert it lists; None when the alert is gone."""
+    async with sessions() as session:
+        return [await _render_place(session, place, now) for place in places]
+
+
+async def _render_place(session: AsyncSession, place: CardRef, now: datetime) -> Card | list[Card] | None:
+    if place.audience != "digest":
+        return await load_card(session, alert_id=place.alert_id, audience=place.audience, now=now)
+    order = await outbox_queries.digest_alert_ids(
+        session, platform=place.platform, channel=place.channel, message_id=place.message_id
+    )
+    cards = await load_cards(session, alert_ids=order, audience="digest", now=now)
+    return [cards[alert_id] for alert_id in order if alert_id in cards]
