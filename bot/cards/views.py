@@ -4,30 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from bot.cards.model import SEVERITY_EMOJI, Card, DigestCard, DigestItem, build_card
 from bot.domain import AlertStatus, Severity
 from storage.db import SessionFactory
-from storage.models import Alert, CardRef, Feedback, Source, Team
+from storage.models import CardRef
+from storage.queries import cards as card_queries
 from storage.queries import outbox as outbox_queries
 
 
-def _card_query() -> Any:
-    return (
-        select(Alert, Feedback, Team, col(Source.name))
-        .join(Feedback, col(Feedback.id) == col(Alert.feedback_id))
-        .join(Team, col(Team.id) == col(Alert.team_id))
-        .join(Source, col(Source.id) == col(Feedback.source_id))
-    )
-
-
 async def load_card(session: AsyncSession, *, alert_id: int, audience: str, now: datetime) -> Card | None:
-    row = (await session.execute(_card_query().where(col(Alert.id) == alert_id))).first()
+    row = await card_queries.card_row(session, alert_id=alert_id)
     if row is None:
         return None
     alert, feedback, team, source_name = row
@@ -38,10 +27,11 @@ async def load_cards(
     session: AsyncSession, *, alert_ids: Sequence[int], audience: str, now: datetime
 ) -> dict[int, Card]:
     """Several alerts' cards in one query (a burst digest); alerts that are gone are left out."""
-    rows = (await session.execute(_card_query().where(col(Alert.id).in_(list(alert_ids))))).all()
+    rows = await card_queries.card_rows(session, alert_ids=alert_ids)
     return {
         alert.id: build_card(alert, feedback, team, source_name=source_name, now=now, audience=audience)
         for alert, feedback, team, source_name in rows
+        if alert.id is not None
     }
 
 

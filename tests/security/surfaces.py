@@ -24,11 +24,11 @@ from cryptography.hazmat.primitives import serialization
 from adapters.sources import delighted, formbricks, generic, qualtrics, surveymonkey, typeform
 from tests.adapters.slack.slackapp import SIGNING_SECRET
 from tests.adapters.slack.slackapp import sign as slack_sign
+from tests.adapters.sources import test_qualtrics as q
+from tests.adapters.sources import test_surveymonkey as sm
 from tests.adapters.sources.conftest import dumps, payload
 from tests.adapters.teams.test_auth import KID, OTHER_KEY, SIGNING_KEY, token
 from tests.security.conftest import SECRETS, SOURCE_NAMES
-from tests.adapters.sources import test_qualtrics as q
-from tests.adapters.sources import test_surveymonkey as sm
 
 OTHER = "another-secret-entirely-0123456789"
 # every timestamped scheme allows 300 s; a minute more, so the request is still outside the window

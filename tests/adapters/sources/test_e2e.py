@@ -14,11 +14,11 @@ from sqlalchemy import select
 from adapters.sources import delighted, formbricks, qualtrics, surveymonkey, typeform
 from bot.config.sources import add_source
 from storage.models import Alert
+from tests.adapters.sources import test_qualtrics as q
+from tests.adapters.sources import test_surveymonkey as sm
 from tests.adapters.sources.conftest import FakeApi, dumps, payload
 from tests.appserver import AppServer, AppWithChats
 from tests.fakes.slack_api import FakeSlackApi
-from tests.adapters.sources import test_qualtrics as q
-from tests.adapters.sources import test_surveymonkey as sm
 
 
 @pytest.fixture
