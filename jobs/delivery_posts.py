@@ -138,7 +138,7 @@ class Poster:
         refs = [_digest_ref(job, where[job.id], now) for job in fresh if job.id in where]
         try:
             if refs:
-                await outbox_queries.record_post(self.sessions, places=refs)
+                await outbox_queries.record_digest_post(self.sessions, places=refs)
         except SQLAlchemyError as error:
             verdict = _unrecorded(batch, error)
             return {j.id: verdict for j in batch}

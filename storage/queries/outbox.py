@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -197,6 +197,13 @@ async def digest_alert_ids(
         .order_by(col(CardRef.id))
     )
     return list((await session.execute(query)).scalars())
+
+
+async def record_digest_post(sessions: SessionFactory, *, places: Sequence[dict[str, Any]]) -> None:
+    """Where a burst digest was posted, one `CardRef` per alert, in one statement (Core executemany,
+    no ORM objects: a digest holds up to a few hundred alerts). Each place gives every column."""
+    async with transaction(sessions) as session:
+        await session.execute(insert(CardRef.__table__), list(places))  # type: ignore[attr-defined]
 
 
 async def record_post(
