@@ -432,8 +432,8 @@ def machine_info(dbs: list[str], pg_admin_url: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "sqlite": sqlite3.sqlite_version,
     }
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:  # the machine's, not the repo's
+        for line in cpuinfo.read().splitlines():
             if line.startswith("model name"):
                 info["cpu"] = line.split(":", 1)[1].strip()
                 break
