@@ -15,23 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from bot.cards.model import MAX_LEVEL
 from bot.chat.port import ChatError
+from storage.queries.outbox import LeasedRow
 
 
-@dataclass(eq=False)
-class Job:
-    id: int
-    kind: str
-    platform: str
-    destination: str
-    alert_id: int | None
-    payload: dict[str, Any]
-    attempts: int
-    created_at: datetime | None = None
+@dataclass(frozen=True, eq=False)
+class Job(LeasedRow):
+    """A leased outbox row, with what the worker derives from it."""
 
     @property
     def level(self) -> int:

@@ -128,7 +128,8 @@ def form_view(action: ActionId, alert_key: str, metadata: str, summary: str | No
 # ---- reading a submitted view back --------------------------------------------------------------
 
 
-def _get(value: Any, *path: str) -> Any:
+def dig(value: Any, *path: str) -> Any:
+    """`value[path[0]][path[1]]…`, or None where a step is missing or not a mapping (untrusted payloads)."""
     for name in path:
         if not isinstance(value, Mapping):
             return None
@@ -140,11 +141,11 @@ def _value(spec: FormField, state: Mapping[str, Any]) -> str:
     """One field's raw value as the neutral form reads it (`bot.actions.forms.read_form`)."""
     if spec.kind is FieldKind.BOOLEAN:
         options = state.get("selected_options")
-        return TRUE if isinstance(options, list) and any(_get(o, "value") == TRUE for o in options) else ""
+        return TRUE if isinstance(options, list) and any(dig(o, "value") == TRUE for o in options) else ""
     if spec.kind is FieldKind.USER:
         return str(state.get("selected_user") or "")
     if spec.kind is FieldKind.CHOICE:
-        return str(_get(state, "selected_option", "value") or "")
+        return str(dig(state, "selected_option", "value") or "")
     return str(state.get("value") or "")
 
 
@@ -152,6 +153,6 @@ def submitted_values(form: Form, view: Mapping[str, Any]) -> dict[str, str]:
     """The raw value of each of `form`'s fields in a submitted view's state, by field id."""
     values: dict[str, str] = {}
     for spec in form.fields:
-        state = _get(view, "state", "values", spec.id, ELEMENT)
+        state = dig(view, "state", "values", spec.id, ELEMENT)
         values[spec.id] = _value(spec, state if isinstance(state, Mapping) else {})
     return values

@@ -40,14 +40,6 @@ class Submission:
     errors: dict[str, str] = field(default_factory=dict)  # input block_id → message
 
 
-def _get(value: Any, *path: str) -> Any:
-    for name in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(name)
-    return value
-
-
 def actor_from(user: Mapping[str, Any] | None) -> Actor:
     """The acting Slack user: id plus the best name the payload carries (no extra API call)."""
     user = user or {}
@@ -58,12 +50,12 @@ def actor_from(user: Mapping[str, Any] | None) -> Actor:
 
 def channel_of(body: Mapping[str, Any]) -> str | None:
     """The channel a block_actions click came from; None for views (Home tab, modals)."""
-    channel = _get(body, "channel", "id") or _get(body, "container", "channel_id")
+    channel = modals.dig(body, "channel", "id") or modals.dig(body, "container", "channel_id")
     return str(channel) if channel else None
 
 
 def from_home(body: Mapping[str, Any]) -> bool:
-    return bool(_get(body, "view", "type") == "home")
+    return bool(modals.dig(body, "view", "type") == "home")
 
 
 def _action_id(raw: object) -> ActionId | None:
@@ -79,7 +71,7 @@ def parse_click(element: Mapping[str, Any]) -> Click | None:
     if action is None:
         return None
     if action is ActionId.MORE:
-        value = str(_get(element, "selected_option", "value") or "")
+        value = str(modals.dig(element, "selected_option", "value") or "")
         raw_action, _, value = value.partition("|")
         action = _action_id(raw_action)
         if action is None or action is ActionId.MORE:

@@ -24,9 +24,10 @@ from storage.queries import card_refs
 NewRows = Callable[[Sequence[tuple[str, str]]], list[dict[str, Any]]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LeasedRow:
-    """An outbox row as leased: `attempts` already counts the attempt this lease is for."""
+    """An outbox row as leased: `attempts` already counts the attempt this lease is for. Compared by
+    identity (its payload is a dict)."""
 
     id: int
     kind: str
