@@ -1,8 +1,14 @@
 """Chat-side benchmarks: button ack latency, a burst to one rate-limited channel, Teams invoke round
 trips and webhook→card latency at a steady rate — against a real `hotloop serve --role all` subprocess.
 
-    /work/venv/bin/python bench/chat.py [--db sqlite|postgres] [--quick] [--only ack,burst,teams,steady]
+    /work/venv/bin/python bench/chat.py [--db sqlite|postgres] [--quick]
+                                    [--only ack,claims,claims_outbox,burst,teams,steady,steady4,steady_low]
                                         [--rate 100] [--seconds 20]
+
+Every scenario runs against the fakes as strict as the platforms (their defaults): Slack's per-method
+tiers per workspace (chat.update Tier 3 ≈ 50/min, views.* Tier 4…), chat.postMessage about 1/s per
+channel plus a workspace cap (tests/fakes/slack_tiers.py), Teams' per-conversation rate and 413 for an
+oversized activity (tests/fakes/bot_connector.py).
 
 Every scenario gets its own fresh database (temp SQLite file, or a new PostgreSQL database dropped
 afterwards), its own server on a free loopback port, and its own loopback fakes running in THIS
@@ -15,6 +21,10 @@ is set with `hotloop config import`; alerts are created through signed generic w
           clicked twice (races). HTTP answer latency p50/p90/p99/max (goal p99 < 300 ms; Slack gives up
           at 3 s), then: every clicked alert has exactly one owner (one of its clickers) and one
           `claimed` event, every race loser is told privately, unclicked alerts stay unowned.
+- claims  200 alerts, each on its own card (20 channels), one Claim click each at once; `claims`: the
+          click's response_url replaces the card; `claims_outbox`: it refuses, so the outbox refreshes
+          every card through chat.update (Tier 3): time until every place shows its owner, and whether
+          the more urgent alerts (overdue → severity → age) were done first.
 - burst   500 webhooks as fast as 32 connections go, all for ONE channel, the fake rate-limiting
           chat.postMessage to 1 per second per channel (429 + Retry-After): time until every alert key
           is visible in a message at the fake, messages posted, 429s, none lost, none posted twice
@@ -27,6 +37,7 @@ is set with `hotloop config import`; alerts are created through signed generic w
 - steady  open loop: `--rate` webhooks/s for `--seconds` s on a fixed schedule (never waiting for the
           answers); per alert, time from sending its webhook to its card or digest appearing at the
           fake Slack; p50/p90/p99/max, and the median per second of sending (does a backlog build up?).
+- steady_low  0.5 webhooks/s for 60 s to one channel: a channel that is not saturated.
 
 Results: tables on stdout, bench/results/chat.json and chat.md (`--quick`: smaller counts, written to
 chat-quick.*, so a smoke run never overwrites the real figures).
@@ -37,10 +48,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -66,6 +79,7 @@ from tests.adapters.slack.slackapp import block_actions, button  # noqa: E402
 from tests.adapters.slack.slackapp import sign as sign_slack  # noqa: E402
 from tests.adapters.teams.activities import CHANNEL as TEAMS_CHANNEL  # noqa: E402
 from tests.adapters.teams.activities import execute as teams_execute  # noqa: E402
+from tests.chat.backends import closed_port_url  # noqa: E402
 from tests.fakes.bot_connector import FakeBotConnector  # noqa: E402
 from tests.fakes.slack_api import FakeSlackApi  # noqa: E402
 
@@ -75,6 +89,8 @@ KEY_RE = re.compile(r"HA-\d+")
 GOAL_ACK_P99_MS = 300.0
 SLACK_ACK_LIMIT_MS = 3000.0
 GOAL_BURST_S = 10.0
+GOAL_STEADY_P99_S = 1.2  # 100 alerts/s into ONE channel: Slack posts once a second there, ~1 s is the floor
+GOAL_LOW_P99_S = 0.1  # a channel that is not saturated (0.5 alerts/s)
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
 COMPLAINTS = [
@@ -298,8 +314,16 @@ async def hotloop(
             "--role",
             "all",
         ]
+        if args.profile and name == args.profile:  # py-spy launches the server (attaching is refused here)
+            command = [str(Path(sys.executable).parent / "py-spy"), "record", "--rate", "100", "--format",
+                       "raw", "--duration", str(int(args.seconds + 15)), "--output",
+                       str(profile_path(args, name)), "--", *command]
         async with ingest.running_server(command, env, port, log) as proc:
             yield Server(f"http://127.0.0.1:{port}", database_url, psutil.Process(proc.pid), log)
+
+
+def profile_path(args: argparse.Namespace, name: str) -> Path:
+    return RESULTS / f"chat-profile-{name}{'-quick' if args.quick else ''}.txt"
 
 
 def client(base_url: str, connections: int) -> httpx.AsyncClient:
@@ -450,9 +474,9 @@ async def bench_ack(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     "name": f"user{user}",
                     "team_id": "T0TEST",
                 }
-                payload = block_actions(
-                    who, button("alert.claim", key), channel=channel, message_ts=view.message_ts[key]
-                )
+                ts = view.message_ts[key]  # the click's response_url replaces that message (no tier)
+                payload = block_actions(who, button("alert.claim", key), channel=channel, message_ts=ts,
+                                        response_url=slack.response_url_for(channel, ts))
                 return urlencode({"payload": json.dumps(payload)}).encode()
 
             async with client(server.url, 1) as http:  # Bolt's first request runs auth.test: not measured
@@ -482,6 +506,8 @@ async def bench_ack(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 requests.append(send)
             started = time.monotonic()
             answers = await fire_at_once(requests, server.url)
+            # every message listing a clicked alert, followed until it shows one of its clickers
+            places = asyncio.create_task(every_place_shows_owner(slack, channel, clickers, started))
             latencies = [ms for ms, _ in answers]
             answer_statuses = Counter(status_of(r) for _, r in answers)
             # the claims run after the ack: wait until the database shows them (bounded)
@@ -518,6 +544,8 @@ async def bench_ack(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 60,
             )
             cards_updated_s = time.monotonic() - started
+            shown = await places
+            order = await urgent_first(server.database_url, shown)
     wrong_owner = [k for k in clickers if alerts[k]["owner"] not in clickers[k]]
     not_one_claim = [k for k in clickers if alerts[k]["claimed"] != 1]
     unclicked_owned = [k for k in keys if k not in clickers and alerts[k]["owner"]]
@@ -546,11 +574,63 @@ async def bench_ack(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "losers_all_told": told and told_losers == losers,
         "ephemerals": len(ephemerals),
         "chat_update_calls": len(slack.calls("chat.update")),
+        "chat_update_429": sum(c.status == 429 for c in slack.calls("chat.update")),
+        "response_url_calls": len(slack.calls("response_url")),
+        "every_place_shows_owner": len(shown) == len(clickers),
+        "every_place_s": pct(list(shown.values())),
+        "urgent_first": order,
         "card_posts": view.posts,
         "digests": view.digests,
         "server_peak_rss_mb": sampler.peak_mb,
         "server_cpu_s": round(sampler.cpu_s, 2),
     }
+
+
+async def every_place_shows_owner(
+    slack: FakeSlackApi, channel: str | list[str], clickers: dict[str, set[str]], started: float,
+    timeout: float = 300,
+) -> dict[str, float]:
+    """Per clicked alert, seconds after `started` when every top-level message listing it (its card, the
+    digests) first showed one of its clickers in its row (polled every 0.25 s; under real tiers)."""
+    shown: dict[str, float] = {}
+    names = {key: re.compile("|".join(rf"\buser{int(u.removeprefix('U0B'))}\b" for u in users))
+             for key, users in clickers.items()}
+    while len(shown) < len(clickers) and time.monotonic() - started < timeout:
+        channels = [channel] if isinstance(channel, str) else channel
+        messages = [m for c in channels for m in slack.messages_in(c) if "thread_ts" not in m]
+        blocks = [[json.dumps(b) for b in m.get("blocks", [])] for m in messages]
+        at = time.monotonic() - started
+        for key in clickers.keys() - shown.keys():
+            mark = re.compile(rf"{re.escape(key)}(?!\d)")
+            rows = [[b for b in bs if mark.search(b)] for bs in blocks]
+            if all(any(names[key].search(b) for b in r) for r in rows if r) and any(rows):
+                shown[key] = round(at, 2)
+        await asyncio.sleep(0.25)
+    return shown
+
+
+async def urgent_first(database_url: str, shown: dict[str, float]) -> dict[str, Any]:
+    """Did the most urgent alerts (overdue → severity → age) show their owner first? Over every pair of
+    alerts of different urgency: the share whose more urgent one was done no later (0.25-s polls)."""
+    from sqlalchemy import text
+
+    from storage.db import create_engine_for
+
+    engine = create_engine_for(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT key, severity, resolve_due_at, created_at, id FROM alert"))).all()
+    finally:
+        await engine.dispose()
+    rank = {"critical": 0, "high": 1, "normal": 2, "low": 3}
+    now = datetime.now(UTC).replace(tzinfo=None)
+    urgency = {r.key: (not (r.resolve_due_at and str(r.resolve_due_at) < str(now)), rank.get(r.severity, 4),
+                       r.id) for r in rows if r.key in shown}
+    pairs = [(a, b) for a in urgency for b in urgency if urgency[a] < urgency[b]]
+    ahead = sum(shown[a] <= shown[b] for a, b in pairs)
+    return {"pairs": len(pairs), "more_urgent_no_later_pct": round(100 * ahead / len(pairs), 1) if pairs
+            else 100.0}
 
 
 def _shows_owner(slack: FakeSlackApi, channel: str, key: str, owner: str) -> bool:
@@ -572,14 +652,86 @@ def _shows_owner(slack: FakeSlackApi, channel: str, key: str, owner: str) -> boo
 
 
 # ---------------------------------------------------------------------------------------------
+# a2. 200 claims, each alert on its own card: every place updated, under real tiers
+
+
+async def bench_claims(args: argparse.Namespace, workdir: Path, *, answered: bool = True) -> dict[str, Any]:
+    """Alerts arrive one a second per channel (each gets its own card), then one Claim click per alert
+    is released at once. `answered`: the click's response_url works (the clicked card is replaced at
+    once); else it refuses the connection, and the outbox refreshes every card through chat.update
+    (Tier 3, ≈ 50 a minute for the workspace), most urgent first."""
+    n_channels, n = (8, 40) if args.quick else (20, 200)
+    channels = [f"C0CLAIM{i:02d}" for i in range(n_channels)]
+    rng, tag = random.Random(17), f"claims-{uuid.uuid4().hex[:6]}"
+    bodies = [detractor(rng, f"{tag}-{i}", f"L{i % n_channels}") for i in range(n)]
+    name = "claims" if answered else "claims_outbox"
+    with FakeSlackApi() as slack:
+        async with hotloop(name, args, workdir, slack, channels) as server, Sampler(server.proc) as sampler:
+            keys: list[str] = []
+            async with client(server.url, 16) as http:
+                for start in range(0, n, n_channels):  # one alert a second per channel: a card each
+                    second = bodies[start : start + n_channels]
+                    sent = await asyncio.gather(*(post_webhook(http, b) for b in second))
+                    keys += [key for _, key in sent if key]
+                    await asyncio.sleep(1.05)
+            view = await wait_visible(slack, channels, set(keys), timeout=120)
+            clickers = {key: {f"U0B{i:05d}"} for i, key in enumerate(keys) if key in view.message_ts}
+            where = {m_key: c for c in channels for m in slack.messages_in(c) if "thread_ts" not in m
+                     for m_key in set(KEY_RE.findall(json.dumps(m.get("blocks", []))))}
+            requests = [claim_click(slack, key, where[key], view.message_ts[key], i, answered)
+                        for i, key in enumerate(clickers)]
+            updates_before = len(slack.calls("chat.update"))
+            started = time.monotonic()
+            answers = await fire_at_once(requests, server.url)
+            shown = await every_place_shows_owner(slack, channels, clickers, started, timeout=420)
+            order = await urgent_first(server.database_url, shown)
+    updates = slack.calls("chat.update")[updates_before:]
+    return {
+        "answered_by_response_url": answered,
+        "channels": n_channels,
+        "alerts": len(keys),
+        "clicks": len(requests),
+        "single_cards": view.cards,
+        "digests": view.digests,
+        "ack_ms": pct([ms for ms, _ in answers]),
+        "answer_statuses": dict(Counter(status_of(r) for _, r in answers)),
+        "every_place_shows_owner": len(shown) == len(clickers),
+        "every_place_s": pct(list(shown.values())),
+        "urgent_first": order,
+        "response_url_calls": len(slack.calls("response_url")),
+        "chat_update_calls": len(updates),
+        "chat_update_429": sum(c.status == 429 for c in updates),
+        "server_peak_rss_mb": sampler.peak_mb,
+        "server_cpu_s": round(sampler.cpu_s, 2),
+    }
+
+
+def claim_click(
+    slack: FakeSlackApi, key: str, channel: str, ts: str, user: int, answered: bool
+) -> Callable[[httpx.AsyncClient], Any]:
+    """One signed Claim click on `key`'s card; its response_url works, or refuses the connection."""
+    who = {"id": f"U0B{user:05d}", "username": f"user{user}", "name": f"user{user}", "team_id": "T0TEST"}
+    url = slack.response_url_for(channel, ts) if answered else closed_port_url() + "actions/refused"
+    payload = block_actions(who, button("alert.claim", key), channel=channel, message_ts=ts,
+                            response_url=url)
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+
+    async def send(http: httpx.AsyncClient) -> httpx.Response:
+        signed = sign_slack(body, secret=SIGNING_SECRET)
+        headers = {"content-type": "application/x-www-form-urlencoded", **signed}
+        return await http.post("/slack/events", content=body, headers=headers)
+
+    return send
+
+
+# ---------------------------------------------------------------------------------------------
 # b. Burst to one rate-limited channel
 
 
 async def bench_burst(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     n = 100 if args.quick else 500
     channel = "C0BENCHBURST"
-    with FakeSlackApi() as slack:
-        slack.rate_limit("chat.postMessage", per_seconds=1.0)
+    with FakeSlackApi() as slack:  # its default tiers: 1 post/s per channel, a burst of 3, then 429
         async with hotloop("burst", args, workdir, slack, channel) as server, Sampler(server.proc) as sampler:
             sent_at: dict[str, float] = {}
             t0 = time.monotonic()
@@ -621,6 +773,36 @@ async def bench_burst(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
 
 # ---------------------------------------------------------------------------------------------
 # c. Teams invoke round trip
+
+
+def server_cpu_s(server: Server) -> float:
+    """User + system CPU seconds the server process has used so far (all its threads)."""
+    times = server.proc.cpu_times()
+    return float(times.user + times.system)
+
+
+PROFILE_ENV = "BENCH_PROFILE"  # BENCH_PROFILE=1: py-spy on the server during the measured burst
+
+
+@contextlib.asynccontextmanager
+async def burst_profile(server: Server, name: str, args: argparse.Namespace) -> AsyncIterator[Path | None]:
+    """With BENCH_PROFILE=1, py-spy (--gil: on-CPU Python) records the server while the burst runs and
+    writes bench/results/<name>-profile-<db>[-quick].txt (collapsed stacks) and .json (top functions)."""
+    if os.environ.get(PROFILE_ENV, "") not in ("1", "true", "yes"):
+        yield None
+        return
+    out = RESULTS / f"{name}-profile-{args.db}{'-quick' if args.quick else ''}.txt"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    spy = ingest.start_py_spy(server.proc.pid, argparse.Namespace(warmup=0, seconds=110), out)
+    await asyncio.sleep(1.0)  # py-spy attaches before the burst starts
+    try:
+        yield out
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+        await asyncio.to_thread(ingest.stop_py_spy, spy)
+        if out.exists():
+            summary = ingest.summarize_profile(out)
+            out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -675,7 +857,10 @@ async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
                     return await http.post("/api/messages", json=activity)
 
                 requests.append(send)
-            answers = await fire_at_once(requests, server.url)
+            async with burst_profile(server, "teams", args):
+                cpu_before = server_cpu_s(server)
+                answers = await fire_at_once(requests, server.url)
+                burst_cpu_s = server_cpu_s(server) - cpu_before
             alerts = await db_alerts(server.database_url)
     kinds: Counter[str] = Counter()
     messages: Counter[str] = Counter()  # the texts of message answers (refusals, "already claimed"…)
@@ -715,6 +900,10 @@ async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         "owners": dict(Counter("owned" if alerts[k]["owner"] else "unowned" for k in claimed_keys)),
         "message_answers": dict(messages.most_common(8)),
         "connector_calls": len(connector.calls()),
+        # less sensitive to other load on the machine than the latencies: the server's CPU for the burst
+        "burst_server_cpu_s": round(burst_cpu_s, 3),
+        "burst_server_cpu_ms_per_invoke": round(1000 * burst_cpu_s / n, 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "server_peak_rss_mb": sampler.peak_mb,
         "server_cpu_s": round(sampler.cpu_s, 2),
     }
@@ -724,20 +913,27 @@ async def bench_teams(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
 # d. Webhook → card latency at a steady rate (open loop)
 
 
-async def bench_steady(args: argparse.Namespace, workdir: Path, *, channels: int = 1) -> dict[str, Any]:
-    """`channels` > 1: the alerts are routed round-robin to that many teams, one channel each."""
-    rate, seconds = args.rate, args.seconds
+async def bench_steady(
+    args: argparse.Namespace, workdir: Path, *, channels: int = 1, rate: float | None = None,
+    seconds: float | None = None, name: str | None = None,
+) -> dict[str, Any]:
+    """`channels` > 1: the alerts are routed round-robin to that many teams, one channel each.
+    `rate` / `seconds`: this scenario's own (steady_low), else `--rate` / `--seconds`."""
+    rate = rate or args.rate
+    seconds = (min(seconds, 20.0) if args.quick else seconds) if seconds else args.seconds
     n = int(rate * seconds)
     channel = [f"C0BENCHSTEADY{i}" for i in range(channels)]
     rng = random.Random(11)
     tag = f"steady-{uuid.uuid4().hex[:6]}"
     bodies = [detractor(rng, f"{tag}-{i}", f"L{i % channels}") for i in range(n)]
+    name = name or ("steady" if channels == 1 else f"steady{channels}")
     with FakeSlackApi() as slack:
         async with (
-            hotloop(f"steady{channels}", args, workdir, slack, channel) as server,
+            hotloop(name, args, workdir, slack, channel) as server,
             Sampler(server.proc) as sampler,
         ):
             sent_at: dict[str, float] = {}
+            answered_at: dict[str, float] = {}
             offset: dict[str, float] = {}  # seconds since the start of sending
             statuses: Counter[str] = Counter()
             http_ms: list[float] = []
@@ -751,6 +947,7 @@ async def bench_steady(args: argparse.Namespace, workdir: Path, *, channels: int
                     if key:
                         sent_at[key] = started
                         offset[key] = started - t0
+                        answered_at[key] = time.monotonic()
 
                 tasks = []
                 t0 = time.monotonic()
@@ -770,6 +967,9 @@ async def bench_steady(args: argparse.Namespace, workdir: Path, *, channels: int
             await asyncio.sleep(1.0)
             view = posted(slack, channel)
     latency = {k: view.first_seen[k] - sent_at[k] for k in keys if k in view.first_seen}
+    # the delivery side alone: from the webhook's answer (the alert committed) to the card
+    after_answer = [view.first_seen[k] - answered_at[k] for k in keys if k in view.first_seen]
+    post_at = sorted({view.first_seen[k] for k in keys if k in view.first_seen})
     per_second: dict[int, list[float]] = defaultdict(list)
     for key, value in latency.items():
         per_second[int(offset[key])].append(value)
@@ -778,7 +978,11 @@ async def bench_steady(args: argparse.Namespace, workdir: Path, *, channels: int
         for s, v in sorted(per_second.items())
     ]
     lost = sorted(keys - set(view.first_seen))
+    stats = pct(list(latency.values()))
+    goal = GOAL_LOW_P99_S if rate <= 0.5 else GOAL_STEADY_P99_S if channels == 1 and rate >= 100 else None
     return {
+        "goal_p99_s": goal,
+        "meets_goal": None if goal is None else (stats["p99"] <= goal and not lost),
         "rate_per_s": rate,
         "seconds": seconds,
         "channels": channels,
@@ -787,7 +991,9 @@ async def bench_steady(args: argparse.Namespace, workdir: Path, *, channels: int
         "scheduler_lag_ms": pct([x * 1000 for x in lag]),
         "webhook_statuses": dict(statuses),
         "webhook_ms": pct(http_ms),
-        "card_latency_s": pct(list(latency.values())),
+        "card_latency_s": stats,
+        "card_after_webhook_answer_s": pct(after_answer),
+        "gap_between_posts_s": pct([b - a for a, b in itertools.pairwise(post_at)]),
         "timeline": timeline,
         "all_visible_after_s": round(drained_s, 2),
         "messages": view.posts,
@@ -808,10 +1014,13 @@ async def bench_steady(args: argparse.Namespace, workdir: Path, *, channels: int
 
 SCENARIOS: dict[str, Callable[[argparse.Namespace, Path], Any]] = {
     "ack": bench_ack,
+    "claims": bench_claims,
+    "claims_outbox": partial(bench_claims, answered=False),
     "burst": bench_burst,
     "teams": bench_teams,
     "steady": bench_steady,
     "steady4": partial(bench_steady, channels=4),
+    "steady_low": partial(bench_steady, rate=0.5, seconds=60.0, name="steady_low"),
 }
 
 
@@ -843,6 +1052,17 @@ def markdown(doc: dict[str, Any]) -> str:
     if a := r.get("ack"):
         s = a["ack_ms"]
         shown = f"{a['cards_updated_s']:.1f} s" if a["cards_show_owner"] else "NOT all"
+        places = a.get("every_place_s") or {}
+        every = (
+            f"Every place of every claimed alert (its card, the digests listing it) showed the owner after "
+            f"{places.get('max', 0):.1f} s (p50 {places.get('p50', 0):.1f} s)"
+            + ("" if a.get("every_place_shows_owner") else " — NOT all within 300 s")
+            + f", under real tiers: {a.get('response_url_calls', 0)} response_url replacements, "
+            f"{a['chat_update_calls']} chat.update calls ({a.get('chat_update_429', 0)} answered 429); "
+            f"the more urgent alert (overdue → severity → age) was done no later in "
+            f"{(a.get('urgent_first') or {}).get('more_urgent_no_later_pct', 0):g} % of "
+            f"{(a.get('urgent_first') or {}).get('pairs', 0)} pairs."
+        )
         out += [
             "## a. Slack button ack latency (POST /slack/events, block_actions alert.claim)",
             "",
@@ -874,6 +1094,24 @@ def markdown(doc: dict[str, Any]) -> str:
                 yes(a["owners_ok"]),
                 f"{a['losers_told']}/{a['racing_clicks']}",
             ),
+            "",
+            every,
+            "",
+        ]
+    for c in (r[name] for name in ("claims", "claims_outbox") if name in r):
+        how = ("the click's response_url replaces the clicked card" if c["answered_by_response_url"] else
+               "the click's response_url refuses the connection, so the outbox refreshes every card")
+        places, order = c["every_place_s"], c["urgent_first"]
+        out += [
+            f"## a2. {c['clicks']} Claim clicks at once, one per alert, each alert on its own card "
+            f"({c['channels']} channels), under real tiers: {how}",
+            "",
+            *header("ack p99 ms", "every place shows the owner: p50 s", "p99 s", "last s", "all",
+                    "more urgent done no later", "response_url", "chat.update (429)"),
+            row(f"{c['ack_ms']['p99']:.0f}", f"{places['p50']:.1f}", f"{places['p99']:.1f}",
+                f"{places['max']:.1f}", yes(c["every_place_shows_owner"]),
+                f"{order['more_urgent_no_later_pct']:g} % of {order['pairs']} pairs", c["response_url_calls"],
+                f"{c['chat_update_calls']} ({c['chat_update_429']})"),
             "",
         ]
     if b := r.get("burst"):
@@ -946,7 +1184,7 @@ def markdown(doc: dict[str, Any]) -> str:
             f"By verb: {verbs}.",
             "",
         ]
-    for d in (r[name] for name in ("steady", "steady4") if name in r):
+    for d in (r[name] for name in ("steady", "steady4", "steady_low") if name in r):
         s, w = d["card_latency_s"], d["webhook_ms"]
         where = "one channel" if d["channels"] == 1 else f"{d['channels']} channels (round-robin routes)"
         out += [
@@ -980,6 +1218,12 @@ def markdown(doc: dict[str, Any]) -> str:
                 d["duplicates"],
             ),
             "",
+            *([f"Goal p99 ≤ {d['goal_p99_s']:g} s: {yes(d['meets_goal'])}.", ""] if d.get("goal_p99_s")
+              else []),
+            *([f"From the webhook's answer (the alert committed) to its card, the delivery side alone: "
+               f"p50 {d['card_after_webhook_answer_s']['p50']:.2f} s, p99 "
+               f"{d['card_after_webhook_answer_s']['p99']:.2f} s.", ""]
+              if d.get("card_after_webhook_answer_s") else []),
             "Median card latency (s) by second of sending: "
             + ", ".join(f"{t['second']}→{t['p50_s']:.1f}" for t in d["timeline"]),
             "",
@@ -998,8 +1242,17 @@ def table(doc: dict[str, Any]) -> str:
             f"ack     {a['clicks']} clicks: p50 {s['p50']:.0f} ms  p90 {s['p90']:.0f}  p99 {s['p99']:.0f}  "
             f"max {s['max']:.0f}  answers {dict(a['answer_statuses'])}  "
             f"one owner each: {yes(a['owners_ok'])}  losers told {a['losers_told']}/{a['racing_clicks']}  "
-            f"claims applied after {a['claims_applied_s']:.1f} s"
+            f"claims applied after {a['claims_applied_s']:.1f} s  "
+            f"every place shows the owner after {(a.get('every_place_s') or {}).get('max', 0):.1f} s"
         )
+    for name in ("claims", "claims_outbox"):
+        if (c := r.get(name)) is not None:
+            lines.append(
+                f"{name:<14}{c['clicks']} clicks: every place shows the owner after "
+                f"{c['every_place_s']['max']:.1f} s (p50 {c['every_place_s']['p50']:.1f})  "
+                f"more urgent no later {c['urgent_first']['more_urgent_no_later_pct']:g} %  "
+                f"chat.update {c['chat_update_calls']} (429: {c['chat_update_429']})"
+            )
     if b := r.get("burst"):
         lines.append(
             f"burst   {b['alerts']} alerts → all visible after {b['all_visible_s']:.1f} s  "
@@ -1013,13 +1266,14 @@ def table(doc: dict[str, Any]) -> str:
             f"answers {c['answers']}  all ok: {yes(c['all_ok'])}  "
             f"one owner: {yes(c['one_owner_per_claimed_alert'])}"
         )
-    for name in ("steady", "steady4"):
+    for name in ("steady", "steady4", "steady_low"):
         if (d := r.get(name)) is None:
             continue
         s = d["card_latency_s"]
         lines.append(
             f"{name:<8}{d['rate_per_s']:g}/s × {d['seconds']:g} s, {d['channels']} ch: "
             f"card p50 {s['p50']:.2f} s  p90 {s['p90']:.2f}  p99 {s['p99']:.2f}  max {s['max']:.2f}  "
+            f"(after the answer p99 {(d.get('card_after_webhook_answer_s') or {}).get('p99', 0):.2f})  "
             f"webhook p99 {d['webhook_ms']['p99']:.0f} ms  messages {d['messages']}  lost {d['lost']}  "
             f"twice {d['duplicates']}"
         )
@@ -1045,6 +1299,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="NAME=VALUE",
         help="extra environment for the server, e.g. HOTLOOP_DELIVERY_BATCH=500 (repeatable)",
+    )
+    parser.add_argument(
+        "--profile", metavar="SCENARIO", default="",
+        help="run that scenario's server under py-spy: collapsed stacks in bench/results/chat-profile-*.txt",
     )
     parser.add_argument(
         "--pg-admin-url",
@@ -1104,10 +1362,17 @@ def main(argv: list[str] | None = None) -> int:
             "ack_p99_ms": GOAL_ACK_P99_MS,
             "slack_ack_limit_ms": SLACK_ACK_LIMIT_MS,
             "burst_all_visible_s": GOAL_BURST_S,
+            "steady_one_channel_p99_s": GOAL_STEADY_P99_S,
+            "steady_low_p99_s": GOAL_LOW_P99_S,
         },
         "results": results,
         "errors": errors,
     }
+    if args.profile and profile_path(args, args.profile).exists():
+        summary = ingest.summarize_profile(profile_path(args, args.profile))
+        profile_path(args, args.profile).with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+        doc["profile"] = {"scenario": args.profile, "top": summary}
+        print("profile buckets:", summary.get("buckets"))
     print()
     print(table(doc))
     RESULTS.mkdir(parents=True, exist_ok=True)

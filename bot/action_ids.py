@@ -16,6 +16,10 @@ class ActionId(StrEnum):
     SNOOZE = "alert.snooze"
     REASSIGN = "alert.reassign"
     NOT_ACTIONABLE = "alert.not_actionable"
+    WAKE = "alert.wake"  # a snoozed alert back to its owner or the queue now
+    DETAILS = "alert.details"  # read-only: the whole response (Slack: a modal; Teams: a ShowCard)
+    REPLY = "alert.reply"  # an e-mail to the customer, from a prefilled draft; records the first contact
+    LOG_CALL = "alert.log_call"  # a phone call made: records the contact, with a short note
     # the overflow menu on Slack carries these ids for its options; the value says which
     MORE = "alert.more"
 
@@ -31,3 +35,4 @@ class Arg(StrEnum):
     USER = "user"
     USER_NAME = "user_name"  # the picked user's display name, looked up by the adapter
     UNTIL = "until"  # a snooze option: 30m, 1h, 4h, tomorrow
+    MESSAGE = "message"  # the text of a reply to the customer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -24,10 +25,7 @@ class SecretBox:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox:
-        key = settings.secret_key.get_secret_value()
-        if not key and settings.mode is not Mode.PRODUCTION:
-            key = _DEMO_KEY
-        return cls(key)
+        return cls(_key_material(settings))
 
     def seal(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
@@ -51,3 +49,16 @@ class SecretBox:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def _key_material(settings: Settings) -> str:
+    key = settings.secret_key.get_secret_value()
+    if not key and settings.mode is not Mode.PRODUCTION:
+        key = _DEMO_KEY
+    return key
+
+
+def purpose_key(settings: Settings, purpose: str) -> bytes:
+    """A key for one purpose only (e.g. signing the links in e-mails), derived from HOTLOOP_SECRET_KEY:
+    a leaked link signature says nothing about the key that seals source secrets."""
+    return hmac.new(_key_material(settings).encode(), f"hotloop/{purpose}".encode(), hashlib.sha256).digest()

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from bot.business_hours import BusinessHours, BusinessHoursError
 from bot.cards.model import DigestCard, DigestItem, sla_line
 from bot.domain import AlertStatus, Severity
-from bot.metrics import format_rate, format_seconds, loop_figures
+from bot.metrics import customer_loop_lines, format_rate, format_seconds, loop_figures
 from bot.outbox import enqueue
 from storage import queries
 from storage.db import SessionFactory, transaction
@@ -79,6 +79,7 @@ async def build_team_digests(
                 ("Breached", str(breached[team.id])),
                 ("Responded to (7 days)", format_rate(week.response_rate if week else None)),
                 ("Median time to claim (7 days)", format_seconds(week.median_claim if week else None)),
+                *(customer_loop_lines(week) if week else ()),
             )
             local_day = now.astimezone(_zone(team.timezone)).date()
             card = DigestCard(

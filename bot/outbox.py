@@ -3,13 +3,18 @@
 Rows are executed later by `jobs/delivery.py`. A card update row carries only the alert id: the
 worker renders whatever the alert looks like when it sends, so the latest state always wins, and
 a pending update for the same alert makes a new one unnecessary (coalescing).
+
+A click answered by its adapter (Slack's `response_url`, Teams' invoke response) already shows the new
+state where it was clicked: the row names that place in `payload["answered"]` ([platform, channel,
+message id] lists) and the worker skips it. Coalescing keeps only the places every change merged into
+the row was answered at (so does the worker when it sends several rows of one alert as one call).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Required, TypedDict, Unpack
 
@@ -17,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config.snapshot import TeamInfo
 from storage.models import Outbox
-from storage.queries.outbox_writes import alerts_with_pending_card_update
+from storage.queries.outbox_writes import pending_card_updates, set_outbox_payload
 
 LOG_PLATFORM = "log"  # where cards go when a team has no chat destination at all: never a black hole
+ANSWERED = "answered"  # card.update payload: the places the clicking adapter refreshed itself
+Place = tuple[str, str, str]  # (platform, channel, message id) of one posted card or digest
 
 
 class OutboxSignal:
@@ -76,13 +83,41 @@ def enqueue(session: AsyncSession, **fields: Unpack[OutboxFields]) -> Outbox:
     return row
 
 
-async def card_update_rows(session: AsyncSession, *, alert_ids: Sequence[int], now: datetime
-                           ) -> list[dict[str, Any]]:
+async def card_update_rows(
+    session: AsyncSession, *, alert_ids: Sequence[int], now: datetime,
+    answered: Mapping[int, Place | None] | None = None,
+) -> list[dict[str, Any]]:
     """A `card.update` row for each alert that has no pending one: one pending update is enough, it
-    renders the state at send time (coalescing)."""
-    pending = await alerts_with_pending_card_update(session, alert_ids=alert_ids)
-    return [outbox_values(kind="card.update", platform="*", alert_id=alert_id, now=now)
-            for alert_id in dict.fromkeys(alert_ids) if alert_id not in pending]
+    renders the state at send time (coalescing). `answered`: per alert, the place its clicking adapter
+    refreshes itself (skipped by the worker)."""
+    answered = answered or {}
+    pending = await pending_card_updates(session, alert_ids=alert_ids)
+    rows = []
+    for alert_id in dict.fromkeys(alert_ids):
+        place = answered.get(alert_id)
+        if await _coalesce(session, pending.get(alert_id, []), place):
+            continue
+        payload = {ANSWERED: [list(place)]} if place is not None else None
+        rows.append(outbox_values(kind="card.update", platform="*", alert_id=alert_id, now=now,
+                                  payload=payload))
+    return rows
+
+
+async def _coalesce(session: AsyncSession, pending: list[tuple[int, dict[str, Any]]], place: Place | None
+                    ) -> bool:
+    """Merge this change into a pending row for every place: True when one exists. The row then skips
+    only the places this change was answered at too (its skip list narrowed when it must)."""
+    for row_id, payload in pending:
+        skipped = [p for p in payload.get(ANSWERED) or [] if place is not None and tuple(p) == place]
+        if skipped != list(payload.get(ANSWERED) or []):
+            await set_outbox_payload(session, row_id=row_id, payload={**payload, ANSWERED: skipped})
+        return True
+    return False
+
+
+def card_update_values(*, alert_id: int, now: datetime) -> dict[str, Any]:
+    """A `card.update` for every place of the alert, skipping none (a click its adapter failed to answer)."""
+    return outbox_values(kind="card.update", platform="*", alert_id=alert_id, now=now)
 
 
 def thread_line_values(
@@ -93,7 +128,12 @@ def thread_line_values(
 
 
 def direct_values(
-    *, platform: str, user: str, text: str, alert_id: int | None, now: datetime
+    *, platform: str, user: str, text: str, alert_id: int | None, now: datetime, card: str | None = None
 ) -> dict[str, Any]:
+    """A direct message; `card`: an audience ("team") — the alert's card, rendered at send time, goes
+    with the text."""
+    payload: dict[str, Any] = {"text": text}
+    if card is not None and alert_id is not None:
+        payload["card"] = card
     return outbox_values(kind="dm", platform=platform, destination=user, alert_id=alert_id, now=now,
-                         payload={"text": text})
+                         payload=payload)

@@ -14,9 +14,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, cast
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.durations import DurationError, parse_duration
 from bot.identity import IdentityError, parse_identity
 
 PLACEHOLDER_SECRETS = frozenset(
@@ -117,10 +118,39 @@ class Settings(BaseSettings):
     teams_allow_unauthenticated: bool = False
     teams_openid_metadata_url: str = ""
 
+    # e-mail to customers (bot/mail, adapters/mail): smtp://[user:password@]host[:port] (STARTTLS when the
+    # server offers it; ?starttls=require refuses a server that does not) or smtps://… (TLS from the start)
+    smtp_url: SecretStr = SecretStr("")  # a password in it is percent-encoded
+    smtp_user: str = ""  # used when the URL carries no user
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = 20.0  # one whole send, under the outbox lease (30 s)
+    mail_from: str = ""  # e.g. "Acme Support <support@acme.example>"; a team's `mail.sender` wins
+    mail_templates_dir: str = ""  # <dir>/<team>/<lang>/ack.txt.j2 or <dir>/<lang>/… win over the built-ins
+    ack_delay: Annotated[int, NoDecode] = 600  # HOTLOOP_ACK_DELAY, "10m", "0s"; a team's mail.ack_delay wins
+    # HOTLOOP_FOLLOW_UP_DELAY: "did we fix it?" this long after resolving; a team's mail.follow_up_delay wins
+    follow_up_delay: Annotated[int, NoDecode] = 2 * 86400
+    public_page_per_minute: float = 20.0  # /f/ requests per client IP a minute, after a burst of 10 (429)
+    public_page_burst: int = 10
+    mail_sweep_seconds: float = 5.0
+    mail_retry_seconds: float = 30.0  # first retry after a 4xx or a timeout; doubles, at most an hour
+    # customer details (name, e-mail, phone, comment, free-text answers) are redacted after this many days;
+    # scores, timings and outcomes stay (bot/privacy.py). 0 keeps them until erased.
+    customer_retention_days: int = Field(default=365, ge=0)
+
     @field_validator("admins", "alarming_words", "teams_allowed_tenants", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("ack_delay", "follow_up_delay", mode="before")
+    @classmethod
+    def _duration(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            try:
+                return parse_duration(value)
+            except DurationError as exc:
+                raise ValueError(f"HOTLOOP_{str(info.field_name).upper()}: {exc}") from None
+        return value
 
     @field_validator("admins")
     @classmethod
@@ -145,6 +175,10 @@ class Settings(BaseSettings):
     @property
     def teams_enabled(self) -> bool:
         return bool(self.teams_app_id) or self.teams_allow_unauthenticated
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.smtp_url.get_secret_value())
 
     @property
     def teams_tenants(self) -> frozenset[str]:
@@ -192,8 +226,19 @@ def _check(settings: Settings) -> None:
             "HOTLOOP_TEAMS_APP_ID is set: activities from other tenants are refused "
             "(HOTLOOP_TEAMS_ALLOWED_TENANTS=* serves every tenant)"
         )
+    problems += _mail_problems(settings)
     if problems:
         raise SettingsError("refusing to start:\n  - " + "\n  - ".join(problems))
+
+
+def _mail_problems(settings: Settings) -> list[str]:
+    problems: list[str] = []
+    smtp_url = settings.smtp_url.get_secret_value()  # checked here, not by pydantic: its errors quote input
+    if smtp_url and not smtp_url.lower().startswith(("smtp://", "smtps://")):
+        problems.append("HOTLOOP_SMTP_URL must start with smtp:// or smtps://")
+    if settings.mail_enabled and "@" not in settings.mail_from:
+        problems.append("HOTLOOP_MAIL_FROM (e.g. support@example.com) must be set with HOTLOOP_SMTP_URL")
+    return problems
 
 
 def build_settings(**overrides: object) -> Settings:

@@ -13,6 +13,9 @@ from fastapi import FastAPI
 from adapters import webhook_routes
 from adapters.api_docs import mount_docs
 from adapters.http_guards import RequestGuards
+from adapters.mail.followup_routes import mount_follow_up
+from adapters.mail.routes import mount_mail
+from adapters.mail.smtp import build_mailer
 from adapters.ops_routes import install_error_handlers, mount_ops
 from adapters.slack.routes import mount_slack
 from adapters.teams.routes import mount_teams
@@ -43,7 +46,8 @@ def create_app(
         ctx = await Context.open(settings)
         app.state.ctx = ctx
         app.state.chats = chats(settings, ctx)
-        workers = Workers(ctx, app.state.chats)
+        mailer = build_mailer(settings)  # None without HOTLOOP_SMTP_URL: no e-mail to customers
+        workers = Workers(ctx, app.state.chats, mailer=mailer)
         app.state.workers = workers
         if role in (Role.WORKER, Role.ALL):
             workers.start()
@@ -53,6 +57,8 @@ def create_app(
             yield
         finally:
             await workers.stop()
+            if mailer is not None:
+                await mailer.aclose()
             for chat in app.state.chats.values():
                 close = getattr(chat, "aclose", None)  # adapters that own an HTTP client
                 if close is not None:
@@ -65,6 +71,8 @@ def create_app(
     app.state.readiness_checks = {}
     webhook_routes.mount_webhooks(app)
     mount_ops(app)
+    mount_mail(app)  # /u/<token>: one-click unsubscribe from customer e-mail
+    mount_follow_up(app)  # /f/<token>: "did we fix it?", the customer's answer
     _mount_chat_routes(app, settings)
     install_error_handlers(app)
     # outermost of hotloop's layers: a slow body → 408, an unreachable database → 503, on every route

@@ -13,12 +13,14 @@ from typing import Annotated, Any
 import typer
 
 from bot.settings import Role, Settings
+from hotloop.cli_alerts import register as _register_alert_actions
 from hotloop.cli_common import fail as _fail
 from hotloop.cli_common import load_settings as _settings
 from hotloop.cli_common import preflight as _preflight
 from hotloop.cli_common import run_on_database as _run_on_database
 from hotloop.cli_common import with_context as _with_context
 from hotloop.cli_keys import init, secrets_app
+from hotloop.cli_privacy import privacy_app
 
 app = typer.Typer(help="hotloop: close the loop on customer feedback from Slack and Microsoft Teams.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -29,9 +31,11 @@ config_app = typer.Typer(help="Configuration as code (YAML).", no_args_is_help=T
 rules_app = typer.Typer(help="Alert rules.", no_args_is_help=True)
 teams_app = typer.Typer(help="Microsoft Teams app package.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (source_app, "source"), (alerts_app, "alerts"), (config_app, "config"),
-                  (rules_app, "rules"), (teams_app, "teams"), (secrets_app, "secrets")):
+                  (rules_app, "rules"), (teams_app, "teams"), (secrets_app, "secrets"),
+                  (privacy_app, "privacy")):
     app.add_typer(sub, name=name)
 app.command("init")(init)
+_register_alert_actions(alerts_app)  # claim | resolve | reopen KEY (hotloop/cli_alerts.py)
 
 
 @app.command(
@@ -278,9 +282,10 @@ def stats(
     team: Annotated[str | None, typer.Option(help="Only this team")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Response rate, median time to claim and resolve, open and breached counts per team."""
+    """Response rate, median time to claim and resolve, open and breached counts per team; time to first
+    contact, acknowledgement coverage, follow-up answers and confirmed recoveries (issue 14)."""
     from bot.domain import utcnow
-    from bot.metrics import format_rate, format_seconds, loop_figures
+    from bot.metrics import customer_loop_lines, format_rate, format_seconds, loop_figures
 
     rows = _with_context(_settings(), lambda ctx: loop_figures(ctx.sessions, now=utcnow(),
                                                                window=timedelta(days=days), team=team))
@@ -292,6 +297,7 @@ def stats(
                    f"claim {format_seconds(row.median_claim):<8} "
                    f"resolve {format_seconds(row.median_resolve):<8} "
                    f"open {row.open:<4} breached {row.breached}")
+        typer.echo("  " + "; ".join(f"{label.lower()} {value}" for label, value in customer_loop_lines(row)))
 
 
 @teams_app.command("package")

@@ -1,5 +1,7 @@
 """`hotloop demo`: the real server on a throw-away SQLite file, realistic signed feedback sent through
-the real HTTP endpoint, and the resulting alerts and cards printed — a newcomer's first look."""
+the real HTTP endpoint, and the resulting alerts and cards printed — a newcomer's first look. Then the
+customer's side (hotloop/demo_mail.py): the acknowledgement and follow-up e-mails through an in-process
+SMTP sink, the customer answering "no" on the follow-up page, and the alert reopening."""
 
 from __future__ import annotations
 
@@ -24,17 +26,18 @@ from bot.cards.views import load_card
 from bot.config.sources import add_source
 from bot.context import Context
 from bot.domain import utcnow
-from bot.metrics import format_rate, format_seconds, loop_figures
+from bot.metrics import customer_loop_lines, format_rate, format_seconds, loop_figures
 from bot.settings import Settings, build_settings
+from hotloop.demo_mail import DemoError, SmtpSink, acknowledge, follow_up, mail_settings
 from storage import queries
 from storage.db import transaction
 from storage.models import Route, Team
 
 DEMO_SECRET = "demo-webhook-secret-0123456789"
+REOPENED = "reopened_by_customer"  # bot/alerts/lifecycle.py plan_customer_answer
+__all__ = ["DemoError", "run_demo"]
 
 
-class DemoError(RuntimeError):
-    """The demo could not run (e.g. its port is taken)."""
 
 DEMO_FEEDBACK: list[dict[str, Any]] = [
     {"id": "demo-1", "nps": 2, "contact_requested": True,
@@ -95,12 +98,28 @@ async def _show(ctx: Context, echo: Callable[[str], None]) -> None:
                 echo("\n" + card_text(card))
 
 
+async def _show_one(ctx: Context, key: str, echo: Callable[[str], None]) -> None:
+    async with ctx.sessions() as session:
+        alert = await queries.get_alert(session, key=key)
+        if alert is None or alert.id is None:
+            return
+        card = await load_card(session, alert_id=alert.id, audience="team", now=utcnow())
+        said = [e for e in await queries.alert_events(session, alert_id=alert.id) if e.kind == REOPENED]
+    for event in said:
+        answer = "yes" if event.data.get("resolved") else "no"
+        echo(f"\n{key} reopened by the customer (answered {answer}, score {event.data.get('score')}): "
+             f"“{event.data.get('comment')}”")
+    if card is not None:
+        echo(f"{key} now:\n" + card_text(card))
+
+
 async def _close_one_loop(ctx: Context, echo: Callable[[str], None]) -> None:
     ana = Actor(id="U0ANA", name="Ana", platform="cli")
     config = await ctx.config.get()
     for action, args in (
         (ActionId.CLAIM, {}),
-        (ActionId.RESOLVE, {"outcome": "recovered", "root_cause": "staff"}),
+        (ActionId.LOG_CALL, {"note": "Called Dana: apologised, refund on its way"}),
+        (ActionId.RESOLVE, {"outcome": "recovered", "root_cause": "staff", "follow_up": "true"}),
     ):
         reply = await handle(
             ActionRequest(action, "HA-1001", ana, args), sessions=ctx.sessions, config=config, now=utcnow()
@@ -114,6 +133,8 @@ async def _figures(ctx: Context, echo: Callable[[str], None]) -> None:
     for row in await loop_figures(ctx.sessions, now=utcnow(), window=timedelta(days=7)):
         echo(f"  {row.team:<12} raised {row.raised}  responded {format_rate(row.response_rate)}  "
              f"median time to claim {format_seconds(row.median_claim)}  open {row.open}")
+        if row.team == "all teams":  # the customer loop, against the targets (issue 14's figures)
+            echo("".join(f"    {label}: {value}\n" for label, value in customer_loop_lines(row)).rstrip())
 
 
 async def run_demo(
@@ -122,21 +143,27 @@ async def run_demo(
     """The demo on a fresh SQLite file in a temporary folder, removed on the way out (also after Ctrl-C
     or an error) unless `keep_running`. False when Ctrl-C stopped the walk-through."""
     folder = Path(tempfile.mkdtemp(prefix="hotloop-demo-"))
+    sink = await SmtpSink().start()
     try:
-        return await _serve_demo(folder, echo=echo, keep_running=keep_running, port=port or free_port())
+        return await _serve_demo(folder, sink, echo=echo, keep_running=keep_running, port=port or free_port())
     finally:
+        await sink.close()
         if keep_running:
             echo(f"the demo database stays in {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _serve_demo(folder: Path, *, echo: Callable[[str], None], keep_running: bool, port: int) -> bool:
+async def _serve_demo(
+    folder: Path, sink: SmtpSink, *, echo: Callable[[str], None], keep_running: bool, port: int
+) -> bool:
     from hotloop.app import create_app
     from storage.migrate import upgrade
 
+    base_url = f"http://127.0.0.1:{port}"
     settings: Settings = build_settings(mode="demo", database_url=f"sqlite+aiosqlite:///{folder / 'demo.db'}",
-                                        log_level="warning", log_json=False)
+                                        log_level="warning", log_json=False,
+                                        **mail_settings(sink, public_url=base_url))
 
     async def migrate(s: Settings) -> None:
         await upgrade(s.effective_database_url)
@@ -153,9 +180,7 @@ async def _serve_demo(folder: Path, *, echo: Callable[[str], None], keep_running
             await asyncio.sleep(0.05)
         echo(f"hotloop demo: serving http://127.0.0.1:{port} on {folder / 'demo.db'} "
              "(no Slack or Teams needed)\n")
-        walk = asyncio.create_task(
-            _walk_through(app.state.ctx, app.state.workers, f"http://127.0.0.1:{port}", echo)
-        )
+        walk = asyncio.create_task(_walk_through(app.state.ctx, app.state.workers, sink, base_url, echo))
         await asyncio.wait({walk, serving}, return_when=asyncio.FIRST_COMPLETED)
         if server.should_exit:  # uvicorn caught Ctrl-C
             walk.cancel()
@@ -171,14 +196,19 @@ async def _serve_demo(folder: Path, *, echo: Callable[[str], None], keep_running
         await asyncio.gather(serving, return_exceptions=True)
 
 
-async def _walk_through(ctx: Context, workers: Any, base_url: str, echo: Callable[[str], None]) -> None:
+async def _walk_through(
+    ctx: Context, workers: Any, sink: SmtpSink, base_url: str, echo: Callable[[str], None]
+) -> None:
     await _seed(ctx)
     await _send_all(base_url, echo)
     await workers.delivery.drain(timeout=10)
     echo("\nHot alerts and their cards (a happy customer needing nothing raised none):")
     await _show(ctx, echo)
+    await acknowledge(workers, sink, echo)
     echo("")
     await _close_one_loop(ctx, echo)
     await workers.delivery.drain(timeout=10)
+    await follow_up(workers, sink, echo)
+    await _show_one(ctx, "HA-1001", echo)
     echo("\nClosed-loop figures, last 7 days:")
     await _figures(ctx, echo)

@@ -3,10 +3,15 @@
 - Rows are leased by pushing `next_attempt_at` forward (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so a
   crashed worker's rows come back by themselves and two workers never take the same row. The worker
   holds no session: each read and write is one call to `storage.queries.outbox` (or `bot.cards.views`).
-- Work is grouped in lanes (one per channel, or per alert for updates): a lane runs in order and is
-  paced for its platform; lanes run concurrently, so one slow or rate-limited channel stalls no other.
-- A burst of new cards for one channel becomes one digest message (each alert with its own button).
-- A 429 pushes back only that channel's rows by `Retry-After`; permanent errors are marked failed,
+- Work is grouped in lanes: one per channel for new cards and direct messages, in order and paced for
+  its platform (Slack: one post a second per channel); lanes run concurrently, so one slow or
+  rate-limited channel stalls no other. Card updates and thread lines share one lane that serves every
+  place of every alert, coalesced and most urgent first (`jobs.delivery_places`).
+- The first card for an idle channel goes out at once; what arrives during the channel's paced second
+  stays in the table and goes out together at the next slot: a burst becomes one digest message (each
+  alert with its own button).
+- A 429 holds only what the platform limited (a channel, or one method workspace-wide) until
+  `Retry-After`; the rows wait without counting an attempt ("hold"). Permanent errors are marked failed,
   recorded on the alert's history and counted — never silently dropped.
 - A card refused for its content is sent again at once, smaller (`jobs.outbox_jobs.error_verdict`),
   and a post that may have gone out unrecorded is looked up before it is sent again
@@ -30,6 +35,8 @@ from bot.domain import utcnow
 from bot.outbox import OutboxSignal, direct_values
 from bot.telemetry import DELIVERIES
 from jobs.delivery_ops import Job, JobHandler, LaneOps, Verdict, error_verdict
+from jobs.delivery_places import PLACE_KINDS, PLACES_LANE, is_rate_limit
+from jobs.delivery_posts import LOOKUP
 from storage.db import SessionFactory
 from storage.queries import outbox as outbox_queries
 
@@ -117,7 +124,8 @@ class DeliveryWorker:
             return 0  # enough work in hand; leases must not expire while rows wait in memory
         jobs = await self._take()
         for job in jobs:
-            self._lanes.setdefault(job.lane, _Lane()).queue.append(job)
+            lane_key = PLACES_LANE if job.kind in PLACE_KINDS else job.lane
+            self._lanes.setdefault(lane_key, _Lane()).queue.append(job)
         for key, lane in self._lanes.items():
             if lane.queue and (lane.task is None or lane.task.done()):
                 lane.task = asyncio.create_task(self._run_lane(key, lane), name=f"lane-{key[0]}")
@@ -131,7 +139,7 @@ class DeliveryWorker:
         return [
             key
             for key, lane in self._lanes.items()
-            if key[0] != "alert" and lane.task is not None and not lane.task.done()
+            if key[0] in self.chats and lane.task is not None and not lane.task.done()
         ]
 
     def _forget_idle_lanes(self) -> None:
@@ -139,7 +147,8 @@ class DeliveryWorker:
         idle = [
             k
             for k, lane in self._lanes.items()
-            if not lane.queue and (lane.task is None or lane.task.done()) and lane.next_send_at <= now
+            # a lane keeps its slot grid while its channel is busy (see _run_batches)
+            if not lane.queue and (lane.task is None or lane.task.done()) and lane.next_send_at <= now - 5.0
         ]
         for key in idle:
             del self._lanes[key]
@@ -169,8 +178,9 @@ class DeliveryWorker:
         ]
 
     async def _run_lane(self, key: tuple[str, str], lane: _Lane) -> None:
-        """One channel (or one alert's updates) in order, paced for its platform; rows that arrive while
-        it runs join its queue, so a burst becomes digests instead of a flood."""
+        """One channel in order, paced for its platform (or the places lane: rounds of updates and thread
+        lines). After its last call the channel keeps its slot until the pace allows the next one: rows
+        arriving meanwhile stay in the table and come together then (a digest), not one by one."""
         chat = self.chats.get(key[0])
         pace = float(getattr(chat, "pace_seconds", 0.0)) if chat else 0.0
         loop = asyncio.get_running_loop()
@@ -178,27 +188,38 @@ class DeliveryWorker:
             while lane.queue:
                 jobs = list(lane.queue)
                 lane.queue.clear()
-                handled: set[int] = set()
-                for batch in self.ops.plan_lane(jobs):
-                    await asyncio.sleep(max(0.0, lane.next_send_at - loop.time()))
-                    verdicts = await self._attempt(batch)
-                    await self._record(batch, verdicts)
-                    handled.update(job.id for job in batch)
-                    lane.next_send_at = loop.time() + pace
-                    retry_after = max((v.retry_after or 0.0 for v in verdicts.values()), default=0.0)
-                    if retry_after:
-                        rest = [job for job in jobs if job.id not in handled]
-                        await self._hold_lane(key, lane, rest, retry_after)
-                        return
+                if await self._run_batches(key, lane, jobs, pace):
+                    return  # held by a 429: the rest went back to the table
+        await asyncio.sleep(max(0.0, lane.next_send_at - loop.time()))
         self.signal.notify()  # rows for this channel may have waited for the lane: take them now
+
+    async def _run_batches(self, key: tuple[str, str], lane: _Lane, jobs: list[Job], pace: float) -> bool:
+        """The lane's batches in order; True when a 429 held the channel and the rest went back."""
+        loop = asyncio.get_running_loop()
+        handled: set[int] = set()
+        for batch in self.ops.plan_lane(jobs, pace=pace):
+            await asyncio.sleep(max(0.0, lane.next_send_at - loop.time()))
+            lane.next_send_at = _next_slot(lane.next_send_at, loop.time(), pace)
+            verdicts = await self._attempt(batch)
+            await self._record(batch, verdicts)
+            handled.update(job.id for job in batch)
+            # a throttled lookup (conversations.history's own tier) holds its row, not the channel
+            waits = [v.retry_after for v in verdicts.values()
+                     if v.retry_after and not (v.error or "").startswith(LOOKUP)]
+            if waits and key == PLACES_LANE:  # held rows wait in the table: take them when due
+                loop.call_later(min(waits), self.signal.notify)
+            elif waits:
+                rest = [job for job in jobs if job.id not in handled]
+                await self._hold_lane(key, lane, rest, max(waits))
+                return True
+        return False
 
     async def _hold_lane(
         self, key: tuple[str, str], lane: _Lane, rest: list[Job], retry_after: float
     ) -> None:
         """A 429: this channel waits `Retry-After`; what the lane still holds goes back to the table."""
         until = self.clock() + timedelta(seconds=retry_after)
-        if key[0] != "alert":
-            self.ops.block(key[0], key[1], until)
+        self.ops.block(key[0], key[1], until)
         rest = rest + list(lane.queue)
         lane.queue.clear()
         await self._push_back_lane(key, until)
@@ -208,7 +229,7 @@ class DeliveryWorker:
         try:
             return await self.ops.execute(batch)
         except ChatError as error:
-            return {j.id: error_verdict(j, error) for j in batch}
+            return {j.id: _held(error_verdict(j, error), error) for j in batch}
         except Exception as error:  # never let one bad row kill the lane
             log.exception("delivery.unexpected_error", kind=batch[0].kind)
             return {j.id: Verdict("retry", f"{type(error).__name__}: {error}"[:500]) for j in batch}
@@ -247,6 +268,9 @@ class DeliveryWorker:
             values |= {"status": status, "done_at": now}
         elif status == "defer":  # waiting for an earlier row (the card post) — not a failed attempt
             values |= {"next_attempt_at": now + timedelta(seconds=1), "attempts": job.attempts - 1}
+        elif status == "hold":  # the platform's rate limit asked to wait — not a failed attempt either
+            wait = timedelta(seconds=verdict.retry_after or 1.0)
+            values |= {"next_attempt_at": now + wait, "attempts": job.attempts - 1}
         elif smaller:
             values["next_attempt_at"] = now
         else:
@@ -301,7 +325,7 @@ class DeliveryWorker:
 
     async def _push_back_lane(self, lane: tuple[str, str], until: datetime) -> None:
         """A 429 for this channel: every pending row for it waits; other channels are untouched."""
-        if lane[0] == "alert":
+        if lane[0] not in self.chats:
             return
         await outbox_queries.push_back_channel(
             self.sessions, platform=lane[0], destination=lane[1], until=until
@@ -310,3 +334,17 @@ class DeliveryWorker:
     async def _release(self, jobs: list[Job], *, at: datetime) -> None:
         """Give back leased rows we did not get to: due again at `at`, and not counted as an attempt."""
         await outbox_queries.release(self.sessions, rows=[(job.id, job.attempts - 1) for job in jobs], at=at)
+
+
+def _held(verdict: Verdict, error: ChatError) -> Verdict:
+    """A 429 is a wait the platform asked for, not a failed attempt: the row is held, not retried."""
+    if verdict.status == "retry" and is_rate_limit(error):
+        verdict.status = "hold"
+    return verdict
+
+
+def _next_slot(slot: float, now: float, pace: float) -> float:
+    """When a paced channel may send again: one pace after this slot while the channel keeps to its grid
+    (a call a little late does not push every later one back: on average one a pace, as the platform
+    counts), one pace after now when it fell half a slot behind or was idle."""
+    return (slot if now - slot < pace / 2 else now) + pace

@@ -34,6 +34,7 @@ from storage.queries import outbox as outbox_queries
 log = structlog.get_logger("hotloop.delivery")
 
 LOOKUP_MARGIN = timedelta(minutes=2)  # our clock against the platform's, when looking a post up
+LOOKUP = "lookup: "  # a failed lookup's reason starts so (its 429 is the lookup method's, not the channel's)
 
 
 def place_of(ref: CardRef) -> CardPlace:
@@ -108,7 +109,7 @@ class Poster:
                 log.warning("delivery.lookup_failed", platform=suspects[0].platform, error=error.reason)
                 return {}
             # try again later, still without posting; this call's answer says nothing about the post
-            raise ChatError(f"lookup: {error.reason}", retry_after=error.retry_after) from error
+            raise ChatError(f"{LOOKUP}{error.reason}", retry_after=error.retry_after) from error
 
     async def post_digest(self, chat: Chat, batch: list[Job]) -> dict[int, Verdict]:
         first = batch[0]

@@ -1,13 +1,16 @@
-"""Keep the working tables small: delivered outbox rows older than a week are deleted (the audit log
-keeps history), and so are handled-delivery records (Slack event ids, signed-interaction and Teams
-activity keys) older than two days — Slack refuses a signature older than 5 minutes and retries an
-event for about an hour, so a replay or retry that old can no longer arrive."""
+"""Keep the working tables small and customer details no longer than promised (the hourly `retention`
+job): delivered outbox rows older than a week are deleted (the audit log keeps history), and so are
+handled-delivery records (Slack event ids, signed-interaction and Teams activity keys) older than two
+days — Slack refuses a signature older than 5 minutes and retries an event for about an hour, so a
+replay or retry that old can no longer arrive. Responses older than HOTLOOP_CUSTOMER_RETENTION_DAYS lose
+their customer details, keeping their figures (bot/privacy/retention.py)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from bot.domain import utcnow
+from bot.privacy.retention import redact_expired
 from storage.db import SessionFactory
 from storage.queries.retention import purge_old_rows
 
@@ -22,3 +25,9 @@ async def purge_finished_outbox(
     return await purge_old_rows(
         sessions, outbox_before=now - older_than, deliveries_before=now - DELIVERY_RECORDS_KEPT
     )
+
+
+async def run_retention(sessions: SessionFactory, *, customer_retention_days: int) -> int:
+    """The whole hourly job: purge, then redact expired customer details; → responses redacted."""
+    await purge_finished_outbox(sessions)
+    return await redact_expired(sessions, retention_days=customer_retention_days, now=utcnow())

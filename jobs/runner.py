@@ -21,9 +21,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.chat.port import Chat
 from bot.context import Context
+from bot.mail.port import Mailer
 from jobs.delivery import DeliveryWorker
 from jobs.fetch import FETCH_KIND, Fetcher
-from jobs.retention import purge_finished_outbox
+from jobs.mail import mail_handlers, mail_jobs
+from jobs.retention import run_retention
 from jobs.schedule import PeriodicJob
 from jobs.sla import delivery_handlers, sla_jobs
 
@@ -34,13 +36,15 @@ log = structlog.get_logger("hotloop.jobs")
 
 def job_table(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
     """THE list of periodic jobs. Add one here; nothing else schedules work."""
-    purge = partial(purge_finished_outbox, ctx.sessions)
+    purge = partial(run_retention, ctx.sessions,
+                    customer_retention_days=ctx.settings.customer_retention_days)
     retention = PeriodicJob("retention", 3600, purge, first_run_after=30)
-    return [retention, *sla_jobs(ctx, chats)]  # sla-sweep (every few seconds), daily-digest
+    # sla-sweep (every few seconds), daily-digest; mail-ack when e-mail is configured
+    return [retention, *sla_jobs(ctx, chats), *mail_jobs(ctx)]
 
 
 class Workers:
-    def __init__(self, ctx: Context, chats: Mapping[str, Chat]) -> None:
+    def __init__(self, ctx: Context, chats: Mapping[str, Chat], *, mailer: Mailer | None = None) -> None:
         self.ctx = ctx
         self.fetcher = Fetcher(ctx)
         self.delivery = DeliveryWorker(
@@ -50,7 +54,9 @@ class Workers:
             batch=ctx.settings.delivery_batch,
             max_attempts=ctx.settings.delivery_max_attempts,
             poll_seconds=ctx.settings.delivery_poll_seconds,
-            handlers={FETCH_KIND: self.fetcher, **delivery_handlers(ctx, chats)},
+            handlers={
+                FETCH_KIND: self.fetcher, **delivery_handlers(ctx, chats), **mail_handlers(ctx, mailer)
+            },
         )
         self.scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}

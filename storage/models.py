@@ -33,6 +33,8 @@ class Team(SQLModel, table=True):
     managers: list[str] = _json(list)  # user ids (Slack or Entra object ids) allowed to act as managers
     timezone: str = Field(default="UTC", max_length=64)
     business_hours: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType(), nullable=True))
+    # e-mail to customers (sender, reply_to, ack policy, ack_delay, language): bot.config.document.TeamMailDoc
+    mail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType(), nullable=True))
     is_default: bool = False
     created_at: datetime = _now_column()
 
@@ -125,6 +127,8 @@ class Alert(SQLModel, table=True):
     __table_args__ = (
         Index("ix_alert_active_due", "status", "next_due_at"),
         Index("ix_alert_team_status", "team_id", "status"),
+        Index("ix_alert_ack_due", "ack_status", "ack_due_at"),
+        Index("ix_alert_follow_up_due", "follow_up_status", "follow_up_due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -160,6 +164,16 @@ class Alert(SQLModel, table=True):
     resolved_by_id: str | None = Field(default=None, max_length=255)
     resolved_by_platform: str | None = Field(default=None, max_length=16)
     version: int = 1
+    # the customer's side of the loop (bot/mail/ack.py): None = not looked at yet, then waiting (due at
+    # ack_due_at) → queued → sent, or none (not wanted) / skipped (contacted first, unsubscribed)
+    ack_status: str | None = Field(default=None, max_length=16)
+    ack_due_at: datetime | None = _time()
+    acknowledged_at: datetime | None = _time()  # the acknowledgement e-mail was accepted by the SMTP server
+    first_contact_at: datetime | None = _time()  # someone first reached the customer (reply, call)
+    # "did we fix it?" (bot/mail/followup.py): asked / unasked when resolved, then waiting (due at
+    # follow_up_due_at) → queued, or none / skipped; confirmed or reopened once the customer answered
+    follow_up_status: str | None = Field(default=None, max_length=16)
+    follow_up_due_at: datetime | None = _time()
 
 
 class AlertEvent(SQLModel, table=True):
@@ -215,7 +229,9 @@ class Outbox(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=32, description="card.post | card.update | thread.reply | dm | digest.post")
+    kind: str = Field(
+        max_length=32, description="card.post | card.update | thread.reply | dm | digest.post | email.send"
+    )
     platform: str = Field(max_length=16)
     destination: str = Field(default="", max_length=255, description="channel / user / conversation")
     alert_id: int | None = Field(default=None, foreign_key="alert.id")
@@ -257,3 +273,39 @@ class IgnoredWebhook(SQLModel, table=True):
     reason: str = Field(max_length=255)
     count: int = 0
     last_at: datetime = _now_column()
+
+
+class MailSuppression(SQLModel, table=True):
+    """Addresses hotloop sends no automatic e-mail to (one-click unsubscribe, hard bounce), kept only as a
+    hash of the normalized address (bot/mail/address.py): erasing a customer leaves no address here."""
+
+    __table_args__ = (UniqueConstraint("address_hash", name="uq_mailsuppression_address_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    address_hash: str = Field(max_length=64)
+    reason: str = Field(max_length=32, description="unsubscribed | bounced")
+    created_at: datetime = _now_column()
+
+
+class FollowUp(SQLModel, table=True):
+    """One "did we fix it?" e-mail and its answer. The link's token names the row by `nonce` and is signed
+    with the alert id (bot/mail/links.py); it is answered once (`answered_at`). `address_hash` only: at
+    most one follow-up per customer per 30 days, without keeping the address here."""
+
+    __table_args__ = (
+        UniqueConstraint("nonce", name="uq_followup_nonce"),
+        Index("ix_followup_address_created", "address_hash", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    nonce: str = Field(max_length=32)
+    address_hash: str = Field(max_length=64)
+    language: str = Field(max_length=8)
+    created_at: datetime = _now_column()
+    expires_at: datetime = _now_column()
+    sent_at: datetime | None = _time()  # the SMTP server accepted the e-mail
+    answered_at: datetime | None = _time()
+    resolved: bool | None = None  # the customer's answer: yes (confirmed) / no (reopened)
+    score: int | None = None  # 0–10, optional
+    comment: str | None = Field(default=None, max_length=2000)

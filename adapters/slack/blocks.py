@@ -7,18 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.slack.render import (
-    HEADER_MAX,
-    ID_MAX,
-    SECTION_MAX,
-    button_element,
-    escape_mrkdwn,
-    menu_element,
-    sla_text,
-    truncate,
-)
+from adapters.slack.elements import action_elements
+from adapters.slack.render import HEADER_MAX, ID_MAX, SECTION_MAX, escape_mrkdwn, sla_text, truncate
 from adapters.slack.text import mrkdwn_object
-from bot.cards.model import SEVERITY_EMOJI, Card
+from bot.cards.model import STATE_EMOJI, Card
 
 Block = dict[str, Any]
 
@@ -55,16 +47,11 @@ def divider(block_id: str) -> Block:
 
 
 def card_summary(card: Card) -> str:
-    """One escaped mrkdwn paragraph: key, severity, title, owner and the SLA clock."""
-    emoji = SEVERITY_EMOJI.get(card.severity, "")
-    first = f"{emoji} *{escape_mrkdwn(card.alert_key)}* · {card.severity.value} · {escape_mrkdwn(card.title)}"
-    lines = [first.strip()]
-    status = card.status.value
-    if card.owner_name:
-        status += f" · claimed by {escape_mrkdwn(card.owner_name)}"
-    if card.escalation_level:
-        status += f" · escalation level {card.escalation_level}"
-    lines.append(status)
+    """One escaped mrkdwn paragraph: state marker, key and state, customer, severity and title, the clock."""
+    state = escape_mrkdwn(card.state_text or card.status.value)
+    lines = [f"{STATE_EMOJI.get(card.state, '')} *{escape_mrkdwn(card.alert_key)}* · {state}".strip()]
+    who = f"*{escape_mrkdwn(card.customer_name)}* · " if card.customer_name else ""
+    lines.append(f"{who}{card.severity.value} · {escape_mrkdwn(card.title)}")
     if clock := sla_text(card):
         lines.append(clock)
     return "\n".join(lines)
@@ -73,15 +60,7 @@ def card_summary(card: Card) -> str:
 def compact_card(card: Card, prefix: str) -> list[Block]:
     """A card in two blocks (summary + its buttons and menu) for views; block_ids start with `prefix`."""
     blocks: list[Block] = [section(card_summary(card), f"{prefix}.{card.alert_key}.text")]
-    elements: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for button in card.buttons:
-        if str(button.action) not in seen:
-            seen.add(str(button.action))
-            elements.append(button_element(button))
-    if card.menu:
-        elements.append(menu_element(card.menu))
-    if elements:
+    if elements := action_elements(card.buttons, card.menu):
         block_id = truncate(f"{prefix}.{card.alert_key}.actions", ID_MAX)
-        blocks.append({"type": "actions", "block_id": block_id, "elements": elements[:25]})
+        blocks.append({"type": "actions", "block_id": block_id, "elements": elements})
     return blocks

@@ -119,6 +119,9 @@ class SlackChat:
     # about one chat.postMessage per second per channel: the delivery worker paces lanes by this
     pace_seconds = 1.0
     digest_capacity = DIGEST_CAPACITY  # alerts one digest message can list, each with its Claim button
+    # chat.update is Tier 3 (≈ 50 a minute) for the whole workspace, not per channel: a 429 on one card
+    # update holds every update (jobs.delivery_places)
+    workspace_limited = frozenset({"update_card", "update_digest"})
 
     def __init__(self, token: str, *, base_url: str, timeout: float = 10.0) -> None:
         self.client = AsyncWebClient(

@@ -13,7 +13,7 @@ from adapters.slack.blocks import VIEW_BLOCKS_MAX, Block, compact_card, context,
 from bot.cards.model import Card
 from bot.chat.state import home_cards
 from bot.context import Context
-from bot.metrics import LoopFigures, format_rate, format_seconds, loop_figures
+from bot.metrics import LoopFigures, customer_loop_lines, format_rate, format_seconds, loop_figures
 
 PLATFORM = "slack"  # "my" alerts are those owned by this Slack user, not a Teams user with the same id
 MINE_MAX = 20
@@ -31,6 +31,7 @@ def figures_text(figures: LoopFigures) -> str:
             f"    *to resolve:* {format_seconds(figures.median_resolve)}",
             f"*SLA breaches:* {format_rate(figures.breach_rate)}"
             f"    *Recovered:* {format_rate(figures.recovery_rate)}",
+            *(f"*{label}:* {value}" for label, value in customer_loop_lines(figures)),
         ]
     )
 

@@ -1,5 +1,6 @@
 """Bolt listeners: ack first, then translate, act and answer.
 
+    block_actions "alert.details" → the read-only Details modal (views.open)
     block_actions "alert.*"    → a form (modal) for actions whose route has one, else
                                  bot.actions.table.run_action; a refusal goes back to the clicker privately
     view_submission "alert.*"  → ack (with "errors" for invalid input) → bot.actions.table.run_action
@@ -13,9 +14,10 @@
 
 What a button does, asks for and refuses is `bot.actions.table` (ROUTES): a click on a button whose route has
 a form runs the route's guard (`precheck`) and shows either the refusal or the form rendered from it
-(adapters/slack/modals.py); anything else goes to `run_action`. Successful actions send nothing here:
-the card update and the thread line leave through the outbox. Listeners get the running `Context`
-from `get_ctx()` at call time (it exists only once the app's lifespan has started).
+(adapters/slack/modals.py); anything else goes to `run_action`. A successful action replaces the clicked
+message through the click's response_url (adapters/slack/answer.py; a form keeps its click's URL in the
+modal); the alert's other places and the thread line leave through the outbox. Listeners get the
+running `Context` from `get_ctx()` at call time (it exists only once the app's lifespan has started).
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import modals, translate
+from adapters.slack.answer import answer_click
 from adapters.slack.blocks import card_summary
 from adapters.slack.home import home_view
+from adapters.slack.modals import Answer
 from adapters.slack.render import escape_mrkdwn, truncate
-from bot.action_ids import Arg
-from bot.actions.table import ActionRequest, form_for, precheck, run_action
+from bot.action_ids import ActionId, Arg
+from bot.actions.table import ActionRequest, form_for, mail_kit, precheck, run_action
 from bot.alerts.lifecycle import Actor
 from bot.chat.state import first_delivery
 from bot.commands.table import Caller, run_command
@@ -125,12 +129,13 @@ async def user_name(client: AsyncWebClient, user_id: str) -> str:
     return user_id
 
 
-async def open_form(ctx: Context, client: AsyncWebClient, *, trigger_id: str | None,
-                    request: ActionRequest) -> None:
+async def open_form(ctx: Context, client: AsyncWebClient, *, trigger_id: str | None, request: ActionRequest,
+                    channel: str | None = None, answer: Answer | None = None) -> None:
     """views.open at once (the trigger_id expires in ~3 s), then views.update with the route's form —
-    or with its guard's refusal, so nobody fills in a form that cannot be sent."""
+    or with its guard's refusal, so nobody fills in a form that cannot be sent. The modal keeps the
+    click's `answer` (response_url and message): the submission replaces the clicked message."""
     action, key, user = request.action, request.alert_key, request.actor.id
-    metadata = modals.encode_metadata(key, request.channel)
+    metadata = modals.encode_metadata(key, channel, answer)
     try:
         opened = await client.views_open(trigger_id=trigger_id or "",
                                          view=modals.loading_view(action, key, metadata))
@@ -140,16 +145,34 @@ async def open_form(ctx: Context, client: AsyncWebClient, *, trigger_id: str | N
                    text=f"Could not open the form for {key}; please click again.")
         return
     view = opened.get("view") or {}
-    checked = await precheck(request, sessions=ctx.sessions, config=await ctx.config.get(), now=utcnow())
+    checked = await precheck(request, sessions=ctx.sessions, config=await ctx.config.get(), now=utcnow(),
+                             mail=mail_kit(ctx, action))
     if checked.refusal is not None:
         full = modals.refusal_view(action, key, checked.refusal)
     else:
         summary = card_summary(checked.card) if checked.card is not None else None
-        full = modals.form_view(action, key, metadata, summary)
+        full = modals.form_view(action, key, metadata, summary, checked.form)
     try:
         await client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=full)
     except (SlackApiError, SlackClientError) as exc:  # e.g. the user closed the loading modal already
         log.warning("slack.views_update_failed", action=str(action), error=_error(exc))
+
+
+async def open_details(ctx: Context, client: AsyncWebClient, *, trigger_id: str | None,
+                       request: ActionRequest) -> None:
+    """The read-only Details modal (adapters/slack/modals.py `details_view`): the alert's route guard
+    and channel check first (`precheck`), then views.open while the trigger_id (~3 s) is fresh."""
+    checked = await precheck(request, sessions=ctx.sessions, config=await ctx.config.get(), now=utcnow())
+    if checked.refusal is not None or checked.card is None:
+        text = checked.refusal or f"There is no alert {request.alert_key}"
+        await tell(client, user=request.actor.id, channel=request.channel, text=text)
+        return
+    try:
+        await client.views_open(trigger_id=trigger_id or "", view=modals.details_view(checked.card))
+    except (SlackApiError, SlackClientError) as exc:
+        log.warning("slack.views_open_failed", action=str(request.action), error=_error(exc))
+        await tell(client, user=request.actor.id, channel=request.channel,
+                   text=f"Could not open the details of {request.alert_key}; please click again.")
 
 
 async def on_click(ctx: Context, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -158,15 +181,23 @@ async def on_click(ctx: Context, body: dict[str, Any], client: AsyncWebClient) -
     if click is None:
         return
     actor = translate.actor_from(body.get("user"))
-    channel = translate.channel_of(body)
-    request = ActionRequest(click.action, click.alert_key, actor, click.args, channel=channel)
+    channel, answer = translate.channel_of(body), translate.clicked_message(body)
+    request = ActionRequest(click.action, click.alert_key, actor, click.args, channel=channel,
+                            answered_place=translate.answered_place(answer),
+                            direct=translate.is_direct(channel))
     try:
+        if click.action is ActionId.DETAILS:  # read-only: a modal, no action
+            await open_details(ctx, client, trigger_id=body.get("trigger_id"), request=request)
+            return
         if form_for(click.action) is not None:
-            await open_form(ctx, client, trigger_id=body.get("trigger_id"), request=request)
+            await open_form(ctx, client, trigger_id=body.get("trigger_id"), request=request, channel=channel,
+                            answer=answer)
             return
         reply = await run_action(ctx, request)
         if not reply.ok:
             await tell(client, user=actor.id, channel=channel, text=reply.message)
+        elif answer is not None:  # the clicker sees the new state now; the other places follow
+            await answer_click(ctx, alert_key=click.alert_key, answer=answer)
     except Exception:
         log.exception("slack.action_failed", action=str(click.action), alert=click.alert_key)
         await tell(client, user=actor.id, channel=channel, text=SORRY)
@@ -183,10 +214,13 @@ async def on_submit(ctx: Context, submission: translate.Submission, body: dict[s
         if args.get(Arg.USER):
             args[Arg.USER_NAME] = await user_name(client, args[Arg.USER])
         request = ActionRequest(submission.action, submission.alert_key, actor, args,
-                                channel=submission.channel)
+                                channel=submission.channel, direct=translate.is_direct(submission.channel),
+                                answered_place=translate.answered_place(submission.answer))
         reply = await run_action(ctx, request)
         if not reply.ok:
             await tell(client, user=actor.id, channel=submission.channel, text=reply.message)
+        elif submission.answer is not None:  # the message the form was opened from shows the new state
+            await answer_click(ctx, alert_key=submission.alert_key, answer=submission.answer)
     except Exception:
         log.exception("slack.submission_failed", action=str(submission.action), alert=submission.alert_key)
         await tell(client, user=actor.id, channel=submission.channel, text=SORRY)

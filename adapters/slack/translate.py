@@ -5,7 +5,9 @@
   (snooze: `"alert.snooze|HA-1001|30m"` → args `{"until": "30m"}`);
 - a `view_submission` of one of our modals → `Submission` with the `ActionRequest` args, or the
   per-block `errors` to answer with `response_action: "errors"`;
-- the payload's user → `bot.alerts.lifecycle.Actor`.
+- the payload's user → `bot.alerts.lifecycle.Actor`;
+- a click on a message → its `response_url` and (channel, ts): the message answered in place
+  (adapters/slack/answer.py), named on the request as `answered_place`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Submission:
     channel: str | None
     args: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # input block_id → message
+    answer: modals.Answer | None = None  # the opening click's response_url and message: replaced after
 
 
 def actor_from(user: Mapping[str, Any] | None) -> Actor:
@@ -52,6 +55,32 @@ def channel_of(body: Mapping[str, Any]) -> str | None:
     """The channel a block_actions click came from; None for views (Home tab, modals)."""
     channel = modals.dig(body, "channel", "id") or modals.dig(body, "container", "channel_id")
     return str(channel) if channel else None
+
+
+def clicked_message(body: Mapping[str, Any]) -> modals.Answer | None:
+    """The click's response_url and the message clicked (channel, ts), when the click came from a
+    message that can be replaced: not a view (Home tab, modal), not an ephemeral message."""
+    container = body.get("container")
+    url = body.get("response_url")
+    if not isinstance(container, Mapping) or container.get("type") != "message":
+        return None
+    if container.get("is_ephemeral"):
+        return None
+    channel, ts = container.get("channel_id") or channel_of(body), container.get("message_ts")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return None
+    if not isinstance(channel, str) or not channel or not isinstance(ts, str) or not ts:
+        return None
+    return url, (channel, ts)
+
+
+def answered_place(answer: modals.Answer | None) -> tuple[str, str, str] | None:
+    return (PLATFORM, *answer[1]) if answer is not None else None
+
+
+def is_direct(channel: str | None) -> bool:
+    """A direct message with the app (its channel ids start with D): no team's channel, nobody else's."""
+    return bool(channel) and str(channel).startswith("D")
 
 
 def from_home(body: Mapping[str, Any]) -> bool:
@@ -129,4 +158,5 @@ def parse_submission(view: Mapping[str, Any]) -> Submission | None:
     key, channel = meta
     read = read_form(form, modals.submitted_values(form, view))
     args = {} if read.errors else read.args
-    return Submission(action=action, alert_key=key, channel=channel, args=args, errors=read.errors)
+    return Submission(action=action, alert_key=key, channel=channel, args=args, errors=read.errors,
+                      answer=modals.decode_answer(view.get("private_metadata")))

@@ -1,15 +1,18 @@
 """Bot Framework authentication for `POST /api/messages` (botbuilder 4.17, no aiohttp integration).
 
 `ConfigurationBotFrameworkAuthentication` and `CloudAdapter` live in `botbuilder-integration-aiohttp`,
-which hotloop does not install; `configuration_authentication(config)` and `CloudAdapter` below are
-their equivalents over `botbuilder-core`/`botframework-connector`. Two differences, both on purpose:
+which hotloop does not install; `configuration_authentication(config)` below and `CloudAdapter`
+(adapters/teams/adapter.py) are their equivalents over `botbuilder-core`/`botframework-connector`.
+Two differences, both on purpose:
 
 * The parameterised (explicit) configuration is always used, with the public-cloud constants filled
   in. Upstream passes `None` for every value not in the config, so setting only
   `TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL` leaves the token issuer `None` and rejects every token.
   Tests and production therefore run the same code; only the metadata URL differs.
 * Tokens are checked in a worker thread (`authenticate`): botbuilder refreshes the OpenID keys with a
-  blocking `requests.get` (no timeout) inside `async` code (PROTOCOLS §13).
+  blocking `requests.get` (no timeout) inside `async` code (PROTOCOLS §13). A token checked for an
+  activity's channel and serviceUrl is not checked again for them until it expires
+  (adapters/teams/verified.py).
 
 Every failure to authenticate becomes `AuthError` (→ 401): botbuilder raises `PermissionError`, but an
 unknown `kid` raises `IndexError`, a missing header `AttributeError`, PyJWT its own errors…
@@ -25,7 +28,6 @@ from typing import Any
 import jwt
 import structlog
 from botbuilder.core import BotAdapter
-from botbuilder.core.cloud_adapter_base import CloudAdapterBase
 from botbuilder.schema import Activity, CallerIdConstants
 from botframework.connector.auth import (
     AuthenticationConfiguration,
@@ -41,6 +43,8 @@ from botframework.connector.auth.managedidentity_service_client_credential_facto
     ManagedIdentityServiceClientCredentialsFactory,
 )
 
+from adapters.teams.adapter import CloudAdapter
+from adapters.teams.verified import VerifiedTokens, cache_key
 from bot.settings import Settings
 
 log = structlog.get_logger("hotloop.teams.auth")
@@ -118,10 +122,6 @@ def configuration_authentication(config: BotConfig) -> BotFrameworkAuthenticatio
     return auth
 
 
-class CloudAdapter(CloudAdapterBase):  # type: ignore[misc]
-    """`CloudAdapterBase` is complete; upstream's `CloudAdapter` only adds aiohttp request plumbing."""
-
-
 def build_adapter(config: BotConfig) -> tuple[BotAdapter, BotFrameworkAuthentication]:
     auth = configuration_authentication(config)
     return CloudAdapter(auth), auth
@@ -134,8 +134,8 @@ def _bearer(header: str | None) -> str:
     return token.strip()
 
 
-def precheck(header: str | None) -> None:
-    """Cheap checks before botbuilder: a bearer JWT from the Bot Framework channel issuer.
+def precheck(header: str | None) -> str:
+    """Cheap checks before botbuilder: a bearer JWT from the Bot Framework channel issuer; the token.
 
     Teams only sends channel tokens; refusing emulator/skill issuers here also keeps strangers from
     making the server fetch other key sets."""
@@ -147,6 +147,7 @@ def precheck(header: str | None) -> None:
         raise AuthError(f"malformed token: {type(exc).__name__}") from None
     if claims.get("iss") != CHANNEL_ISSUER:
         raise AuthError("token issuer is not the Bot Framework channel")
+    return token
 
 
 def _reason(exc: BaseException) -> str:
@@ -175,20 +176,45 @@ def _authenticate_blocking(
 
 
 async def authenticate(
-    auth: BotFrameworkAuthentication, activity: Activity, header: str | None, *, required: bool
+    auth: BotFrameworkAuthentication,
+    activity: Activity,
+    header: str | None,
+    *,
+    required: bool,
+    verified: VerifiedTokens | None = None,
 ) -> AuthenticateRequestResult:
-    """Validate the inbound token off the event loop. `required=False` (no app id) skips the token."""
-    if required:
-        precheck(header)
+    """Validate the inbound token off the event loop, once per token, channel and serviceUrl while the
+    token lasts (`verified`, adapters/teams/verified.py). `required=False` (no app id): no token."""
+    if not required:
+        return await _anonymous(auth, activity)
+    token = precheck(header)
+    if verified is None:
+        return await _check_token(auth, activity, header)
+    key = cache_key(token, activity.channel_id, activity.service_url)
+    return await verified.check(key, lambda: _check_token(auth, activity, header))
+
+
+async def _check_token(
+    auth: BotFrameworkAuthentication, activity: Activity, header: str | None
+) -> AuthenticateRequestResult:
     try:
         return await asyncio.wait_for(
-            asyncio.to_thread(_authenticate_blocking, auth, activity, header if required else None),
-            timeout=AUTH_TIMEOUT_SECONDS,
+            asyncio.to_thread(_authenticate_blocking, auth, activity, header), timeout=AUTH_TIMEOUT_SECONDS
         )
     except TimeoutError:
         raise AuthUnavailableError("could not check the token in time") from None
     except Exception as exc:  # every way botbuilder says "no" must be a 401, never a 500
         raise AuthError(_reason(exc)) from None
+
+
+async def _anonymous(auth: BotFrameworkAuthentication, activity: Activity) -> AuthenticateRequestResult:
+    """No app id: botbuilder's anonymous identity. Nothing to fetch or verify, so no worker thread and
+    no event loop of its own per request (both cost more than the turn under a burst)."""
+    try:
+        result: AuthenticateRequestResult = await auth.authenticate_request(activity, None)
+    except Exception as exc:  # e.g. a managed-identity app type without an app id: still a 401
+        raise AuthError(_reason(exc)) from None
+    return result
 
 
 def _warm(url: str) -> None:

@@ -3,6 +3,8 @@
     every activity                 → remember its conversation reference (Conversation table)
     invoke adaptiveCard/action     → bot.actions.table.run_action → invoke response: the refreshed card, or a
                                      message ("HA-1001 was already claimed by Dana")
+    invoke alert.reply, no text    → bot.actions.table.precheck → the card with the Reply form open,
+                                     its draft for this customer signed by the clicker (or the refusal)
     message with value {verb,…}    → Action.Submit fallback: run_action, then PUT the refreshed card
     other message                  → bot.commands.table.run_command → reply in the conversation
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -32,13 +35,16 @@ from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity
 
 from adapters.teams import translate
+from adapters.teams.answer import clicked_place, content_of, refreshed, replace_clicked
+from adapters.teams.card_actions import with_open_form
 from adapters.teams.card_size import card_content
 from adapters.teams.connector import TeamsChat, TokenProvider
 from adapters.teams.render import CONTENT_TYPE
-from bot.actions.table import ActionReply, run_action
-from bot.cards.model import Card
+from bot.action_ids import ActionId, Arg
+from bot.actions.table import ActionReply, mail_kit, precheck, run_action
+from bot.chat.answer import ClickedView, refresh_later
 from bot.chat.port import CardPlace, ChatError
-from bot.chat.state import card_after_click, first_delivery, remember_conversation
+from bot.chat.state import first_delivery, remember_conversation
 from bot.commands.table import Caller, run_command
 from bot.context import Context
 from bot.domain import utcnow
@@ -122,27 +128,70 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
             click = translate.click_from_invoke(activity.value)
         except translate.BadAction as bad:
             return message_response(str(bad))
+        if click.verb is ActionId.REPLY and not click.args.get(Arg.MESSAGE):
+            return await self.open_reply(click, activity)
         reply = await self.act(click, activity)
         if not reply.ok:
             return message_response(reply.message)
         card = await self.refreshed_card(click.alert_key, activity)
-        if card is None:  # a digest (the outbox re-renders it) or a vanished alert
+        if card is None:  # a vanished alert
             return message_response(reply.message)
-        return card_response(card_content(card))  # fitted to Teams' message size, like a posted card
+        return card_response(content_of(card))  # the outbox's card.update skips this place
+
+    async def open_reply(self, click: translate.Click, activity: Activity) -> Json:
+        """Reply's first step, as Slack's modal: the route's guard, then the card with the form holding
+        this customer's draft signed by the clicker. Writes nothing, so no place is marked answered."""
+        actor, conversation = translate.actor_of(activity), translate.conversation_key(activity)
+        request = replace(translate.request_for(click, actor, conversation),
+                          direct=translate.is_personal(activity))
+        checked = await precheck(request, sessions=self.ctx.sessions, config=await self.ctx.config.get(),
+                                 now=utcnow(), mail=mail_kit(self.ctx, click.verb))
+        if checked.refusal is not None or checked.form is None:
+            return message_response(checked.refusal or f"There is no alert {click.alert_key}")
+        view = await refreshed(self.ctx, click.alert_key, activity)  # the clicked card's own audience
+        card = view.shown if view is not None and not isinstance(view.shown, list) else checked.card
+        if card is None:
+            return message_response(f"There is no alert {click.alert_key}")
+        return card_response(with_open_form(card_content(card), click.alert_key, click.verb, checked.form))
 
     async def act(self, click: translate.Click, activity: Activity) -> ActionReply:
         """The click as a neutral request, run by `bot.actions.table.run_action` (as Slack's are)."""
-        actor = translate.actor_of(activity)
-        request = translate.request_for(click, actor, translate.conversation_key(activity))
+        if translate.needs_assignee_name(click):
+            click = await self.with_assignee_name(click, activity)
+        actor, conversation = translate.actor_of(activity), translate.conversation_key(activity)
+        # After an Action.Submit the bot's own PUT replaces the card for everyone, so the outbox skips
+        # it. An invoke answer replaces it for the clicker only (Teams' "replace for interactor"), so
+        # the outbox still updates it for everyone else. In a personal chat (the full card a claim from
+        # a digest sends) its owner may act.
+        request = replace(translate.request_for(click, actor, conversation),
+                          answered_place=clicked_place(activity), refreshed_for_all=activity.type != "invoke",
+                          direct=translate.is_personal(activity))
         return await run_action(self.ctx, request)
 
-    async def refreshed_card(self, key: str, activity: Activity) -> Card | None:
-        """The alert's card as it is now, for the audience of the card that was clicked."""
-        return await card_after_click(
-            self.ctx.sessions, alert_key=key, platform=translate.PLATFORM, message_id=activity.reply_to_id,
-            conversation=translate.conversation_key(activity), config=await self.ctx.config.get(),
-            now=utcnow(),
-        )
+    async def with_assignee_name(self, click: translate.Click, activity: Activity) -> translate.Click:
+        """The picked person's name from the Bot Connector, so the card names the new owner; their id
+        when the lookup fails (the reassignment still goes through)."""
+        user, scope = click.args[Arg.USER], translate.members_of(activity)
+        name = None
+        try:
+            if scope and activity.service_url:
+                async with self.outbound(activity) as chat:
+                    name = await chat.member_name(conversation_id=scope, user_id=user)
+        except Exception:  # e.g. no token: a missing name must not cost the reassignment
+            log.exception("teams.member_lookup_failed")
+        if name is None:
+            log.info("teams.member_name_unknown", alert=click.alert_key)
+        return replace(click, args={**click.args, Arg.USER_NAME: name or user})
+
+    async def refreshed_card(self, key: str, activity: Activity) -> ClickedView | None:
+        """What the clicked card shows now: the alert's card for its audience, or the digest it is in.
+        A digest is refreshed once more by the outbox: answers to several clicks on it at once may reach
+        Teams in any order, the last one older than the others."""
+        view = await refreshed(self.ctx, key, activity)
+        if view is not None and isinstance(view.shown, list):
+            await refresh_later(self.ctx.sessions, view=view, now=utcnow())
+            self.ctx.signal.notify()
+        return view
 
     # -- messages: Action.Submit fallback and commands ----------------------------------------------
 
@@ -190,9 +239,11 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
         )
         try:
             async with self.outbound(activity) as chat:
-                await chat.update_card(place=place, card=card)
-        except ChatError as exc:  # the outbox update follows anyway
+                await replace_clicked(chat, place, card)
+        except ChatError as exc:  # the outbox updates this place instead
             log.warning("teams.submit_update_failed", alert=click.alert_key, error=exc.reason)
+            await refresh_later(self.ctx.sessions, view=card, now=utcnow())
+            self.ctx.signal.notify()
 
     async def command(self, text: str, activity: Activity) -> None:
         caller = Caller(

@@ -181,6 +181,20 @@ class TeamsChat:
         self._direct[user] = str(conversation)
         return self._direct[user]
 
+    async def member_name(self, *, conversation_id: str, user_id: str) -> str | None:
+        """A member's display name (GET v3/conversations/{id}/members/{userId}; `user_id` may be an Entra
+        object id); None when the connector does not know them or cannot be reached."""
+        path = f"/v3/conversations/{quote(conversation_id, safe='')}/members/{quote(user_id, safe='')}"
+        try:
+            response = await self._client.get(f"{self.service_url}{path}", headers=await self._headers())
+            data = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        name = data.get("name") if isinstance(data, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            return None
+        return name.strip()[:255]
+
     # -- Chat port ----------------------------------------------------------------------------------
 
     async def post_card(self, *, channel: str, card: Card) -> Posted:

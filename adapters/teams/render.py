@@ -1,237 +1,136 @@
 """Neutral card → Adaptive Card 1.5 for Microsoft Teams (pure functions, no I/O, no SDK).
 
-Every button is an `Action.Execute` whose `verb` is an `ActionId` value and whose `data` is
-`{"alert": <key>, "option": <option or "">}`, with an `Action.Submit` fallback carrying the same data
-plus `"verb"`. A button whose route has a form (`bot.actions.table.form_for`) opens an `Action.ShowCard`
-rendered from that neutral form; its inputs travel with the action under the field ids
-(`bot.action_ids.Arg`: `note`, `reason`, `outcome`, `root_cause`, `follow_up`, `user`).
-Customer text is escaped with `escape_markdown` before it reaches any `TextBlock`. The comment and the
-answers show as much as `Card.comment_max` / `answers_max` allow and say what they leave out;
-`adapters/teams/card_size.py` lowers those to keep a card under Teams' message size.
+The card face, in the order an agent reads it (notes/card_spec.md):
+
+    header (key · state, on the state's colour) → customer name, due time (bold; attention colour when
+    overdue), contact → comment (a cut says so) → low answers only → why → facts → actions
+
+The actions (`adapters/teams/card_actions.py`): the visible buttons, "Details" (every answer and the
+whole comment) and one "More" menu, at most five. Customer text is escaped with `escape_markdown`
+before it reaches any `TextBlock`. `adapters/teams/card_size.py` lowers `Card.comment_max` /
+`answers_max` to keep a card under Teams' message size; whatever is left out is said on the card.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from adapters.teams.card_actions import action_rows, execute
+from adapters.teams.markup import Json, answer_block, escape_markdown, fact_set, text_block
 from bot.action_ids import ActionId
-from bot.actions.forms import FALSE, TRUE, FieldKind, Form, FormField
-from bot.actions.table import form_for
 from bot.cards.model import (
     SEVERITY_EMOJI,
-    SNOOZE_CHOICES,
     Card,
-    CardButton,
+    CardState,
     DigestCard,
     DigestItem,
-    answers_note,
     cut_note,
-    shown_answers,
+    low_answers,
     shown_comment,
 )
 from bot.domain import AlertStatus
 
+__all__ = ["CONTENT_TYPE", "Json", "card_attachment_content", "digest_attachment_content", "escape_markdown"]
+
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.5"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-
-Json = dict[str, Any]
-
-_MARKDOWN_CHARS = frozenset("\\*_`[]()#>-+!|~<>&{}")
-_ORDERED_LIST = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
-_STYLE = {"primary": "positive", "danger": "destructive"}
-
-
-def escape_markdown(text: str) -> str:
-    """Make arbitrary text inert in a Teams `TextBlock`: no links, emphasis, lists, headings, HTML or `<at>`.
-
-    Markdown punctuation is backslash-escaped (CommonMark rendering shows it unchanged), line starts
-    like `1.` lose their list meaning and `://` gets a zero-width space so URLs are not auto-linked.
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    escaped = "".join(f"\\{ch}" if ch in _MARKDOWN_CHARS else ch for ch in text)
-    escaped = _ORDERED_LIST.sub(r"\1\\.", escaped)
-    return escaped.replace("://", ":\u200b//").replace("\n", "\n\n")
+FACE_COMMENT_MAX = 500  # characters of the comment on the card face; Details shows the rest
+FACE_ANSWERS_MAX = 5  # low answers on the card face; Details shows every answer
+STATE_STYLE = {  # the header's container style: Teams colours it
+    CardState.OPEN: "attention",
+    CardState.CLAIMED: "accent",
+    CardState.ESCALATED: "warning",
+    CardState.SNOOZED: "emphasis",
+    CardState.RESOLVED: "good",
+}
 
 
-def _text(text: str, **extra: Any) -> Json:
-    return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+def _header(card: Card) -> Json:
+    """Key and state on the state's colour: a channel of cards scans for what is unhandled."""
+    state = escape_markdown(card.state_text or card.status.value.capitalize())
+    about = f"{card.severity.value.capitalize()} · {escape_markdown(card.title)}"
+    return {
+        "type": "Container",
+        "style": STATE_STYLE[card.state],
+        "bleed": True,
+        "items": [
+            text_block(f"**{escape_markdown(card.alert_key)}** · {state}", size="Medium", weight="Bolder"),
+            text_block(about, isSubtle=True, size="Small", spacing="None"),
+        ],
+    }
 
 
-def _data(button: CardButton) -> Json:
-    key, _, option = button.value.partition("|")
-    return {"alert": key, "option": option}
-
-
-def execute(
-    verb: ActionId, title: str, data: Json, *, style: str | None = None, mode: str | None = None
-) -> Json:
-    """An `Action.Execute` with its `Action.Submit` fallback (same data plus `verb`)."""
-    fallback: Json = {"type": "Action.Submit", "title": title, "data": {**data, "verb": verb.value}}
-    action: Json = {"type": "Action.Execute", "title": title, "verb": verb.value, "data": data}
-    if style:
-        action["style"] = fallback["style"] = style
-    if mode:
-        action["mode"] = mode
-    action["fallback"] = fallback
-    return action
-
-
-def _header(card: Card) -> list[Json]:
-    emoji = SEVERITY_EMOJI.get(card.severity.value, "")
-    status = card.status.value.capitalize()
-    return [
-        _text(
-            f"{emoji} **{escape_markdown(card.alert_key)}** · {escape_markdown(card.title)}",
-            size="Medium",
-            weight="Bolder",
-        ),
-        _text(f"{card.severity.value.capitalize()} hot alert · {status}", isSubtle=True, spacing="None"),
-    ]
-
-
-def _facts(card: Card) -> list[Json]:
-    facts: list[tuple[str, str]] = []
-    if card.nps is not None:
-        facts.append(("Score", f"NPS {card.nps}"))
-    if card.customer_name:
-        facts.append(("Customer", card.customer_name))
-    if card.audience == "team":
-        facts.extend(("Contact", line) for line in card.contact)
-    facts.extend(card.facts)
-    if card.owner_name:
-        facts.append(("Owner", card.owner_name))
-    if card.resolution:
-        facts.append(("Resolution", card.resolution))
-    if not facts:
-        return []
-    return [
-        {
-            "type": "FactSet",
-            "facts": [
-                {"title": escape_markdown(title), "value": escape_markdown(value)} for title, value in facts
-            ],
-        }
-    ]
-
-
-def _sla(card: Card) -> list[Json]:
-    if not card.sla_text:
-        return []
-    text = f"⏰ {escape_markdown(card.sla_text)}"
-    if card.sla_overdue:
-        return [_text(text, color="attention", weight="Bolder")]
-    return [_text(text)]
-
-
-def _answers(card: Card) -> list[Json]:
+def _customer(card: Card) -> list[Json]:
+    """Whom to call and by when, right under the header: the name, the due time (bold, attention
+    colour when overdue) and, for the team, the contact details."""
     blocks: list[Json] = []
-    shown, hidden = shown_answers(card)
-    for answer in shown:
-        line = f"{escape_markdown(answer.question)}: **{escape_markdown(answer.value)}**"
-        if answer.is_low:
-            blocks.append(_text(f"⚠ {line} (low)", color="attention", spacing="Small"))
-        else:
-            blocks.append(_text(line, spacing="Small"))
-    if hidden:
-        blocks.append(_text(escape_markdown(answers_note(hidden)), isSubtle=True, spacing="Small"))
+    if card.customer_name:
+        blocks.append(text_block(escape_markdown(card.customer_name), weight="Bolder"))
+    if card.sla_text and card.state is not CardState.SNOOZED:  # a snoozed card's header says until when
+        due = text_block(f"⏰ {escape_markdown(card.sla_text)}", weight="Bolder", spacing="Small")
+        blocks.append({**due, "color": "attention"} if card.sla_overdue else due)
+    if card.audience == "team" and card.contact:
+        contact = " · ".join(escape_markdown(line) for line in card.contact)
+        blocks.append(text_block(contact, isSubtle=True, spacing="Small"))
     return blocks
+
+
+def face_comment(card: Card) -> tuple[str, str | None]:
+    """The comment as the card face shows it (at most `FACE_COMMENT_MAX` characters, cut at a word) and
+    the note saying what is left out and where it is (None when nothing is)."""
+    comment = card.comment or ""
+    in_details, in_thread = shown_comment(card)
+    face = in_details
+    if len(face) > FACE_COMMENT_MAX:
+        space = face.rfind(" ", 0, FACE_COMMENT_MAX)
+        face = face[: space if space > FACE_COMMENT_MAX // 2 else FACE_COMMENT_MAX].rstrip()
+    if len(face) == len(comment):
+        return face, None
+    if len(face) < len(in_details):
+        more = len(comment) - len(face)
+        return face, f"…(cut — {more:,} more characters: press Details for the whole comment)"
+    return face, cut_note(in_thread)
 
 
 def _comment(card: Card) -> list[Json]:
     if not card.comment:
         return []
-    shown, hidden = shown_comment(card)
-    items = [_text("Comment", weight="Bolder", size="Small")]
-    if shown:
-        items.append(_text(escape_markdown(shown), spacing="Small"))
-    if hidden:
-        items.append(_text(escape_markdown(cut_note(hidden)), isSubtle=True, spacing="Small"))
+    face, note = face_comment(card)
+    items = [text_block(escape_markdown(face))] if face else []
+    if note:
+        items.append(text_block(escape_markdown(note), isSubtle=True, size="Small", spacing="Small"))
     return [{"type": "Container", "style": "emphasis", "items": items}]
+
+
+def _low_answers(card: Card) -> list[Json]:
+    """Only the low answers (the rest are under Details), and how many others there are."""
+    every_low = low_answers(card)
+    low = every_low[: min(FACE_ANSWERS_MAX, max(card.answers_max, 0))]
+    blocks = [answer_block(a.question, a.value, is_low=True) for a in low]
+    others = len(card.answers) - len(low)
+    if others:
+        plural = "s" if others != 1 else ""
+        of_them = f" ({len(every_low) - len(low)} of them low)" if len(every_low) > len(low) else ""
+        note = f"{others} more answer{plural} under Details{of_them}"
+        blocks.append(text_block(note, isSubtle=True, size="Small", spacing="Small"))
+    return blocks
 
 
 def _reasons(card: Card) -> list[Json]:
     if not card.reasons:
         return []
     why = " · ".join(escape_markdown(reason) for reason in card.reasons)
-    return [_text(f"Why: {why}", isSubtle=True, size="Small")]
+    return [text_block(f"Why: {why}", isSubtle=True, size="Small")]
 
 
-def _required(field: Json, spec: FormField) -> Json:
-    return {**field, "isRequired": True, "errorMessage": spec.missing} if spec.required else field
-
-
-def _input(spec: FormField) -> Json:
-    """One neutral form field as an Adaptive Card input (its id is the field id)."""
-    if spec.kind is FieldKind.BOOLEAN:
-        return {"type": "Input.Toggle", "id": spec.id, "title": spec.placeholder or spec.label,
-                "value": FALSE, "valueOn": TRUE, "valueOff": FALSE}
-    if spec.kind is FieldKind.CHOICE:
-        choices = [{"title": title, "value": value} for value, title in spec.choices]
-        field: Json = {"type": "Input.ChoiceSet", "id": spec.id, "label": spec.label, "style": "compact",
-                       "choices": choices}
-        return _required(field, spec)
-    label = spec.label
-    if spec.kind is FieldKind.USER:  # the people picker (Data.Query) is outside Adaptive Cards 1.5
-        label = f"{spec.label} (Entra object id)"
-    field = {"type": "Input.Text", "id": spec.id, "label": label, "isMultiline": spec.multiline}
-    if spec.max_length is not None:
-        field["maxLength"] = spec.max_length
-    if spec.placeholder and spec.kind is FieldKind.TEXT:
-        field["placeholder"] = spec.placeholder
-    return _required(field, spec)
-
-
-def _form(button: CardButton, form: Form) -> Json:
-    """The button as an `Action.ShowCard` holding the form; its submit sends the inputs with the verb."""
-    submit = execute(button.action, form.submit, _data(button), style=_STYLE.get(form.style or ""))
-    body = [_input(spec) for spec in form.fields]
-    return {
-        "type": "Action.ShowCard",
-        "title": button.label,
-        "card": {"type": "AdaptiveCard", "body": body, "actions": [submit]},
-    }
-
-
-def _snooze_form(buttons: list[CardButton]) -> Json:
-    key = _data(buttons[0])["alert"]
-    labels = dict(SNOOZE_CHOICES)
-    options = [_data(b)["option"] for b in buttons]
-    actions = [
-        execute(ActionId.SNOOZE, labels.get(code, code), {"alert": key, "option": code}) for code in options
-    ]
-    body = [_text("Snooze this alert for:", size="Small")]
-    return {
-        "type": "Action.ShowCard",
-        "title": "Snooze",
-        "card": {"type": "AdaptiveCard", "body": body, "actions": actions},
-    }
-
-
-def _action(button: CardButton, *, secondary: bool) -> Json:
-    form = form_for(button.action)
-    if form is not None:
-        return _form(button, form)
-    style = _STYLE.get(button.style or "")
-    return execute(
-        button.action, button.label, _data(button), style=style, mode="secondary" if secondary else None
-    )
-
-
-def card_actions(card: Card) -> list[Json]:
-    """Buttons first, then the overflow menu; snooze options collapse into one "Snooze" form."""
-    actions: list[Json] = [_action(b, secondary=False) for b in card.buttons]
-    seen = {b.action for b in card.buttons}
-    snoozes = [b for b in card.menu if b.action is ActionId.SNOOZE]
-    for button in card.menu:
-        if button.action is ActionId.SNOOZE or button.action in seen:
-            continue
-        seen.add(button.action)
-        actions.append(_action(button, secondary=form_for(button.action) is None))
-    if snoozes:
-        actions.append(_snooze_form(snoozes))
-    return actions
+def _facts(card: Card) -> list[Json]:
+    """Source, received, team, region…: last, for whoever needs them (and the owner, when the header
+    does not name them: snoozed, resolved)."""
+    owner = card.owner_name if card.owner_name and card.owner_name not in card.state_text else None
+    facts = [*card.facts, *([("Owner", owner)] if owner else [])]
+    facts += [("Resolution", card.resolution)] if card.resolution else []
+    return [{**fact_set(facts), "separator": True}] if facts else []
 
 
 def _envelope(body: list[Json], fallback_text: str) -> Json:
@@ -249,52 +148,61 @@ def _envelope(body: list[Json], fallback_text: str) -> Json:
 
 def card_attachment_content(card: Card) -> Json:
     """The Adaptive Card for an alert card (the `content` of an attachment)."""
-    body = [*_header(card), *_facts(card), *_sla(card), *_answers(card), *_comment(card), *_reasons(card)]
-    actions = card_actions(card)
-    if actions:
-        body.append({"type": "ActionSet", "actions": actions})
+    body = [
+        _header(card),
+        *_customer(card),
+        *_comment(card),
+        *_low_answers(card),
+        *_reasons(card),
+        *_facts(card),
+        *action_rows(card),
+    ]
     return _envelope(body, card.fallback_text)
 
 
-def _digest_item(item: DigestItem, *, claim: bool) -> Json:
+def _digest_lines(item: DigestItem) -> list[Json]:
+    """Key, severity and customer; the due time (overdue marked); the start of the comment."""
     emoji = SEVERITY_EMOJI.get(item.severity.value, "")
-    text = (
-        f"{emoji} **{escape_markdown(item.alert_key)}** · {item.severity.value} · "
-        f"{escape_markdown(item.summary)} ({item.status.value})"
-    )
-    items: list[Json] = [_text(text)]
-    actions: list[Json] = []
-    if claim and item.status is AlertStatus.OPEN:
-        actions.append(
-            execute(
-                ActionId.CLAIM,
-                f"Claim {item.alert_key}",
-                {"alert": item.alert_key, "option": ""},
-                style="positive",
-            )
-        )
+    who = f" · {escape_markdown(item.customer_name)}" if item.customer_name else ""
+    lines = [text_block(f"{emoji} **{escape_markdown(item.alert_key)}** · {item.severity.value}{who}")]
+    state = f"claimed by {item.owner_name}" if item.owner_name else item.status.value
+    if item.due_text:
+        mark = "⚠ OVERDUE · " if item.overdue else ""
+        also = "" if state.lower() in item.due_text.lower() else f" · {escape_markdown(state)}"
+        due = text_block(f"{mark}{escape_markdown(item.due_text)}{also}", spacing="None", size="Small")
+        lines.append({**due, "color": "attention", "weight": "Bolder"} if item.overdue else due)
+    else:
+        lines.append(text_block(escape_markdown(state), spacing="None", size="Small", isSubtle=True))
+    if item.comment_start:
+        lines.append(text_block(f"“{escape_markdown(item.comment_start)}”", spacing="None", size="Small"))
+    if item.summary and not (item.customer_name or item.comment_start or item.due_text):
+        lines.append(text_block(escape_markdown(item.summary), spacing="None", size="Small", isSubtle=True))
+    return lines
+
+
+def _digest_item(item: DigestItem, *, claim: bool) -> Json:
+    """One alert of a digest: its lines, and its Claim button on the same row, at the right."""
+    buttons: list[Json] = []
+    if claim and item.status is AlertStatus.OPEN:  # lean: a full digest holds `DIGEST_CAPACITY` of these
+        buttons.append(execute(ActionId.CLAIM, "Claim", {"alert": item.alert_key}, style="positive"))
     if item.link and item.link.startswith(("https://", "http://")):
-        actions.append({"type": "Action.OpenUrl", "title": "Open", "url": item.link})
-    if actions:
-        items.append({"type": "ActionSet", "actions": actions})
-    return {"type": "Container", "separator": True, "items": items}
+        buttons.append({"type": "Action.OpenUrl", "title": "Open", "url": item.link})
+    columns: list[Json] = [{"type": "Column", "width": "stretch", "items": _digest_lines(item)}]
+    if buttons:
+        sets = [{"type": "ActionSet", "actions": [button]} for button in buttons]
+        column = {"type": "Column", "width": "auto", "verticalContentAlignment": "Center", "items": sets}
+        columns.append(column)
+    return {"type": "ColumnSet", "separator": True, "columns": columns}
 
 
 def digest_attachment_content(digest: DigestCard) -> Json:
     """One card listing several alerts, each with a Claim button while it is open."""
-    body: list[Json] = [_text(escape_markdown(digest.title), size="Medium", weight="Bolder")]
+    body: list[Json] = [text_block(escape_markdown(digest.title), size="Medium", weight="Bolder")]
     if digest.figures:
-        body.append(
-            {
-                "type": "FactSet",
-                "facts": [
-                    {"title": escape_markdown(k), "value": escape_markdown(v)} for k, v in digest.figures
-                ],
-            }
-        )
+        body.append(fact_set(list(digest.figures)))
     body.extend(_digest_item(item, claim=digest.with_claim_buttons) for item in digest.items)
     if digest.more:
-        body.append(_text(f"… and {digest.more} more", isSubtle=True))
+        body.append(text_block(f"… and {digest.more} more", isSubtle=True))
     return _envelope(body, digest.fallback_text or digest.title)
 
 
@@ -302,11 +210,15 @@ def attachment(content: Json) -> Json:
     return {"contentType": CONTENT_TYPE, "content": content}
 
 
+# a Teams user id ("29:…", "8:orgid:…") or an Entra object id: what an `<at>` mention can name
+_TEAMS_USER = re.compile(r"^(?:\d+:\S+|[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})$")
+
+
 def message_text(text: str, mention: str | None = None, *, mention_name: str | None = None) -> Json:
     """A thread-reply activity. A user `mention` becomes an `<at>` mention entity; not "channel"."""
     body = escape_markdown(text)
     activity: Json = {"type": "message", "textFormat": "markdown", "text": body}
-    if mention and mention != "channel":
+    if mention and _TEAMS_USER.match(mention):  # a Slack owner's id (U…) or "here" is no Teams user
         name = escape_markdown(mention_name or "you")
         tag = f"<at>{name}</at>"
         activity["text"] = f"{tag} {body}"

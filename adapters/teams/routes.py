@@ -31,6 +31,7 @@ from adapters.teams.bot import HotloopTeamsBot
 from adapters.teams.tenants import TenantPolicy, refusal_body
 from adapters.teams.tokens import BotTokenProvider
 from adapters.teams.translate import tenant_id
+from adapters.teams.verified import VerifiedTokens
 from bot.context import Context
 from bot.settings import Settings
 from storage.outage import is_database_outage
@@ -100,6 +101,7 @@ class TeamsEndpoint:
         self.config = bot_config(settings)
         self.enabled = self.config.authenticated or settings.teams_allow_unauthenticated
         self.adapter, self.auth = build_adapter(self.config)
+        self.verified = VerifiedTokens()
         self.tenants = TenantPolicy.from_settings(settings)
         self.bot = HotloopTeamsBot(lambda: _ctx(app), token_provider=BotTokenProvider(self.config))
 
@@ -115,7 +117,9 @@ class TeamsEndpoint:
             return _error(400, str(bad))
         header = request.headers.get("authorization")
         try:
-            result = await authenticate(self.auth, activity, header, required=self.config.authenticated)
+            result = await authenticate(
+                self.auth, activity, header, required=self.config.authenticated, verified=self.verified
+            )
         except AuthError as denied:
             log.warning("teams.unauthorized", reason=denied.reason, activity_type=activity.type)
             return _error(401, denied.reason)

@@ -1,6 +1,6 @@
 """Teams activity → neutral values (pure functions over plain dicts and botbuilder models, no I/O).
 
-Action.Execute invoke / Action.Submit value  →  `ActionRequest`
+Action.Execute invoke / Action.Submit value  →  `ActionRequest` (inputs "resolve.note" → `Arg.NOTE`)
 channel or chat                              →  the conversation key hotloop stores and links
 "<at>hotloop</at> link team north"           →  "link team north"
 """
@@ -15,15 +15,18 @@ from typing import Any
 
 from botbuilder.schema import Activity
 
+from adapters.teams.card_actions import ME, input_id
 from bot.action_ids import ActionId, Arg
 from bot.actions.table import ROUTES, ActionRequest
 from bot.alerts.lifecycle import Actor
 
 PLATFORM = "teams"
 INVOKE_NAME = "adaptiveCard/action"
-# card input ids → ActionRequest.args names: every form field's id is its arg (bot/actions/table.py ROUTES);
-# cards posted before the forms were shared named the follow-up toggle "survey"
-INPUT_ARGS: Mapping[str, str] = {
+# Card input ids → ActionRequest.args names. Cards carry "<verb>.<field>" ids, unique across the card
+# (`card_actions.input_id`), and only the clicked verb's own inputs are read. Cards posted earlier named
+# inputs by the bare field id ("note", "outcome"…; the follow-up toggle "survey"): still read.
+ARGS = tuple(Arg)
+LEGACY_INPUTS: Mapping[str, str] = {
     **{spec.id: spec.id for route in ROUTES.values() if route.form for spec in route.form.fields},
     Arg.USER_NAME: Arg.USER_NAME,
     "survey": Arg.FOLLOW_UP,
@@ -64,15 +67,23 @@ def parse_click(verb: object, data: object) -> Click:
     key = _text(data.get("alert")).strip()
     if not key or len(key) > 32:
         raise BadAction("The button does not name an alert")
-    args: dict[str, str] = {}
-    for source, name in INPUT_ARGS.items():
-        value = _text(data.get(source)).strip()
-        if value:
-            args[name] = value
+    args = _inputs(action, data)
     option = _text(data.get("option")).strip()
     if option and action is ActionId.SNOOZE:
         args[Arg.UNTIL] = option
     return Click(action, key, args)
+
+
+def _inputs(action: ActionId, data: Mapping[Any, Any]) -> dict[str, str]:
+    """The clicked verb's inputs by `Arg`: a legacy card's bare ids, then (winning) "<verb>.<field>" ids."""
+    args: dict[str, str] = {}
+    for source, name in LEGACY_INPUTS.items():
+        if value := _text(data.get(source)).strip():
+            args[name] = value
+    for name in ARGS:
+        if value := _text(data.get(input_id(action, name))).strip():
+            args[name] = value
+    return args
 
 
 def click_from_invoke(value: object) -> Click:
@@ -94,9 +105,12 @@ def click_from_submit(value: object) -> Click | None:
 
 def request_for(click: Click, actor: Actor, channel: str | None = None) -> ActionRequest:
     """`channel`: the conversation the click came from (`conversation_key`); `handle` refuses a click
-    from a conversation where the alert's card does not live."""
+    from a conversation where the alert's card does not live. The people picker's "Me" is the clicker."""
+    args = dict(click.args)
+    if click.verb is ActionId.REASSIGN and args.get(Arg.USER) == ME:
+        args[Arg.USER], args[Arg.USER_NAME] = actor.id, actor.name
     return ActionRequest(
-        action=click.verb, alert_key=click.alert_key, actor=actor, args=dict(click.args), channel=channel
+        action=click.verb, alert_key=click.alert_key, actor=actor, args=args, channel=channel
     )
 
 
@@ -152,6 +166,22 @@ def conversation_name(activity: Activity) -> str | None:
     if not parts and activity.conversation is not None and activity.conversation.name:
         parts.append(str(activity.conversation.name))
     return " / ".join(parts)[:255] or None
+
+
+def members_of(activity: Activity) -> str | None:
+    """Where to look a member up (as botbuilder's `TeamsInfo.get_member`): the team in a channel, else
+    the chat."""
+    team = _channel_data(activity).get("team")
+    if isinstance(team, Mapping) and team.get("id"):
+        return str(team["id"])
+    conversation = activity.conversation
+    return str(conversation.id) if conversation is not None and conversation.id else None
+
+
+def needs_assignee_name(click: Click) -> bool:
+    """A Reassign from the people picker carries only the picked Entra object id ("Me" is named)."""
+    user = click.args.get(Arg.USER)
+    return click.verb is ActionId.REASSIGN and bool(user) and user != ME and not click.args.get(Arg.USER_NAME)
 
 
 def tenant_ids(activity: Activity) -> list[str]:

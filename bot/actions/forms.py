@@ -36,6 +36,7 @@ class FormField:
     placeholder: str | None = None  # inside an empty field; for a boolean, the sentence beside its box
     hint: str | None = None  # under the field
     prompt: str | None = None  # said when a required field is empty or a choice is not one offered
+    initial: str | None = None  # the value the field starts with (a reply's prefilled draft)
 
     @property
     def missing(self) -> str:

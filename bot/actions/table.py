@@ -9,11 +9,13 @@ One `Route` per `ActionId`: its guard (may refuse; reads the alert, the actor an
 input), its plan (runs the guard, then builds the change from the inputs), the inputs the plan reads,
 and the neutral form that asks for them (bot/actions/forms.py; Slack renders a modal, Teams a ShowCard).
 Adding a button: an id in bot/action_ids.py, a row here, a guard and a plan in bot/alerts/lifecycle.py.
+A route that needs more than the alert (Reply: the customer's address, bot/actions/contact.py) reads it
+in `compose` before its plan runs, and may make its form per alert and actor (`prefill`, for `precheck`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,7 +24,17 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.action_ids import ActionId, Arg
+from bot.actions.answered import answering, clicked_audience
+from bot.actions.contact import (
+    LOG_CALL_FORM,
+    REPLY_FORM,
+    compose_reply,
+    plan_log_call,
+    plan_reply,
+    reply_form,
+)
 from bot.actions.forms import TRUE, FieldKind, Form, FormField, read_form
+from bot.alerts.contact import guard_contact
 from bot.alerts.lifecycle import (
     Actor,
     AlertNotFoundError,
@@ -35,6 +47,8 @@ from bot.alerts.lifecycle import (
     guard_reopen,
     guard_resolve,
     guard_unclaim,
+    guard_wake,
+    is_owner,
     plan_claim,
     plan_escalate,
     plan_note,
@@ -43,6 +57,7 @@ from bot.alerts.lifecycle import (
     plan_resolve,
     plan_snooze,
     plan_unclaim,
+    plan_wake,
 )
 from bot.cards.model import OUTCOME_LABELS, ROOT_CAUSES, Card
 from bot.cards.views import load_card
@@ -50,6 +65,8 @@ from bot.config.snapshot import ConfigSnapshot
 from bot.context import Context
 from bot.domain import Outcome, utcnow
 from bot.durations import DurationError, parse_duration
+from bot.mail.kit import MailKit
+from bot.mail.message import Mail
 from bot.outbox import LOG_PLATFORM
 from storage import queries
 from storage.db import SessionFactory
@@ -72,6 +89,14 @@ class ActionRequest:
     args: Mapping[str, str] = field(default_factory=dict)  # by `Arg`: outcome, note, reason, user, until…
     # the chat channel the click came from; None for App Home, DMs and the CLI
     channel: str | None = None
+    # (platform, channel, message id) of the clicked card (a claim from a digest DMs the full card) …
+    answered_place: tuple[str, str, str] | None = None
+    # … which its adapter refreshes itself for everyone (Slack's response_url, the PUT after a Teams
+    # Action.Submit): the outbox's card.update then skips it. False for a Teams invoke, whose answer
+    # replaces the card for the clicker only (bot/actions/answered.py)
+    refreshed_for_all: bool = True
+    # from a direct chat with the bot, where a claim from a digest sends the full card: its owner may act
+    direct: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,9 +114,14 @@ class Acting:
     config: ConfigSnapshot
     now: datetime
     inputs: Mapping[str, str]
+    mail: Mail | None = None  # the e-mail a Reply sends (its route's `compose`)
 
 
 Guard = Callable[[Alert, Actor, ConfigSnapshot], None]  # raises `Refused`
+# read in the action's session before the plan runs (an e-mail needs the customer's address); may refuse
+Compose = Callable[[AsyncSession, Alert, Mapping[str, str], MailKit | None], Awaitable[Mail]]
+# the form made for this alert and actor (a prefilled draft); may refuse
+Prefill = Callable[[AsyncSession, Alert, Actor, MailKit | None], Awaitable[Form]]
 
 
 @dataclass(frozen=True)
@@ -100,10 +130,18 @@ class Route:
     plan: Callable[[Acting], Plan]  # the plan runs `guard` itself, then builds the change
     inputs: tuple[Arg, ...] = ()
     form: Form | None = None  # asked for before the action runs
+    compose: Compose | None = None
+    prefill: Prefill | None = None
 
 
 def _anyone(alert: Alert, actor: Actor, config: ConfigSnapshot) -> None:
     """No guard: anyone who can see the card may do this."""
+
+
+def _read_only(t: Acting) -> Plan:
+    """Details changes nothing: chat adapters show it without running a plan (Slack opens a modal after
+    `precheck`, whose guard here lets anyone who can see the card read it; Teams a ShowCard)."""
+    raise Refused("Details only shows the alert; it changes nothing")
 
 
 def snooze_until(choice: str, *, now: datetime, timezone: str = "UTC") -> datetime:
@@ -145,6 +183,14 @@ def _not_actionable(t: Acting) -> Plan:
     return plan_resolve(t.actor, t.now, t.config, Outcome.NOT_ACTIONABLE, None, t.inputs.get(Arg.NOTE))
 
 
+def _reply(t: Acting) -> Plan:
+    return plan_reply(t.actor, t.now, t.inputs.get(Arg.MESSAGE, ""), t.mail)
+
+
+def _log_call(t: Acting) -> Plan:
+    return plan_log_call(t.actor, t.now, t.inputs.get(Arg.NOTE))
+
+
 RESOLVE_FORM = Form("Resolve", "Resolve", style="primary", fields=(
     FormField(Arg.OUTCOME, "Outcome", FieldKind.CHOICE, required=True, prompt="Pick an outcome",
               choices=tuple((o.value, OUTCOME_LABELS[o]) for o in RESOLVE_OUTCOMES)),
@@ -180,6 +226,11 @@ ROUTES: dict[ActionId, Route] = {
     ActionId.NOTE: Route(guard=_anyone, plan=lambda t: plan_note(t.actor, t.now, t.inputs[Arg.NOTE]),
                          inputs=(Arg.NOTE,), form=NOTE_FORM),
     ActionId.SNOOZE: Route(guard=guard_active, plan=_snooze, inputs=(Arg.UNTIL, Arg.REASON)),
+    ActionId.WAKE: Route(guard=guard_wake, plan=lambda t: plan_wake(t.actor, t.now, t.config)),
+    ActionId.DETAILS: Route(guard=_anyone, plan=_read_only),
+    ActionId.REPLY: Route(guard=guard_contact, plan=_reply, inputs=(Arg.MESSAGE,), form=REPLY_FORM,
+                          compose=compose_reply, prefill=reply_form),
+    ActionId.LOG_CALL: Route(guard=guard_contact, plan=_log_call, inputs=(Arg.NOTE,), form=LOG_CALL_FORM),
     ActionId.REASSIGN: Route(guard=guard_reassign, plan=_reassign, inputs=(Arg.USER, Arg.USER_NAME),
                              form=REASSIGN_FORM),
 }
@@ -202,10 +253,13 @@ def _inputs(route: Route, args: Mapping[str, str]) -> dict[str, str]:
     return {**inputs, **read.args}
 
 
-def _require_card_here(request: ActionRequest, places: set[tuple[str, str]]) -> None:
+def _require_card_here(request: ActionRequest, places: set[tuple[str, str]], alert: Alert) -> None:
     """A click must come from a channel where this alert's card was posted: a key typed or replayed
-    into another team's channel acts on nothing. A channel is a (platform, id) pair like a user."""
-    if request.channel is not None and places and (request.actor.platform, request.channel) not in places:
+    into another team's channel acts on nothing. A channel is a (platform, id) pair like a user. In a
+    direct chat with the bot only the alert's owner acts (the card they got claiming from a digest)."""
+    if request.channel is None or not places or (request.actor.platform, request.channel) in places:
+        return
+    if not (request.direct and is_owner(alert, request.actor)):
         raise Refused(f"{request.alert_key} is not handled in this channel")
 
 
@@ -217,7 +271,8 @@ async def _alert_here(session: AsyncSession, request: ActionRequest) -> Alert:
     if request.channel is not None:
         refs = await queries.card_refs(session, alert_id=alert.id)
         # a card written to the log (no chat destination) has no buttons anyone could click
-        _require_card_here(request, {(r.platform, r.channel) for r in refs if r.platform != LOG_PLATFORM})
+        places = {(r.platform, r.channel) for r in refs if r.platform != LOG_PLATFORM}
+        _require_card_here(request, places, alert)
     return alert
 
 
@@ -225,10 +280,12 @@ async def _alert_here(session: AsyncSession, request: ActionRequest) -> Alert:
 class Precheck:
     refusal: str | None  # shown instead of the form
     card: Card | None  # the alert as its team sees it now, to show above the form
+    form: Form | None = None  # the route's form for this alert and actor (Reply: with its draft)
 
 
 async def precheck(
-    request: ActionRequest, *, sessions: SessionFactory, config: ConfigSnapshot, now: datetime
+    request: ActionRequest, *, sessions: SessionFactory, config: ConfigSnapshot, now: datetime,
+    mail: MailKit | None = None,
 ) -> Precheck:
     """The route's guard only, before its form is shown: a refusal then replaces the form. Writes nothing."""
     route = ROUTES.get(request.action)
@@ -241,26 +298,41 @@ async def precheck(
             return Precheck(refused.message, None)
         assert alert.id is not None
         card = await load_card(session, alert_id=alert.id, audience="team", now=now)
-    if route is None:
-        return Precheck(f"Unknown action {request.action}", card)
-    try:
-        route.guard(alert, request.actor, config)
-    except Refused as refused:
-        return Precheck(refused.message, card)
-    return Precheck(None, card)
+        if route is None:
+            return Precheck(f"Unknown action {request.action}", card)
+        try:
+            route.guard(alert, request.actor, config)
+            form = await route.prefill(session, alert, request.actor, mail) if route.prefill else route.form
+        except Refused as refused:
+            return Precheck(refused.message, card)
+    return Precheck(None, card, form)
+
+
+async def _acting(route: Route, request: ActionRequest, *, sessions: SessionFactory, config: ConfigSnapshot,
+                  now: datetime, mail: MailKit | None) -> tuple[Acting, str | None]:
+    """What the plan acts with (the inputs read, a Reply's e-mail composed), and the clicked card's
+    audience. `Refused` / `AlertNotFoundError` when the request cannot go on."""
+    inputs = _inputs(route, request.args)
+    async with sessions() as session:
+        alert = await _alert_here(session, request)
+        clicked = await clicked_audience(session, alert_id=alert.id or 0, place=request.answered_place)
+        composed = await route.compose(session, alert, inputs, mail) if route.compose else None
+    return Acting(request.actor, config, now, inputs, composed), clicked
 
 
 async def handle(
-    request: ActionRequest, *, sessions: SessionFactory, config: ConfigSnapshot, now: datetime
+    request: ActionRequest, *, sessions: SessionFactory, config: ConfigSnapshot, now: datetime,
+    mail: MailKit | None = None,
 ) -> ActionReply:
-    """Inputs read, then guard and change in one compare-and-set (`bot.alerts.lifecycle.apply`)."""
+    """Inputs read, then guard and change in one compare-and-set (`bot.alerts.lifecycle.apply`).
+    `mail`: what a Reply writes its e-mail with (None: e-mail is not set up, Reply refuses)."""
     route = ROUTES.get(request.action)
     if route is None:
         return ActionReply(False, f"Unknown action {request.action}", request.alert_key)
     try:
-        async with sessions() as session:
-            await _alert_here(session, request)
-        plan = route.plan(Acting(request.actor, config, now, _inputs(route, request.args)))
+        acting, clicked = await _acting(route, request, sessions=sessions, config=config, now=now, mail=mail)
+        plan = answering(route.plan(acting), action=request.action, actor=request.actor,
+                         place=request.answered_place, audience=clicked, skip=request.refreshed_for_all)
         result = await apply(sessions, key=request.alert_key, actor=request.actor, now=now, plan=plan)
     except Refused as refused:
         return ActionReply(False, refused.message, request.alert_key)
@@ -269,9 +341,18 @@ async def handle(
     return ActionReply(result.ok, result.message, request.alert_key)
 
 
+def mail_kit(ctx: Context, action: ActionId) -> MailKit | None:
+    """What `action` writes e-mail with, when it writes any and e-mail is set up."""
+    route = ROUTES.get(action)
+    if route is None or (route.compose is None and route.prefill is None) or not ctx.settings.mail_enabled:
+        return None
+    return MailKit.from_settings(ctx.settings)
+
+
 async def run_action(ctx: Context, request: ActionRequest) -> ActionReply:
     """`handle` for a chat adapter: with the running config, waking the outbox when something changed."""
-    reply = await handle(request, sessions=ctx.sessions, config=await ctx.config.get(), now=utcnow())
+    reply = await handle(request, sessions=ctx.sessions, config=await ctx.config.get(), now=utcnow(),
+                         mail=mail_kit(ctx, request.action))
     if reply.ok:
         ctx.signal.notify()
     log.info(f"{request.actor.platform}.action", action=str(request.action), alert=request.alert_key,

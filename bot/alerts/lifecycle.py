@@ -1,4 +1,4 @@
-"""The alert lifecycle: claim, unclaim, escalate, reassign, snooze, note, resolve, reopen.
+"""The alert lifecycle: claim, unclaim, escalate, reassign, snooze, wake, note, resolve, reopen.
 
 Every transition is one compare-and-set (`UPDATE alert … WHERE id = :id AND version = :v`) plus one
 `AlertEvent` and its outbox rows, in one transaction. A transition that loses a race re-reads the
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from bot.alerts.writer import AlertValues, AlertWrite, Change, write_changes
 from bot.business_hours import add_business_seconds, business_seconds_between
@@ -69,7 +69,8 @@ Plan = Callable[[Alert], Change]
 
 def can_manage(alert: Alert, actor: Actor, config: ConfigSnapshot) -> bool:
     """Owner, the team's managers and admins may unclaim, resolve, reassign and reopen."""
-    if actor is SYSTEM or is_owner(alert, actor):
+    # the terminal (`hotloop alerts …`) needs the database and the secret key: an admin's reach
+    if actor is SYSTEM or actor.platform == "cli" or is_owner(alert, actor):
         return True
     who = qualify(actor.platform, actor.id)
     return who in config.team(alert.team_id).managers or who in config.admins
@@ -243,6 +244,36 @@ def plan_snooze(actor: Actor, now: datetime, until: datetime, reason: str | None
     return plan
 
 
+def guard_wake(alert: Alert, actor: Actor, config: ConfigSnapshot | None = None) -> None:
+    """Anyone may wake a snoozed alert: it only goes back to its owner (or the queue) early."""
+    _require_active(alert)
+    if alert.status != AlertStatus.SNOOZED:
+        raise Refused(f"{alert.key} is not snoozed")
+
+
+def plan_wake(actor: Actor, now: datetime, config: ConfigSnapshot | None = None) -> Plan:
+    """Snoozed → claimed (when it has an owner) or open, crediting a "waiting on customer" pause as
+    claiming or the sweep's own wake-up (bot/sla_sweep.py `_woke`) do."""
+    def plan(alert: Alert) -> Change:
+        guard_wake(alert, actor, config)
+        resume = AlertStatus.CLAIMED if alert.owner_id else AlertStatus.OPEN
+        # next_nag_at = now: the SLA sweep looks at the alert at once and plans its next step itself
+        values: AlertValues = {"status": resume.value, "snoozed_until": None, "snooze_reason": None,
+                               "snoozed_at": None, "nag_count": 0, "next_nag_at": now}
+        who = alert.owner_name or alert.owner_id
+        line = f"{actor.name} woke it up · " + (f"back with {who}" if who else "back in the queue")
+        data: dict[str, Any] = {"resume_status": resume.value, "reason": alert.snooze_reason, "manual": True}
+        paused = _waiting_on_customer_credit(alert, now, config)
+        if paused is not None:
+            values["resolve_due_at"], data["paused_seconds"] = paused
+            line += f" · resolve clock paused {humanize_delta(paused[1])} waiting on the customer"
+        return Change(values, "woke", f"{alert.key} is awake: {resume.value}", f"{line} · {_clock(now)}",
+                      thread_mention=None if is_owner(alert, actor) else alert.owner_id,
+                      event_data=data)
+
+    return plan
+
+
 def plan_note(actor: Actor, now: datetime, text: str) -> Plan:
     def plan(alert: Alert) -> Change:
         if not text.strip():
@@ -269,7 +300,9 @@ def plan_resolve(actor: Actor, now: datetime, config: ConfigSnapshot, outcome: O
                   "resolution_note": (note or "")[:3000] or None, "resolved_at": now,
                   "resolved_by": actor.name, "resolved_by_id": actor.id,
                   "resolved_by_platform": actor.platform, "snoozed_until": None, "snoozed_at": None,
-                  "next_nag_at": None}
+                  "next_nag_at": None,
+                  # the follow-up sweep decides on it (bot/mail/followup.py); a second resolve asks anew
+                  "follow_up_status": "asked" if follow_up else "unasked", "follow_up_due_at": None}
         label = OUTCOME_LABELS[outcome]
         cause = f" ({root_cause})" if root_cause else ""
         return Change(values, "resolved", f"{alert.key} resolved: {label}",
@@ -284,22 +317,61 @@ def guard_reopen(alert: Alert, actor: Actor, config: ConfigSnapshot) -> None:
     if alert.status != AlertStatus.RESOLVED:
         raise Refused(f"{alert.key} is not resolved")
     if not is_resolver(alert, actor):  # by id and platform: display names are not unique
-        _require_manager(alert, actor, config, "reopen")
+        _require_manager(alert, actor, config, "reopen")  # the owner is one (`can_manage`)
+
+
+def _reopened_values(alert: Alert, now: datetime, config: ConfigSnapshot) -> AlertValues:
+    """Back to claimed (with its owner) or open, with fresh SLA clocks."""
+    team = config.team(alert.team_id)
+    claim_due, resolve_due = due_times(config, team=team, severity=Severity(alert.severity), start=now)
+    status = AlertStatus.CLAIMED if alert.owner_id else AlertStatus.OPEN
+    running = claim_due if status is AlertStatus.OPEN else resolve_due
+    return {"status": status.value, "outcome": None,
+            "root_cause": None, "resolution_note": None, "resolved_at": None, "resolved_by": None,
+            "resolved_by_id": None, "resolved_by_platform": None,
+            "claim_due_at": claim_due, "resolve_due_at": resolve_due, "nag_count": 0,
+            # a fresh clock gets its heads-up at 75 %, as a new alert does
+            "next_nag_at": heads_up_at(now, running, team.hours) if running else None}
 
 
 def plan_reopen(actor: Actor, now: datetime, config: ConfigSnapshot) -> Plan:
     def plan(alert: Alert) -> Change:
         guard_reopen(alert, actor, config)
-        team = config.team(alert.team_id)
-        claim_due, resolve_due = due_times(config, team=team, severity=Severity(alert.severity), start=now)
-        status = AlertStatus.CLAIMED if alert.owner_id else AlertStatus.OPEN
-        running = claim_due if status is AlertStatus.OPEN else resolve_due
-        values: AlertValues = {"status": status.value, "outcome": None,
-                  "root_cause": None, "resolution_note": None, "resolved_at": None, "resolved_by": None,
-                  "resolved_by_id": None, "resolved_by_platform": None,
-                  "claim_due_at": claim_due, "resolve_due_at": resolve_due, "nag_count": 0,
-                  # a fresh clock gets its heads-up at 75 %, as a new alert does
-                  "next_nag_at": heads_up_at(now, running, team.hours) if running else None}
+        values = _reopened_values(alert, now, config)
         return Change(values, "reopened", f"{alert.key} reopened", f"{actor.name} reopened · {_clock(now)}")
 
     return plan
+
+
+def plan_customer_answer(now: datetime, config: ConfigSnapshot, *, resolved: bool, score: int | None,
+                         comment: str | None) -> Plan:
+    """The customer's answer to "did we fix it?" (bot/mail/followup.py), written by SYSTEM. "No" or a
+    score ≤ 6 reopens the alert with their words, mentions the owner in the thread and DMs them; "yes"
+    confirms the recovery. The customer's text goes to chat as plain text: the chat adapters escape it."""
+    words = (comment or "").strip()[:2000] or None
+    data: dict[str, Any] = {"resolved": resolved, "score": score, "comment": words}
+
+    def plan(alert: Alert) -> Change:
+        said = f" · score {score}/10" if score is not None else ""
+        quoted = f": “{words}”" if words else ""
+        if resolved and (score is None or score > 6):
+            return Change({"follow_up_status": "confirmed"}, "follow_up_confirmed",
+                          f"{alert.key}: the customer confirmed it is resolved",
+                          f"The customer confirmed it is resolved{said}{quoted} · {_clock(now)}",
+                          event_data=data)
+        if alert.status != AlertStatus.RESOLVED:  # reopened meanwhile: the answer is recorded, nothing moves
+            return Change({"follow_up_status": "reopened"}, "follow_up_unhappy",
+                          f"{alert.key}: the customer is not satisfied",
+                          f"The customer says it is not resolved{said}{quoted} · {_clock(now)}",
+                          thread_mention=alert.owner_id, event_data=data)
+        values = {**_reopened_values(alert, now, config), "follow_up_status": "reopened"}
+        owner = [(alert.owner_platform, alert.owner_id,
+                  f"The customer says {alert.key} is not resolved{said}; it is open again")] \
+            if alert.owner_id and alert.owner_platform else []
+        return Change(cast("AlertValues", values), "reopened_by_customer",
+                      f"{alert.key} reopened by the customer",
+                      f"Reopened by the customer{said}{quoted} · {_clock(now)}",
+                      thread_mention=alert.owner_id, event_data=data, directs=owner)
+
+    return plan
+

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.domain import AlertStatus
-from bot.outbox import card_post_values, card_update_rows, direct_values, thread_line_values
+from bot.outbox import Place, card_post_values, card_update_rows, direct_values, thread_line_values
 from storage import queries
 from storage.models import Alert, AlertEvent, Outbox
 from storage.queries import alerts as alert_queries
@@ -62,6 +62,12 @@ class AlertValues(TypedDict, total=False):
     resolved_by_id: str | None
     resolved_by_platform: str | None
     version: int
+    ack_status: str | None
+    ack_due_at: datetime | None
+    acknowledged_at: datetime | None
+    first_contact_at: datetime | None
+    follow_up_status: str | None
+    follow_up_due_at: datetime | None
 
 
 class Author(Protocol):
@@ -87,6 +93,12 @@ class Change:
     event_data: dict[str, Any] = field(default_factory=dict)
     posts: list[tuple[str, str]] = field(default_factory=list)  # (platform, channel) for a managers' card
     directs: list[tuple[str, str, str]] = field(default_factory=list)  # (platform, user, text)
+    # (platform, user, text): a DM carrying the alert's full card (a claim made from a digest)
+    card_directs: list[tuple[str, str, str]] = field(default_factory=list)
+    # the clicked card the acting adapter refreshes itself; the card update skips it (bot/outbox.py)
+    answered: Place | None = None
+    # more outbox rows written with the change (a reply's `email.send`): sent only if it commits
+    outbox: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -150,7 +162,9 @@ async def write_changes(session: AsyncSession, *, writes: Sequence[AlertWrite], 
     if matched is not None and matched != len(rows):  # the versions are locked: never, short of a bug
         raise RuntimeError("an alert changed under its lock; the transaction is rolled back")
     events: list[dict[str, Any]] = []
-    chat = await card_update_rows(session, alert_ids=[w.alert_id for w in won if w.changes], now=now)
+    changed = [w for w in won if w.changes]
+    chat = await card_update_rows(session, alert_ids=[w.alert_id for w in changed], now=now,
+                                  answered={w.alert_id: _answered(w) for w in changed})
     for write in won:
         for number, change in enumerate(write.changes, start=write.alert.version + 1):
             event, outbox = change_rows(alert_id=write.alert_id, change=change, actor=write.actor,
@@ -163,6 +177,12 @@ async def write_changes(session: AsyncSession, *, writes: Sequence[AlertWrite], 
     await queries.insert_many(session, model=AlertEvent, rows=events)
     await queries.insert_many(session, model=Outbox, rows=chat)
     return won
+
+
+def _answered(write: AlertWrite) -> Place | None:
+    """The place every change of this write was answered at, if they share one."""
+    places = {change.answered for change in write.changes}
+    return places.pop() if len(places) == 1 else None
 
 
 def _row(write: AlertWrite, now: datetime) -> AlertValues:
@@ -188,4 +208,7 @@ def change_rows(
         chat += card_post_values(alert_id=alert_id, places=change.posts, audience="managers", now=now)
     chat += [direct_values(platform=platform, user=user, text=text, alert_id=alert_id, now=now)
              for platform, user, text in change.directs]
+    chat += [direct_values(platform=platform, user=user, text=text, alert_id=alert_id, now=now, card="team")
+             for platform, user, text in change.card_directs]
+    chat += change.outbox
     return event, chat

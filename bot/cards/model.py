@@ -18,20 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot.action_ids import ActionId
+from bot.cards.states import OUTCOME_LABELS as OUTCOME_LABELS
+from bot.cards.states import SNOOZE_CHOICES as SNOOZE_CHOICES
+from bot.cards.states import STATE_EMOJI as STATE_EMOJI
+from bot.cards.states import CardButton as CardButton
+from bot.cards.states import CardState as CardState
+from bot.cards.states import card_buttons, card_state, state_text
 from bot.domain import AlertStatus, Answer, Outcome, Severity
 from storage.models import Alert, Feedback, Team
 
 SEVERITY_EMOJI = {"critical": "🔴", "high": "🟠", "normal": "🟡", "low": "⚪"}
-OUTCOME_LABELS = {
-    Outcome.RECOVERED: "Recovered",
-    Outcome.CONTACTED_NOT_RECOVERED: "Contacted, not recovered",
-    Outcome.UNREACHABLE: "Unreachable",
-    Outcome.NO_ACTION_NEEDED: "No action needed",
-    Outcome.NOT_ACTIONABLE: "Not actionable",
-}
 ROOT_CAUSES = ("product", "service", "staff", "delivery", "billing", "wait time", "facilities", "other")
-SNOOZE_CHOICES = (("30m", "30 min"), ("1h", "1 hour"), ("4h", "4 hours"), ("tomorrow", "Tomorrow 9:00"))
 
 # bidirectional embeddings/overrides/isolates and marks, the Arabic letter mark, zero-width characters
 _INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]")
@@ -48,12 +45,7 @@ def inert(text: str) -> str:
     return _INVISIBLE.sub("", text)
 
 
-@dataclass(frozen=True)
-class CardButton:
-    action: ActionId
-    label: str
-    style: str | None = None  # "primary" | "danger" | None
-    value: str = ""  # the alert key, or "<key>|<option>" for menu options
+COMMENT_START_MAX = 100  # characters of the comment a digest line shows
 
 
 @dataclass(frozen=True)
@@ -88,6 +80,11 @@ class Card:
     version: int = 1
     comment_max: int = COMMENT_SHOWN_MAX
     answers_max: int = ANSWERS_SHOWN_MAX
+    state: CardState = CardState.OPEN
+    state_text: str = ""  # plain, no markup: "Claimed by Ann Lee", "Resolved · Recovered · by Ann Lee"
+    owner_id: str | None = None  # the owner's chat identity: Slack renders <@U…> from it
+    owner_platform: str | None = None
+    received_at: datetime | None = None  # when the feedback arrived (digests sort by age)
 
 
 @dataclass(frozen=True)
@@ -97,6 +94,11 @@ class DigestItem:
     summary: str
     status: AlertStatus
     link: str | None = None
+    customer_name: str | None = None
+    comment_start: str | None = None  # the first ~100 characters of the comment, cut at a word ("…")
+    due_text: str | None = None
+    overdue: bool = False
+    owner_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,37 +165,30 @@ def _title(feedback: Feedback) -> str:
     return title
 
 
-def _buttons(alert: Alert) -> tuple[tuple[CardButton, ...], tuple[CardButton, ...]]:
-    key = alert.key or ""
-    status = AlertStatus(alert.status)
-    if status is AlertStatus.RESOLVED:
-        return (CardButton(ActionId.REOPEN, "Reopen", None, key),), ()
-    note = CardButton(ActionId.NOTE, "Add note", None, key)
-    if status is AlertStatus.CLAIMED:
-        return (
-            CardButton(ActionId.RESOLVE, "Resolve", "primary", key),
-            CardButton(ActionId.ESCALATE, "Escalate", "danger", key),
-            CardButton(ActionId.UNCLAIM, "Unclaim", None, key),
-            note,
-        ), ()
-    menu = (
-        note,
-        *(
-            CardButton(ActionId.SNOOZE, f"Snooze {label}", None, f"{key}|{code}")
-            for code, label in SNOOZE_CHOICES
-        ),
-        CardButton(ActionId.REASSIGN, "Reassign", None, key),
-        CardButton(ActionId.NOT_ACTIONABLE, "Not actionable", None, key),
-    )
-    return (
-        CardButton(ActionId.CLAIM, "Claim", "primary", key),
-        CardButton(ActionId.ESCALATE, "Escalate", "danger", key),
-        CardButton(ActionId.RESOLVE, "Resolve", None, key),
-    ), menu
+def _masked(address: str | None) -> str | None:
+    """`dana@example.com` → `d•••@example.com`, as bot/mail/address.py `masked` (cards may not import
+    bot.mail: it imports the cards); None when it is no address at all."""
+    local, _, domain = (address or "").strip().partition("@")
+    return f"{local[:1]}•••@{domain}" if local and "." in domain else None
 
 
-def _facts(alert: Alert, feedback: Feedback, team: Team, source_name: str) -> tuple[tuple[str, str], ...]:
-    facts: list[tuple[str, str]] = [("Source", source_name)]
+def _contact_facts(alert: Alert, feedback: Feedback, audience: str) -> list[tuple[str, str]]:
+    """"Acknowledged: to d•••@example.com · 10:12 UTC" (the masked address for the team only) and
+    "First contact: 12 min after arrival", once known."""
+    facts: list[tuple[str, str]] = []
+    shown = _masked(feedback.customer_email)
+    if alert.acknowledged_at is not None:
+        to = f"to {shown} · " if shown and audience == "team" else ""
+        facts.append(("Acknowledged", f"{to}{alert.acknowledged_at:%H:%M} UTC"))
+    if alert.first_contact_at is not None:
+        after = (alert.first_contact_at - feedback.received_at).total_seconds()
+        facts.append(("First contact", f"{humanize_delta(max(0.0, after))} after arrival"))
+    return facts
+
+
+def _facts(alert: Alert, feedback: Feedback, team: Team, source_name: str,
+           audience: str = "team") -> tuple[tuple[str, str], ...]:
+    facts: list[tuple[str, str]] = [("Source", source_name), *_contact_facts(alert, feedback, audience)]
     for name in ("location", "region", "employee", "product", "channel"):
         if value := inert(str(feedback.attributes.get(name) or "")):
             facts.append((name.capitalize(), _cut(value, FACT_VALUE_MAX)))
@@ -229,10 +224,12 @@ def build_card(
         else ()
     )
     sla_text, overdue = sla_line(alert, now=now)
-    buttons, menu = _buttons(alert)
+    state = card_state(alert)
+    buttons, menu = card_buttons(alert, state, can_email=_masked(feedback.customer_email) is not None)
     title = _title(feedback)
     key = alert.key or "HA-?"
-    fallback = f"{SEVERITY_EMOJI[severity]} {key} {severity.value} hot alert: {title} ({status.value})"
+    text = inert(state_text(alert, state, now=now))
+    fallback = f"{STATE_EMOJI[state]} {key} · {text} · {severity.value} hot alert: {title}"
     return Card(
         alert_key=key,
         severity=severity,
@@ -245,7 +242,7 @@ def build_card(
         answers=tuple(_answer_line(a) for a in feedback.answers),
         comment=inert(feedback.comment) if feedback.comment else None,
         reasons=tuple(inert(reason) for reason in alert.reasons),
-        facts=_facts(alert, feedback, team, source_name),
+        facts=_facts(alert, feedback, team, source_name, audience),
         sla_text=sla_text,
         sla_overdue=overdue,
         owner_name=alert.owner_name,
@@ -255,11 +252,37 @@ def build_card(
         menu=menu,
         fallback_text=fallback,
         version=alert.version,
+        state=state,
+        state_text=text,
+        owner_id=alert.owner_id,
+        owner_platform=alert.owner_platform,
+        received_at=feedback.received_at,
     )
 
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def low_answers(card: Card) -> tuple[AnswerLine, ...]:
+    """The answers the card face shows: the low ones (the rest are behind Details)."""
+    return tuple(answer for answer in card.answers if answer.is_low)
+
+
+def detail_answers(card: Card) -> tuple[AnswerLine, ...]:
+    """Every answer, for the Details view."""
+    return card.answers
+
+
+def comment_start(comment: str | None, limit: int = COMMENT_START_MAX) -> str | None:
+    """The first ~`limit` characters of a comment on one line, cut at a word, "…" when cut."""
+    if not comment or not comment.strip():
+        return None
+    text = " ".join(comment.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit - 1].rstrip() + "…"
 
 
 def shown_comment(card: Card) -> tuple[str, int]:
@@ -332,13 +355,13 @@ def card_at_level(card: Card, level: int) -> Card:
 
 def digest_at_level(digest: DigestCard, level: int) -> DigestCard:
     """A digest at a rendering level: every alert stays listed (each needs its Claim button); level 1
-    shortens the summaries, level 2 drops them, the links and the figures."""
+    shortens the summaries, level 2 drops them, the comments' starts, the links and the figures."""
     if level <= 0:
         return digest
     if level == 1:
         items = tuple(replace(item, summary=_cut(item.summary, 80)) for item in digest.items)
         return replace(digest, items=items)
-    items = tuple(replace(item, summary="", link=None) for item in digest.items)
+    items = tuple(replace(item, summary="", link=None, comment_start=None) for item in digest.items)
     return replace(digest, items=items, figures=())
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards.model import SEVERITY_EMOJI, Card, DigestCard, DigestItem, build_card
+from bot.cards.model import SEVERITY_EMOJI, Card, DigestCard, DigestItem, build_card, comment_start
 from bot.domain import AlertStatus, Severity
 from storage.db import SessionFactory
 from storage.models import CardRef
@@ -36,13 +36,33 @@ async def load_cards(
 
 
 def digest_item(card: Card) -> DigestItem:
-    owner = f" · {card.owner_name}" if card.owner_name else ""
-    summary = f"{card.title}{owner}" + (f" · {card.sla_text}" if card.sla_text else "")
-    return DigestItem(alert_key=card.alert_key, severity=card.severity, summary=summary, status=card.status)
+    """A burst digest's line for `card`: owner and due time have their own fields, the summary is the
+    card's title ("Detractor · NPS 2 · asks to be contacted")."""
+    return DigestItem(
+        alert_key=card.alert_key,
+        severity=card.severity,
+        summary=card.title,
+        status=card.status,
+        customer_name=card.customer_name,
+        comment_start=comment_start(card.comment),
+        due_text=card.sla_text,
+        overdue=card.sla_overdue,
+        owner_name=card.owner_name,
+    )
+
+
+def _urgency(card: Card) -> tuple[bool, int, datetime]:
+    """Sort key: overdue first, then the most severe, then the oldest."""
+    received = card.received_at or datetime.max.replace(tzinfo=UTC)
+    if received.tzinfo is None:
+        received = received.replace(tzinfo=UTC)
+    return (not card.sla_overdue, -card.severity.rank, received)
 
 
 def burst_digest(cards: Sequence[Card], *, team_name: str | None = None) -> DigestCard:
-    """One message for a burst of alerts to one channel: every alert listed, each with its Claim button."""
+    """One message for a burst of alerts to one channel: every alert listed, most urgent first (overdue →
+    severity → age), each with its Claim button."""
+    cards = sorted(cards, key=_urgency)
     items = tuple(digest_item(c) for c in cards)
     worst = max((c.severity for c in cards), key=lambda s: s.rank, default=Severity.NORMAL)
     open_count = sum(1 for c in cards if c.status is AlertStatus.OPEN)

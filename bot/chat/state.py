@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.cards.model import Card
 from bot.cards.views import load_card
+from bot.chat.deliveries import ledger_for
 from bot.config.snapshot import ConfigSnapshot
 from storage import queries
 from storage.db import SessionFactory, transaction
@@ -20,11 +21,9 @@ DELIVERY_ID_MAX = 255  # WebhookDelivery.delivery_id
 
 
 async def first_delivery(sessions: SessionFactory, *, platform: str, delivery_id: str, now: datetime) -> bool:
-    """Record a delivery (a Slack event_id or signature key, a Teams activity); False when seen before."""
-    async with transaction(sessions) as session:
-        return await chat_queries.insert_delivery_if_new(
-            session, platform=platform, delivery_id=delivery_id[:DELIVERY_ID_MAX], now=now
-        )
+    """Record a delivery (a Slack event_id or signature key, a Teams activity); False when seen before.
+    Calls that wait at the same time share one transaction (group commit, bot/chat/deliveries.py)."""
+    return await ledger_for(sessions).first(platform, delivery_id[:DELIVERY_ID_MAX], now)
 
 
 async def remember_conversation(

@@ -18,7 +18,7 @@ from bot.commands.base import (
 )
 from bot.context import Context
 from bot.domain import utcnow
-from bot.metrics import LoopFigures, format_rate, format_seconds, loop_figures
+from bot.metrics import LoopFigures, customer_loop_lines, format_rate, format_seconds, loop_figures
 from storage import queries
 from storage.queries.ignored_webhooks import IgnoredCount, ignored_webhook_counts
 
@@ -54,7 +54,8 @@ def _figures_line(figures: LoopFigures) -> str:
         f"{figures.resolved} resolved); responded {format_rate(figures.response_rate)}; "
         f"median claim {format_seconds(figures.median_claim)}, median resolve "
         f"{format_seconds(figures.median_resolve)}; SLA breached {format_rate(figures.breach_rate)}; "
-        f"recovered {format_rate(figures.recovery_rate)}"
+        f"recovered {format_rate(figures.recovery_rate)}\n    "
+        + "; ".join(f"{label.lower()} {value}" for label, value in customer_loop_lines(figures))
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from bot.commands import access
+from bot.commands import access, privacy
 from bot.commands import destinations as where
 from bot.commands import policy as policy
 from bot.commands import reports as info
@@ -184,6 +184,13 @@ COMMANDS: dict[tuple[str, ...], Command] = {
         "admin remove @dana",
     ),
     ("admin", "list"): Command(access.admin_list, "admin list", "show who the admins are"),
+    ("erase",): Command(
+        privacy.erase,
+        "erase <email>",
+        "erase every stored trace of a customer (responses, events, e-mails); their cards show [erased]",
+        _A,
+        "erase dana@example.com",
+    ),
     ("mine",): Command(info.mine, "mine", "your open, claimed and snoozed alerts with their deadlines"),
     ("stats",): Command(
         info.stats,
@@ -299,8 +306,9 @@ async def run_command(text: str, *, caller: Caller, ctx: Context) -> CommandRepl
     try:
         reply = await _dispatch(_clean(text), caller=caller, ctx=ctx)
     except Exception:
-        # the text may hold a secret (source add … <secret>): log the command word only
-        log.exception("command failed", command=text.split()[:2], user=caller.actor.id)
+        # the text may hold a secret (source add … <secret>) or an address (erase <email>): neither is logged
+        words = [w for w in text.split()[:2] if "@" not in w]
+        log.exception("command failed", command=words, user=caller.actor.id)
         ctx.config.invalidate()
         return CommandReply("Something went wrong running that command; the error has been logged.", ok=False)
     if reply.changed_config:

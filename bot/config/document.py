@@ -108,6 +108,38 @@ class BusinessHoursDoc(_Strict):
         return self
 
 
+ACK_POLICIES = ("contact_requests", "every_alert", "off")
+MAIL_LANGUAGES = ("en", "de", "fr", "es")
+_MAILBOX = re.compile(r"[^\r\n<>@]*<[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+")
+
+
+def _mailbox(value: str | None) -> str | None:
+    if value is not None and not _MAILBOX.fullmatch(value.strip()):
+        raise ValueError(
+            f"not an e-mail address: {value!r} (e.g. support@example.com or Support <support@example.com>)"
+        )
+    return value.strip() if value is not None else None
+
+
+class TeamMailDoc(_Strict):
+    """E-mail to this team's customers (bot/mail): who it comes from, and the acknowledgement policy."""
+
+    sender: str | None = Field(default=None, max_length=320)  # default: HOTLOOP_MAIL_FROM
+    reply_to: str | None = Field(default=None, max_length=320)
+    ack: Literal["contact_requests", "every_alert", "off"] = "contact_requests"
+    ack_delay: Duration | None = None  # default: HOTLOOP_ACK_DELAY
+    # "did we fix it?" after resolving (bot/mail/followup.py): `detractors` (default) asks when the resolver
+    # ticked Follow-up or the customer is a detractor (NPS ≤ 6); `asked`: only when ticked; `off`: never
+    follow_up: Literal["detractors", "asked", "off"] = "detractors"
+    follow_up_delay: Duration | None = None  # default: HOTLOOP_FOLLOW_UP_DELAY
+    language: Literal["en", "de", "fr", "es"] | None = None  # when neither the response nor the source says
+
+    @field_validator("sender", "reply_to")
+    @classmethod
+    def _addresses(cls, value: str | None) -> str | None:
+        return _mailbox(value)
+
+
 class TeamDoc(_Strict):
     name: str = Field(min_length=1, max_length=100)
     slack_channel: str | None = Field(default=None, min_length=1, max_length=64)
@@ -117,6 +149,7 @@ class TeamDoc(_Strict):
     managers: list[str] = Field(default_factory=list)  # identities: slack:U… / teams:<object id>
     timezone: str = Field(default="UTC", max_length=64)
     business_hours: BusinessHoursDoc | None = None
+    mail: TeamMailDoc | None = None
 
     @field_validator("managers")
     @classmethod

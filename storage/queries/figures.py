@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.models import Alert, Outbox, Team
+from storage.models import Alert, AlertEvent, Feedback, FollowUp, Outbox, Team
 
 
 async def alerts_raised_since(
@@ -76,3 +77,38 @@ async def outbox_payloads_since(session: AsyncSession, *, kind: str, since: date
     """The payloads of the `kind` rows written since `since`, in any status."""
     query = select(col(Outbox.payload)).where(col(Outbox.kind) == kind, col(Outbox.created_at) >= since)
     return list((await session.execute(query)).scalars())
+
+
+@dataclass(frozen=True)
+class CustomerLoop:
+    """What the customer-facing figures read about alerts raised since a time, by alert id."""
+
+    contact_requested: set[int]
+    follow_ups: dict[int, tuple[bool, bool, bool | None]]  # alert id → (sent, answered, confirmed)
+    reopened_by_customer: set[int]
+
+
+async def customer_loop_since(session: AsyncSession, *, since: datetime) -> CustomerLoop:
+    """Contact requests, follow-up answers (the `followup` table) and reopenings by the customer (the
+    `reopened_by_customer` event) of the alerts raised since `since`."""
+    raised = col(Alert.created_at) >= since
+    requested = await session.execute(
+        select(col(Alert.id)).join(Feedback, col(Feedback.id) == col(Alert.feedback_id))
+        .where(raised, col(Feedback.contact_requested).is_(True))
+    )
+    follow_ups: dict[int, tuple[bool, bool, bool | None]] = {}
+    rows = await session.execute(
+        select(col(FollowUp.alert_id), col(FollowUp.sent_at), col(FollowUp.answered_at),
+               col(FollowUp.resolved), col(FollowUp.score))
+        .join(Alert, col(Alert.id) == col(FollowUp.alert_id)).where(raised).order_by(col(FollowUp.id))
+    )
+    for alert_id, sent_at, answered_at, resolved, score in rows.tuples():
+        # a "yes" with a score of 6 or less reopened the alert: not a confirmed recovery
+        confirmed = None if resolved is None else bool(resolved) and (score is None or score > 6)
+        follow_ups[alert_id] = (sent_at is not None, answered_at is not None, confirmed)  # the latest one
+    reopened = await session.execute(
+        select(col(AlertEvent.alert_id)).join(Alert, col(Alert.id) == col(AlertEvent.alert_id))
+        .where(raised, col(AlertEvent.kind) == "reopened_by_customer")
+    )
+    return CustomerLoop(contact_requested={i for i in requested.scalars() if i is not None},
+                        follow_ups=follow_ups, reopened_by_customer=set(reopened.scalars()))

@@ -13,14 +13,23 @@ Serves `POST /v3/conversations`, `POST /v3/conversations/{id}/activities` and
 Like Teams, it refuses a message too big with HTTP 413: an activity whose JSON weighs more than
 `max_activity_bytes` (28 KB) in UTF-16, the way Teams measures a message (PROTOCOLS). `reject_content(n)`
 refuses the next n activities that way whatever their size.
+
+Like Teams, it limits how often a bot may write to one conversation (PROTOCOLS §16, Teams' "per bot per
+thread" table): 7 operations a second, 8 in 2 s, 60 in 30 s and 1,800 an hour per conversation (a new
+thread counts against its channel, a reply or an update against its thread), and 50 a second for the
+whole app; a call over a limit is answered HTTP 429 with `Retry-After` (whole seconds) and not counted.
+`FakeBotConnector(rate_limits=False)` or `without_rate_limits()` turns that off, for a test that
+legitimately needs more and is not about rate limits (say why).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,11 +51,48 @@ class ConnectorCall:
 
 
 ACTIVITY_MAX_BYTES = 28 * 1024
+# (seconds, most operations in that window) per bot per conversation, and for the whole app
+PER_CONVERSATION = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
+PER_APP = ((1.0, 50),)
 
 
 def utf16_bytes(value: Any) -> int:
     """What a message weighs for Teams: its JSON, encoded in UTF-16."""
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-16-le"))
+
+
+class ConversationRates:
+    """Sliding windows of accepted operations per conversation (and for the app); thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: dict[str, deque[float]] = {}
+
+    def check(self, conversation: str) -> int | None:
+        """Count an operation on `conversation`: None if it may go on, else its 429's Retry-After."""
+        keys = ((conversation, PER_CONVERSATION), ("*app*", PER_APP))
+        with self._lock:
+            now = self._clock()
+            waits = [w for key, windows in keys if (w := self._wait(key, windows, now)) is not None]
+            if waits:
+                return max(1, math.ceil(max(waits) - 1e-9))
+            for key, _windows in keys:
+                self._seen.setdefault(key, deque()).append(now)
+        return None
+
+    def _wait(self, key: str, windows: tuple[tuple[float, int], ...], now: float) -> float | None:
+        """Seconds until every window of `key` has room again, or None if they have room now."""
+        seen = self._seen.setdefault(key, deque())
+        longest = max(seconds for seconds, _ in windows)
+        while seen and seen[0] <= now - longest:
+            seen.popleft()
+        waits = []
+        for seconds, most in windows:
+            inside = [t for t in seen if t > now - seconds] if len(seen) >= most else []
+            if len(inside) >= most:  # room again once the oldest that still counts leaves the window
+                waits.append(inside[-most] + seconds - now)
+        return max(waits) if waits else None
 
 
 @dataclass
@@ -58,11 +104,17 @@ class _Script:
 
 class FakeBotConnector:
     def __init__(
-        self, *, expected_token: str | None = None, max_activity_bytes: int = ACTIVITY_MAX_BYTES
+        self,
+        *,
+        expected_token: str | None = None,
+        max_activity_bytes: int = ACTIVITY_MAX_BYTES,
+        rate_limits: bool = True,
     ) -> None:
         self.expected_token = expected_token
         self.max_activity_bytes = max_activity_bytes
+        self.rates: ConversationRates | None = ConversationRates() if rate_limits else None
         self._rejections = 0
+        self.members: dict[str, dict[str, Any]] = {}  # user id or Entra object id → TeamsChannelAccount
         self._lock = threading.Lock()
         self._calls: list[ConnectorCall] = []
         self._script: list[_Script] = []
@@ -115,6 +167,11 @@ class FakeBotConnector:
         with self._lock:
             self._rejections += count
 
+    def without_rate_limits(self) -> FakeBotConnector:
+        """No per-conversation rate limits from now on (a test not about rate limits; say why)."""
+        self.rates = None
+        return self
+
     def delay_next(self, seconds: float, count: int = 1) -> None:
         with self._lock:
             self._script.extend(_Script(delay=seconds) for _ in range(count))
@@ -159,6 +216,13 @@ class FakeBotConnector:
 
     def route(self, method: str, parts: list[str], body: Any) -> tuple[int, Any, str | None, str | None]:
         """(status, answer, conversation, activity id) for a request that passed auth and scripting."""
+        # TeamsInfo.get_member: a member of the team (or chat) by Teams user id or Entra object id
+        if method == "GET" and len(parts) == 5 and parts[3] == "members":
+            member = self.members.get(parts[4])
+            if member is None:
+                missing = {"error": {"code": "MemberNotFoundInConversation", "message": "no such member"}}
+                return 404, missing, None, None
+            return 200, member, parts[2], None
         if parts[:2] != ["v3", "conversations"] or not isinstance(body, dict):
             return 400, {"error": {"code": "BadArgument", "message": "unknown path or body"}}, None, None
         if method == "POST" and len(parts) == 2:
@@ -193,6 +257,9 @@ class FakeBotConnector:
 
             def do_PUT(self) -> None:
                 fake._handle(self, "PUT")
+
+            def do_GET(self) -> None:
+                fake._handle(self, "GET")
 
         return Handler
 
@@ -244,6 +311,10 @@ class FakeBotConnector:
         if (activity := _activity_of(parts, body)) is not None and self._too_big(activity):
             error = {"error": {"code": "MessageSizeTooBig", "message": "Message size too large"}}
             return 413, error, conversation, activity_id, {}
+        rates, limited = self.rates, _limited_conversation(parts, body)
+        if rates is not None and limited and (wait := rates.check(limited)) is not None:
+            error = {"error": {"code": "TooManyRequests", "message": "Too many requests"}}
+            return 429, error, conversation, activity_id, {"Retry-After": str(wait)}
         status, answer, conv, aid = self.route(method, parts, body)
         return status, answer, conv or conversation, aid or activity_id, {}
 
@@ -262,3 +333,14 @@ def _activity_of(parts: list[str], body: Any) -> Any:
     if len(parts) == 2:
         return body.get("activity")
     return body if len(parts) >= 4 and parts[3] == "activities" else None
+
+
+def _limited_conversation(parts: list[str], body: Any) -> str | None:
+    """The conversation an operation writes to: a new thread's channel (or DM member), else the path's."""
+    if len(parts) > 2:
+        return parts[2]
+    if not isinstance(body, dict):
+        return None
+    channel = (body.get("channelData") or {}).get("channel", {}).get("id")
+    members = body.get("members") or [{}]
+    return str(channel or (members[0] or {}).get("id") or "") or None

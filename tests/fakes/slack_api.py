@@ -10,6 +10,12 @@ Bodies may be JSON or form-encoded (query parameters are merged in). Every call 
 its parsed arguments; the fake checks the bearer token, can rate-limit a method per channel
 (HTTP 429 + `Retry-After`) and can fail the next calls with a Slack error, an HTTP status or a delay.
 
+It is as strict as Slack about how often: by default every method keeps its documented tier per workspace
+and app, and chat.postMessage about one message a second per channel plus a workspace cap
+(`tests/fakes/slack_tiers.py`). `FakeSlackApi(tiers=False)` or `without_tiers()` turns that off, for a
+test that legitimately needs more calls in a few seconds and is not about rate limits (say why);
+`FakeSlackApi(tiers=SlackTiers(speed=10))` runs Slack's clock faster.
+
 It is as strict as Slack about what a message may hold (`tests/fakes/slack_limits.py`): Block Kit
 limits break with `invalid_blocks` / `invalid_blocks_format`, a `text` over 40,000 characters with
 `msg_too_long` (HTTP 200, `ok: false`). `reject_content(n)` refuses the next n messages that way
@@ -19,22 +25,22 @@ newest first and shows the metadata only with `include_all_metadata`.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from tests.fakes import wait_until
+from tests.fakes.slack_http import Reply, handler_for
 from tests.fakes.slack_limits import MESSAGE_METHODS, message_error
+from tests.fakes.slack_response_urls import PATH as RESPONSE_URL_PATH
+from tests.fakes.slack_response_urls import ResponseUrls
+from tests.fakes.slack_tiers import SlackTiers
 
-JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 AUTH_TEST = {
     "ok": True,
     "url": "https://hotloop-test.slack.com/",
@@ -66,16 +72,16 @@ class Failure:
     channel: str | None = None  # only calls for this channel consume the failure
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class FakeSlackApi:
-    def __init__(self, token: str = "xoxb-test-token", app_token: str = "xapp-1-test") -> None:
+    def __init__(
+        self,
+        token: str = "xoxb-test-token",
+        app_token: str = "xapp-1-test",
+        *,
+        tiers: bool | SlackTiers = True,
+    ) -> None:
         self.token = token
+        self.tiers: SlackTiers | None = (SlackTiers() if tiers is True else tiers) or None
         self.app_token = app_token  # the app-level token apps.connections.open wants
         self._socket_mode_url: Callable[[], str] | None = None
         self._lock = threading.Condition()
@@ -84,6 +90,7 @@ class FakeSlackApi:
         self._limits: dict[str, tuple[float, int | None]] = {}
         self._last_post: dict[tuple[str, str], float] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}
+        self.response_urls = ResponseUrls(self._lock)  # tests/fakes/slack_response_urls.py
         self._users: dict[str, dict[str, Any]] = {}
         self._last_ts = 0.0
         self._counter = 0
@@ -94,7 +101,7 @@ class FakeSlackApi:
     # ---- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> FakeSlackApi:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(self.handle))
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
@@ -133,6 +140,12 @@ class FakeSlackApi:
         """At most one successful `method` call per channel per `per_seconds`; others get 429."""
         with self._lock:
             self._limits[method] = (per_seconds, retry_after)
+
+    def without_tiers(self) -> FakeSlackApi:
+        """No per-method tiers from now on (a test that is not about rate limits; say why)."""
+        with self._lock:
+            self.tiers = None
+        return self
 
     def fail_next(self, count: int = 1, *, error: str | None = None, status: int = 200,
                   delay: float = 0.0, method: str | None = None, retry_after: int | None = None,
@@ -174,7 +187,18 @@ class FakeSlackApi:
 
     # ---- request handling (server threads) -----------------------------------------------------
 
+    def response_url_for(self, channel: str, ts: str) -> str:
+        """A click's response_url for the message `ts` in `channel` (5 uses, 30 minutes, no tier)."""
+        return self.response_urls.issue(self.url, channel, ts)
+
     def handle(self, method: str, args: dict[str, Any], token: str | None) -> Reply:
+        if method.startswith(RESPONSE_URL_PATH):  # no token, no failures scripted for the Web API, no tier
+            with self._lock:
+                path = method.removeprefix(RESPONSE_URL_PATH)
+                status, body = self.response_urls.use(path, args, self._messages)
+                self._calls.append(Call("response_url", args, time.monotonic(), status, body.get("error")))
+                self._lock.notify_all()
+            return Reply(status, body)
         with self._lock:
             failure = self._take_failure(method, str(args.get("channel", "")))
         if failure is not None and failure.delay:
@@ -197,7 +221,7 @@ class FakeSlackApi:
             return Reply(200, {"ok": False, "error": "not_authed" if token is None else "invalid_auth"})
         if failure is not None and (failure.error or failure.status != 200):
             return _failure_reply(failure)
-        if limited := self._rate_limited(method, args):
+        if limited := self._rate_limited(method, args) or self._tier_limited(method, args, token):
             return limited
         route = _ROUTES.get(method)
         if route is None:
@@ -217,6 +241,14 @@ class FakeSlackApi:
             return Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
         self._last_post[key] = now
         return None
+
+    def _tier_limited(self, method: str, args: dict[str, Any], token: str | None) -> Reply | None:
+        if self.tiers is None or method not in _ROUTES:
+            return None
+        wait = self.tiers.check(token or "", method, str(args.get("channel", "")))
+        if wait is None:
+            return None
+        return Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
 
     def _next_ts(self) -> str:
         ts = max(round(time.time(), 6), round(self._last_ts + 0.000001, 6))
@@ -282,7 +314,8 @@ class FakeSlackApi:
         """Top-level messages (and thread parents) of a channel, newest first, `oldest` < ts ≤ `latest`."""
         channel = str(args.get("channel", ""))
         oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or math.inf)
-        limit, start = max(1, min(int(args.get("limit") or 100), 999)), int(args.get("cursor") or 0)
+        most = (self.tiers.page_limit("conversations.history") if self.tiers else None) or 999
+        limit, start = max(1, min(int(args.get("limit") or 100), most)), int(args.get("cursor") or 0)
         with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
         found = [
             m for m in reversed(self._messages.get(channel, []))
@@ -326,57 +359,3 @@ def _failure_reply(failure: Failure) -> Reply:
     headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
     error = failure.error or ("ratelimited" if failure.status == 429 else "internal_error")
     return Reply(failure.status, {"ok": False, "error": error}, headers)
-
-
-def parse_args(query: str, body: bytes, content_type: str) -> dict[str, Any]:
-    """Query parameters + JSON or form body; JSON-typed form fields (blocks, view…) decoded."""
-    args: dict[str, Any] = dict(parse_qsl(query))
-    if body and "application/json" in content_type:
-        args.update(json.loads(body))
-    elif body:
-        args.update(parse_qsl(body.decode()))
-    for name in JSON_FIELDS:
-        if isinstance(args.get(name), str):
-            with contextlib.suppress(ValueError):
-                args[name] = json.loads(args[name])
-    return args
-
-
-def _handler_for(fake: FakeSlackApi) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            pass
-
-        def do_POST(self) -> None:
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            args = parse_args(parts.query, self.rfile.read(length), self.headers.get("Content-Type", ""))
-            token = self._token(args)
-            reply = fake.handle(parts.path.strip("/").removeprefix("api/"), args, token)
-            self._send(reply)
-
-        do_GET = do_POST
-
-        def _token(self, args: dict[str, Any]) -> str | None:
-            auth = self.headers.get("Authorization", "")
-            if auth.startswith("Bearer "):
-                return auth.removeprefix("Bearer ")
-            token = args.pop("token", None)
-            return str(token) if token else None
-
-        def _send(self, reply: Reply) -> None:
-            body = json.dumps(reply.body).encode()
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
-                pass
-
-    return Handler

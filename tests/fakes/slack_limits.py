@@ -5,7 +5,9 @@
 blocks that are not a list of objects, `invalid_blocks` for any broken limit (50 blocks, 3,000
 characters of section text, 150 of header, 10 fields of 2,000, 25 elements per actions block, 10 per
 context block, button text 75 and value 2,000, option text 75 and value 150, action_id and block_id
-255, block ids unique in a message, action ids unique in a block, no empty text object).
+255, block ids unique in a message, action ids unique in a block, no empty text object). Blocks inside
+`attachments` are held to the same limits; more than 100 attachments is `too_many_attachments`, and
+attachments that are not a list of objects `invalid_attachments`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
 TEXT_MAX = 40_000
 BLOCKS_MAX = 50
+ATTACHMENTS_MAX = 100
 ID_MAX = 255
 
 Json = dict[str, Any]
@@ -24,7 +27,20 @@ def message_error(args: Json) -> str | None:
     text = args.get("text")
     if isinstance(text, str) and len(text) > TEXT_MAX:
         return "msg_too_long"
-    blocks = args.get("blocks")
+    return _attachments_error(args.get("attachments")) or _blocks_error(args.get("blocks"))
+
+
+def _attachments_error(attachments: Any) -> str | None:
+    if attachments is None:
+        return None
+    if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
+        return "invalid_attachments"
+    if len(attachments) > ATTACHMENTS_MAX:
+        return "too_many_attachments"
+    return next((error for a in attachments if (error := _blocks_error(a.get("blocks")))), None)
+
+
+def _blocks_error(blocks: Any) -> str | None:
     if blocks is None:
         return None
     if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):

@@ -144,7 +144,11 @@ def test_teams_package_refuses_without_a_real_bot_id(cli_env: dict[str, str], tm
 def test_demo_shows_alerts_for_everyone_who_needs_a_human(cli_env: dict[str, str], tmp_path: Path) -> None:
     out = hotloop("demo", env=cli_env, cwd=tmp_path).stdout
     assert out.count("→ 202") == 5
-    assert "HA-1001 · CRITICAL" in out and "asks to be contacted" in out
+    assert "HA-1001 · Open · unclaimed" in out and "CRITICAL · " in out and "asks to be contacted" in out
     assert "a red flag" in out and "alarming words" in out
     assert '{"alert":null}' in out
     assert "resolved: Recovered" in out
+    # the customer's side (hotloop/demo_mail.py): e-mails through the in-process SMTP sink, "no", reopened
+    assert "To: dana@example.com\n  Subject: We received your feedback" in out
+    assert "Subject: Did we resolve your issue?" in out and "/f/" in out and "?resolved=no" in out
+    assert "POST → 200" in out and "HA-1001 reopened by the customer (answered no, score 3)" in out

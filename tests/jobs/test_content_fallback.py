@@ -108,6 +108,7 @@ async def test_a_burst_digest_refused_for_content_still_lists_every_alert(
 
 @pytest.fixture
 async def teams(connector: FakeBotConnector) -> AsyncIterator[TeamsChat]:
+    connector.without_rate_limits()  # a response's pieces at once into one thread: about size, not pace
     async with TeamsChat(service_url=connector.url, token_provider=None, tenant_id="t1") as chat:
         chat.pace_seconds = 0.0  # type: ignore[attr-defined]
         yield chat

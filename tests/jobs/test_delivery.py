@@ -60,6 +60,7 @@ async def test_new_alert_posts_a_card_and_records_where_it_lives(
 async def test_actions_update_the_card_in_place_and_write_history_in_its_thread(
     sessions: SessionFactory, slack: FakeSlackApi
 ) -> None:
+    slack.without_tiers()  # a card and four thread lines within a second (pace 0): about threads
     config = await prepared_config(sessions, slack_channel="C0TEAM")
     key = await raise_alert(sessions, config)
     worker = worker_for(sessions, slack)

@@ -33,8 +33,9 @@ from bot.domain import utcnow
 from jobs.delivery import DeliveryWorker
 from storage.db import SessionFactory, transaction
 from storage.models import AlertEvent, Outbox, Route, Team
-from tests.fakes.bot_connector import FakeBotConnector
+from tests.fakes.bot_connector import ConversationRates, FakeBotConnector
 from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_tiers import SlackTiers
 from tests.helpers import prepared_config, raise_alert
 
 ANA = Actor("U0ANA", "Ana", "slack")
@@ -199,6 +200,10 @@ def harness(
     group_threshold: int = 100,
 ) -> Harness:
     clock = Clock()
+    # the platforms' rate limits run on the harness's clock, like the worker's retries
+    slack.tiers = SlackTiers(clock=lambda: clock.now.timestamp())
+    if connector is not None:
+        connector.rates = ConversationRates(clock=lambda: clock.now.timestamp())
     chats: dict[str, Any] = {}
     chat = SlackChat(slack.token, base_url=slack.url, timeout=TIMEOUT)
     chat.pace_seconds = 0.0
@@ -381,6 +386,7 @@ async def test_retry_after_also_holds_back_thread_replies_in_that_channel(
         1, status=429, error="ratelimited", retry_after=30, method="chat.postMessage", channel="C0A"
     )
     await raise_in(sessions, config, "a", 1, "new")
+    h.clock.now = max(h.clock.now, utcnow())  # its row is stamped with the real time: due now, not later
     await h.step()  # the new card gets the 429 for C0A
     at = h.clock.now
     await handle(

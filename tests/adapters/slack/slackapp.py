@@ -33,6 +33,8 @@ CHANNEL = SLACK_CHANNEL  # the default team's channel
 ANA = {"id": "U0ANA", "username": "ana", "name": "ana", "team_id": "T0TEST"}
 BEN = {"id": "U0BEN", "username": "ben", "name": "ben", "team_id": "T0TEST"}
 ADMIN = {"id": "U0ADMIN", "username": "root", "name": "root", "team_id": "T0TEST"}
+# what slack_block_actions.json's response_url looks like; never called: `interact` swaps in the fake's
+PLACEHOLDER_RESPONSE_URL = "https://hooks.slack.com/actions/T0TEST/1/x"
 
 DETRACTOR = {
     "nps": 2,
@@ -57,8 +59,10 @@ def block_actions(
     channel: str | None = CHANNEL,
     message_ts: str = "1.000001",
     view: Mapping[str, Any] | None = None,
+    response_url: str = PLACEHOLDER_RESPONSE_URL,
 ) -> dict[str, Any]:
-    """A block_actions payload shaped like tests/fixtures/payloads/slack_block_actions.json."""
+    """A block_actions payload shaped like tests/fixtures/payloads/slack_block_actions.json. Its
+    `response_url` is the fixture's kind of address; `SlackApp.interact` aims it at the fake Slack."""
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": dict(user),
@@ -66,7 +70,7 @@ def block_actions(
         "token": "verification_token",
         "trigger_id": f"{time.time_ns()}.trigger",
         "team": {"id": "T0TEST", "domain": "hotloop-test"},
-        "response_url": "https://hooks.slack.com/actions/T0TEST/1/x",
+        "response_url": response_url,
         "actions": [{"block_id": "b", "action_ts": f"{time.time():.6f}", **element}],
     }
     if channel:
@@ -149,6 +153,12 @@ class SlackApp:
         return await self.client.post("/slack/events", content=body, headers=sent)
 
     async def interact(self, payload: Mapping[str, Any], **signing: Any) -> httpx.Response:
+        """Send a signed interaction; a click on a message gets a response_url of the fake Slack for that
+        message (5 uses, 30 minutes) instead of the placeholder."""
+        container = payload.get("container") or {}
+        if payload.get("response_url") == PLACEHOLDER_RESPONSE_URL and container.get("type") == "message":
+            url = self.fake.response_url_for(container["channel_id"], container["message_ts"])
+            payload = {**payload, "response_url": url}
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.post(body, content_type="application/x-www-form-urlencoded", **signing)
 
@@ -186,6 +196,19 @@ class SlackApp:
         key = str(reply.json()["alert"])
         assert await self.wait(lambda: self.card(key) is not None), f"card for {key} never posted"
         return key
+
+    async def click_card(self, user: Mapping[str, Any], action_id: str, key: str, *, channel: str = CHANNEL,
+                         **kwargs: Any) -> httpx.Response:
+        """A click on the alert's own card (or digest) in `channel`: its real ts and a response_url for it."""
+        ts = self.ts_of(key, channel)
+        assert ts is not None, f"no message for {key} in {channel}"
+        return await self.click(user, action_id, key, channel=channel, message_ts=ts, **kwargs)
+
+    def ts_of(self, key: str, channel: str = CHANNEL) -> str | None:
+        for message in self.fake.messages_in(channel):
+            if "thread_ts" not in message and key in json.dumps(message.get("blocks", [])):
+                return str(message["ts"])
+        return None
 
     def card(self, key: str) -> dict[str, Any] | None:
         for message in self.fake.messages_in(CHANNEL):

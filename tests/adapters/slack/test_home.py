@@ -10,6 +10,7 @@ import pytest
 from slack_sdk.models.views import View
 
 from adapters.slack.home import MINE_MAX, build_home
+from adapters.slack.render import action_ids
 from bot.metrics import LoopFigures
 from tests.adapters.slack.slackapp import ANA, BEN, SlackApp, block_actions, button, home_opened
 from tests.appserver import AppWithChats
@@ -70,7 +71,7 @@ async def test_home_opened_publishes_my_alerts_the_queue_and_figures(slack: Slac
     assert f"home.mine.{mine}.text" in ids and f"home.mine.{mine}.actions" in ids
     assert f"home.queue.{waiting}.text" in ids and f"home.queue.{mine}.text" not in ids
     mine_actions = next(b for b in view["blocks"] if b.get("block_id") == f"home.mine.{mine}.actions")
-    assert {e["action_id"] for e in mine_actions["elements"]} >= {"alert.resolve", "alert.unclaim"}
+    assert action_ids([mine_actions]) >= {"alert.resolve", "alert.unclaim", "alert.details"}  # unclaim: menu
     assert "Raised:* 2" in blocks_text(view) and "Responded to:* 50 %" in blocks_text(view)
 
 

@@ -37,7 +37,7 @@ STATES: dict[str, dict[str, Any]] = {
 
 
 def evil_card() -> Card:
-    card = sample_card(status="claimed", owner_name=EVIL)
+    card = sample_card(status="claimed", owner_name="Fox", owner_id="U0FOX", owner_platform="teams")
     return replace(
         card,
         customer_name=EVIL,
@@ -64,7 +64,7 @@ def test_escape_mrkdwn_neutralises_control_characters() -> None:
 def test_customer_text_never_becomes_a_mention_or_link() -> None:
     message = card_message(evil_card())
     texts = [message["text"], *mrkdwn_texts(message["blocks"])]
-    assert len(texts) > 8
+    assert len(texts) >= 7  # fallback, lead (customer, due, contact), comment, answers, why, 2 facts
     for text in texts:
         assert "<" not in text and ">" not in text.replace("\n> ", "\n").removeprefix("> "), text
         assert not BARE_AMPERSAND.search(text), text
@@ -77,6 +77,16 @@ def test_plain_text_fields_carry_no_customer_text() -> None:
     blocks = card_blocks(evil_card())
     plain = [s for b in blocks for s in all_strings(b) if "<!channel>" in s or "<@U123>" in s]
     assert plain == []
+
+
+def test_an_owner_name_is_plain_in_the_header_and_escaped_in_mrkdwn() -> None:
+    """A chat user's display name is not customer text, but it is not trusted either: Slack does not
+    parse plain_text (the header), and in mrkdwn it is escaped unless it is a checked Slack user id."""
+    owner = {"owner_name": EVIL, "owner_id": EVIL, "owner_platform": "slack"}
+    blocks = card_blocks(sample_card(status="claimed", **owner))
+    assert blocks[0]["text"]["type"] == "plain_text" and EVIL in blocks[0]["text"]["text"]
+    lead = blocks[1]["text"]["text"]
+    assert "Claimed by *Tom &amp; Jerry &lt;!channel&gt;" in lead and "<" not in lead
 
 
 def test_comment_is_an_escaped_quote() -> None:
@@ -95,6 +105,7 @@ def test_open_card_buttons_and_menu() -> None:
         ("alert.claim", "primary", "HA-1001"),
         ("alert.escalate", "danger", "HA-1001"),
         ("alert.resolve", None, "HA-1001"),
+        ("alert.details", None, "HA-1001"),
     ]
     menu = elements[-1]
     assert menu["action_id"] == ActionId.MORE
@@ -117,10 +128,10 @@ def test_small_menu_is_an_overflow() -> None:
 @pytest.mark.parametrize(
     ("state", "expected"),
     [
-        ("open", ["alert.claim", "alert.escalate", "alert.resolve", "alert.more"]),
-        ("snoozed", ["alert.claim", "alert.escalate", "alert.resolve", "alert.more"]),
-        ("claimed", ["alert.resolve", "alert.escalate", "alert.unclaim", "alert.note"]),
-        ("resolved", ["alert.reopen"]),
+        ("open", ["alert.claim", "alert.escalate", "alert.resolve", "alert.details", "alert.more"]),
+        ("snoozed", ["alert.wake", "alert.note", "alert.details", "alert.more"]),  # never Claim
+        ("claimed", ["alert.resolve", "alert.escalate", "alert.note", "alert.details", "alert.more"]),
+        ("resolved", ["alert.reopen", "alert.details"]),
     ],
 )
 def test_buttons_per_state(state: str, expected: list[str]) -> None:
@@ -134,24 +145,30 @@ def test_buttons_per_state(state: str, expected: list[str]) -> None:
 def test_owner_and_resolution_lines() -> None:
     claimed = "\n".join(mrkdwn_texts(card_blocks(sample_card(**STATES["claimed"]))))
     assert "Claimed by *Fox Mulder*" in claimed
+    slack_owner = sample_card(status="claimed", owner_name="Fox", owner_id="U0FOX", owner_platform="slack")
+    assert "Claimed by <@U0FOX>" in card_blocks(slack_owner)[1]["text"]["text"]
+    teams_owner = sample_card(status="claimed", owner_name="Fox", owner_id="U0FOX", owner_platform="teams")
+    assert "Claimed by *Fox*" in card_blocks(teams_owner)[1]["text"]["text"]
     resolved = "\n".join(mrkdwn_texts(card_blocks(sample_card(**STATES["resolved"]))))
     assert "*Resolved* — Recovered · root cause: staff · by Fox" in resolved
     open_ = "\n".join(mrkdwn_texts(card_blocks(sample_card())))
     assert "Claimed by" not in open_ and "*Resolved*" not in open_
 
 
-def test_sla_context_due_and_overdue() -> None:
-    due = "\n".join(mrkdwn_texts(card_blocks(sample_card())))
-    assert ":stopwatch: Claim due in 10 min" in due
-    late = "\n".join(mrkdwn_texts(card_blocks(sample_card(claim_due_at=NOW - timedelta(minutes=12)))))
-    assert ":rotating_light: *Claim overdue 12 min*" in late
+def test_the_due_time_is_bold_right_under_the_header() -> None:
+    lead = card_blocks(sample_card())[1]
+    assert lead["block_id"].endswith(".lead")
+    assert lead["text"]["text"].startswith("*Dana Scully*  ·  :stopwatch: *Claim due in 10 min*")
+    late = card_blocks(sample_card(claim_due_at=NOW - timedelta(minutes=12)))[1]["text"]["text"]
+    assert late.startswith("*Dana Scully*  ·  :rotating_light: *Claim overdue 12 min*")
 
 
-def test_low_answers_are_marked() -> None:
+def test_only_low_answers_are_on_the_card_the_rest_in_details() -> None:
     answers = next(b for b in card_blocks(sample_card()) if b["block_id"].endswith(".answers"))
     lines = answers["text"]["text"].splitlines()
     assert lines[0].startswith(":warning: How likely")
-    assert lines[2] == "Cleanliness: *5 / 5*"
+    assert lines[1].startswith(":warning: Staff friendliness")
+    assert lines[2] == "_1 more answer in Details_" and "Cleanliness" not in answers["text"]["text"]
 
 
 def test_contact_lines_only_when_card_has_them() -> None:
@@ -175,7 +192,7 @@ def test_huge_comment_is_cut_within_section_limit_and_says_so() -> None:
     shown = text.split("\n")[1].removeprefix("> ").count("&amp;&lt;&gt;") * 3
     hidden = len(card.comment or "") - shown
     assert len(text) <= 3000 and text.endswith(
-        f"…(cut — {hidden:,} more characters; the full response is in this card's thread)"
+        f"…(cut — {hidden:,} more characters: Details shows the full text)"
     )
     assert not BARE_AMPERSAND.search(text)  # no entity cut in half
     assert_valid_blocks(card_blocks(card))
@@ -186,7 +203,7 @@ def test_sixty_answers_and_long_everything_stay_within_limits() -> None:
     answers = tuple(AnswerLine(f"Question number {i} " + "q" * 80, "1 / 5", True) for i in range(60))
     card = replace(
         sample_card(),
-        title="T" * 500,
+        state_text="S" * 500,
         answers=answers,
         customer_name="N" * 255,
         reasons=tuple("r" * 200 for _ in range(30)),
@@ -213,7 +230,8 @@ def test_sdk_validation_catches_what_we_guard_against() -> None:
 def test_fallback_text_is_escaped() -> None:
     message = card_message(replace(sample_card(), fallback_text="<!channel> & co"))
     assert message["text"] == "&lt;!channel&gt; &amp; co"
-    assert card_message(sample_card())["text"].startswith("🔴 HA-1001 critical hot alert")
+    text = card_message(sample_card())["text"]
+    assert text.startswith("🔴 HA-1001 · Open · unclaimed · critical hot alert")
 
 
 def test_truncate_never_splits_an_entity() -> None:
@@ -371,6 +389,9 @@ def test_invisible_characters_never_reach_the_slack_card() -> None:
     feedback = sample_feedback(customer_name=sneaky, comment=sneaky, attributes={"location": sneaky},
                                answers=[{"question": sneaky, "value": sneaky}])
     card = build_card(sample_alert(), feedback, sample_team(), source_name="web", now=NOW)
-    raw = json.dumps(card_message(card), ensure_ascii=False)
-    assert raw.count("safegpj.exe") >= 4 and "zerowidth" in raw
+    from adapters.slack.modals import details_view
+
+    # the card: customer, comment, location; Details adds the (not low) answer's question and value
+    raw = json.dumps([card_message(card), details_view(card)], ensure_ascii=False)
+    assert raw.count("safegpj.exe") >= 8 and "zerowidth" in raw
     assert not re.search("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]", raw)

@@ -101,7 +101,12 @@ async def test_claim_click_acks_fast_claims_updates_the_card_and_the_thread(slac
     assert await slack.until(lambda: _owner_is(slack, key, "U0ANA"))
     alert = await slack.alert(key)
     assert (alert.status, alert.owner_name, alert.owner_platform) == ("claimed", "ana", "slack")
-    assert await slack.wait(lambda: "Claimed by *ana*" in json.dumps((slack.card(key) or {}).get("blocks")))
+    # a Slack owner is named with a live mention, and the header says the state
+    def blocks() -> str:
+        return json.dumps((slack.card(key) or {}).get("blocks"), ensure_ascii=False)
+
+    assert await slack.wait(lambda: "Claimed by <@U0ANA>" in blocks())
+    assert f"{key} · Claimed by ana" in blocks()
     assert slack.fake.calls("chat.update")
     assert await slack.wait(lambda: any("ana claimed" in line for line in slack.thread(key)))
     assert slack.ephemerals(ANA) == []  # success needs no extra message

@@ -11,6 +11,7 @@ import pytest
 from adapters.slack import modals
 from adapters.slack import translate as slack_translate
 from adapters.teams import translate as teams_translate
+from adapters.teams.card_actions import input_id, with_open_form
 from adapters.teams.render import card_attachment_content
 from bot.action_ids import ActionId, Arg
 from bot.actions.forms import FieldKind, read_form
@@ -48,12 +49,19 @@ def test_slack_and_teams_render_the_same_form(action: ActionId) -> None:
     form = form_for(action)
     assert form is not None
     slack = {b["block_id"]: b for b in modals.form_blocks(action)}
-    teams_show = [
-        a for a in walk(card_attachment_content(sample_card()))  # an open card has every form
-        if a.get("type") == "Action.ShowCard" and a["card"]["actions"][0].get("verb") == action.value
-    ]
-    assert len(teams_show) == 1
-    teams = {n["id"]: n for n in walk(teams_show[0]["card"]["body"]) if "id" in n}
+    content = card_attachment_content(sample_card())  # an open card has every form
+    if action is ActionId.REPLY:  # opened by the invoke answer, prefilled for the clicker
+        body = with_open_form(content, "HA-1", action, form)["body"][-1]["items"]
+    else:
+        teams_show = [
+            a for a in walk(content)
+            if a.get("type") == "Action.ShowCard"
+            and a["card"].get("actions", [{}])[0].get("verb") == action.value
+        ]
+        assert len(teams_show) == 1
+        body = teams_show[0]["card"]["body"]
+    prefix = input_id(action, "")  # Teams input ids are unique across the card: "resolve.note"
+    teams = {n["id"].removeprefix(prefix): n for n in walk(body) if "id" in n}
     assert list(slack) == list(teams) == [spec.id for spec in form.fields]
     for spec in form.fields:
         element = slack[spec.id]["element"]

@@ -170,6 +170,32 @@ async def test_every_transition_updates_the_card_once_even_when_repeated(session
     assert lines == 3
 
 
+async def test_a_change_is_not_merged_into_an_update_the_worker_has_taken(sessions: SessionFactory) -> None:
+    """A leased card.update may have rendered already: a change after that gets a row of its own, or
+    the card would keep showing the state before it."""
+    from datetime import timedelta
+
+    from storage.queries.outbox import lease_due
+
+    config = await prepared_config(sessions)
+    key = await raise_alert(sessions, config)
+    await act(sessions, config, ActionId.CLAIM, key, ANA)
+    now = utcnow()
+    leased = await lease_due(sessions, now=now + timedelta(seconds=1), limit=100,
+                             until=now + timedelta(minutes=1))
+    assert any(row.kind == "card.update" for row in leased)
+    await act(sessions, config, ActionId.NOTE, key, ANA, note="while the update is being sent")
+    async with sessions() as session:
+        waiting = (
+            await session.execute(
+                select(func.count()).select_from(Outbox).where(
+                    Outbox.kind == "card.update", Outbox.status == "pending", Outbox.attempts == 0
+                )
+            )
+        ).scalar_one()
+    assert waiting == 1
+
+
 async def test_a_broken_stored_rule_is_skipped_not_a_failed_ingest(sessions: SessionFactory) -> None:
     from bot.config.snapshot import ConfigCache
     from storage.db import transaction

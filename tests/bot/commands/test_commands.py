@@ -110,6 +110,7 @@ def test_command_names() -> None:
         "mine",
         "stats",
         "status",
+        "erase",
     }
     assert expected | {"config"} == set(names)
 
