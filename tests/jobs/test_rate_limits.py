@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
@@ -25,19 +25,9 @@ from storage.models import Alert, CardRef, Outbox, Route, Team
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_tiers import SlackTiers
 from tests.helpers import prepared_config, raise_alert
+from tests.jobs.test_delivery import Clock
 
 ANA = Actor("U0ANA", "Ana", "slack")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def strict_worker(

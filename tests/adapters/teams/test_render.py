@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -29,7 +28,7 @@ from adapters.teams.render import (
 from bot.action_ids import ActionId
 from bot.cards.model import SNOOZE_CHOICES, Card, DigestCard, DigestItem, build_card, card_is_cut
 from bot.domain import AlertStatus, Outcome, Severity
-from tests.adapters.teams.card_schema import schema_errors
+from tests.adapters.teams.card_schema import schema_errors, walk
 from tests.factories import NOW, sample_card
 
 VERBS = {a.value for a in ActionId}
@@ -48,16 +47,6 @@ STATES: dict[str, dict[str, Any]] = {
 def assert_valid(card: dict[str, Any]) -> None:
     errors = schema_errors(card)  # Teams' extensions (msteams, the people picker's choices.data) stripped
     assert not errors, errors
-
-
-def walk(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from walk(item)
 
 
 def actions(card: dict[str, Any], kind: str) -> list[dict[str, Any]]:
