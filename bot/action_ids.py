@@ -36,3 +36,4 @@ class Arg(StrEnum):
     USER_NAME = "user_name"  # the picked user's display name, looked up by the adapter
     UNTIL = "until"  # a snooze option: 30m, 1h, 4h, tomorrow
     MESSAGE = "message"  # the text of a reply to the customer
+    CHILDREN = "children"  # resolving a systemic case: also resolve its open child alerts ("true")

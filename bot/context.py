@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.cards.systemic import configure_card_links
 from bot.config.snapshot import ConfigCache, ensure_defaults
+from bot.config.systemic import defaults as systemic_defaults
 from bot.crypto import SecretBox
 from bot.ingest.queue import IngestQueue
 from bot.outbox import OutboxSignal
@@ -45,13 +47,14 @@ class Context:
 
     @classmethod
     async def open(cls, settings: Settings, *, prepare: bool = True) -> Context:
+        configure_card_links(settings.public_url)  # cards link a systemic issue's children to the dashboard
         engine = create_engine_for(settings.effective_database_url)
         sessions = session_factory(engine)
         ctx = cls(
             settings,
             engine,
             sessions,
-            ConfigCache(sessions),
+            ConfigCache(sessions, systemic_defaults=systemic_defaults(settings)),
             OutboxSignal(),
             SecretBox.from_settings(settings),
             IngestQueue(sessions),
@@ -73,7 +76,8 @@ class Context:
         async with self.sessions() as session:
             row = await queries.get_source(session, name=name)
         runtime = None
-        if row is not None and row.id is not None:
+        # the built-in "systemic" source (bot/systemic/parent.py) takes no webhooks: it has no secret
+        if row is not None and row.id is not None and row.kind != "systemic":
             runtime = SourceRuntime(
                 id=row.id,
                 name=row.name,

@@ -1,7 +1,9 @@
 """The daily digest: one message per team to its managers' destinations, once a day at 09:00 local.
 
 `build_team_digests` says what each team's digest contains (open / claimed / breached counts, the
-oldest unclaimed alerts with their SLA text, this week's response rate and median time to claim);
+oldest unclaimed alerts with their SLA text, this week's response rate and median time to claim, and —
+when the server has a public URL the platforms can fetch from — the week's chart as a signed image link,
+bot/web/chart_links.py);
 `enqueue_due_digests` writes them as outbox rows of kind `digest.post` exactly once per team and
 local day: the check for today's row and the insert happen in one transaction that holds the
 team's row lock (PostgreSQL) or the database write lock (SQLite `BEGIN IMMEDIATE`).
@@ -20,6 +22,8 @@ from bot.cards.model import DigestCard, DigestItem, sla_line
 from bot.domain import AlertStatus, Severity
 from bot.metrics import customer_loop_lines, format_rate, format_seconds, loop_figures
 from bot.outbox import enqueue
+from bot.settings import Settings
+from bot.web.chart_links import signed_chart_url
 from storage import queries
 from storage.db import SessionFactory, transaction
 from storage.models import Alert, Team
@@ -54,8 +58,17 @@ def digest_from_payload(payload: dict[str, Any]) -> DigestCard:
     return DigestCard(items=items, figures=figures, **data)
 
 
+def _chart_meta(settings: Settings | None, team: Team, now: datetime) -> dict[str, str]:
+    """The week's chart for the digest: only with a public URL (Slack and Teams fetch it from there)."""
+    url = signed_chart_url(settings, team_id=team.id, now=now) if settings and team.id is not None else None
+    if url is None:
+        return {}
+    return {"chart_url": url, "chart_alt": f"{team.name}: alerts and time to first contact by week"}
+
+
 async def build_team_digests(
-    sessions: SessionFactory, *, now: datetime, team_ids: Collection[int] | None = None
+    sessions: SessionFactory, *, now: datetime, team_ids: Collection[int] | None = None,
+    settings: Settings | None = None,
 ) -> list[Digest]:
     """Each team's digest for each of its managers' destinations (teams without one are skipped)."""
     figures = {f.team: f for f in await loop_figures(sessions, now=now, window=WEEK)}
@@ -89,7 +102,8 @@ async def build_team_digests(
                 with_claim_buttons=False,
                 more=max(0, by_status[(team.id, "open")] - len(items)),
                 fallback_text=f"{team.name}: {open_count} open, {breached[team.id]} past their SLA",
-                meta={"team": team.name, "team_id": str(team.id), "date": local_day.isoformat()},
+                meta={"team": team.name, "team_id": str(team.id), "date": local_day.isoformat(),
+                      **_chart_meta(settings, team, now)},
             )
             digests.extend((platform, destination, card) for platform, destination in places)
     return digests
@@ -132,15 +146,17 @@ def digest_slot(team: Team, now: datetime, *, hour: int = DIGEST_HOUR) -> dateti
     return slot.astimezone(UTC)
 
 
-async def enqueue_due_digests(sessions: SessionFactory, *, now: datetime, hour: int = DIGEST_HOUR) -> int:
-    """Write today's digest rows for every team whose 09:00 has come; returns how many teams got one."""
+async def enqueue_due_digests(sessions: SessionFactory, *, now: datetime, hour: int = DIGEST_HOUR,
+                              settings: Settings | None = None) -> int:
+    """Write today's digest rows for every team whose 09:00 has come; returns how many teams got one.
+    `settings`: for the chart's signed link (none without them, or without a public URL)."""
     async with sessions() as session:
         teams = [t for t in await queries.list_teams(session) if _manager_places(t)]
     due = {t.id: slot for t in teams if t.id is not None and (slot := digest_slot(t, now, hour=hour))}
     if not due:
         return 0
     by_team: dict[int, list[Digest]] = {}
-    for digest in await build_team_digests(sessions, now=now, team_ids=due):
+    for digest in await build_team_digests(sessions, now=now, team_ids=due, settings=settings):
         by_team.setdefault(int(digest[2].meta["team_id"]), []).append(digest)
     sent = 0
     for team_id, slot in due.items():

@@ -21,7 +21,12 @@ from datetime import datetime, timedelta
 
 from storage.db import SessionFactory
 from storage.models import Alert
-from storage.queries.figures import CustomerLoop, alerts_raised_since, customer_loop_since
+from storage.queries.figures import (
+    CustomerLoop,
+    alerts_raised_since,
+    customer_loop_since,
+    systemic_raised_since,
+)
 
 CONTACT_OUTCOMES = ("recovered", "contacted_not_recovered")
 RESPONSE_TARGET = 1.0  # every unhappy customer hears back (seed 001)
@@ -55,6 +60,7 @@ class LoopFigures:
     follow_ups_answered: int = 0
     confirmed: int = 0
     reopened_by_customer: int = 0
+    systemic_issues: int = 0  # spikes opened in the window (bot/systemic): not counted in `raised`
 
     @property
     def first_contact_median(self) -> float | None:
@@ -106,7 +112,7 @@ class LoopFigures:
             "first_contact_p90_seconds": self.first_contact_p90, "acknowledged_rate": self.acknowledged_rate,
             "follow_up_answer_rate": self.follow_up_answer_rate,
             "confirmed_recovery_rate": self.confirmed_recovery_rate,
-            "reopened_by_customer": self.reopened_by_customer,
+            "reopened_by_customer": self.reopened_by_customer, "systemic_issues": self.systemic_issues,
             "targets": {"response_rate": RESPONSE_TARGET, "first_contact_seconds": FIRST_CONTACT_TARGET},
         }
 
@@ -162,6 +168,7 @@ async def loop_figures(
     async with sessions() as session:
         rows = await alerts_raised_since(session, since=now - window, team=team)
         loop = await customer_loop_since(session, since=now - window)
+        spikes = await systemic_raised_since(session, since=now - window)
     total = LoopFigures(team="all teams")
     per_team: dict[str, LoopFigures] = defaultdict(lambda: LoopFigures(team=""))
     for alert, team_name in rows:
@@ -170,6 +177,11 @@ async def loop_figures(
         for figures in (bucket, total):
             _add(figures, alert, now)
             _add_customer_loop(figures, alert, loop)
+    for team_name, count in spikes.items():
+        if team is None or team_name == team:
+            per_team[team_name].team = team_name
+            per_team[team_name].systemic_issues += count
+            total.systemic_issues += count
     return [total, *sorted(per_team.values(), key=lambda f: f.team)]
 
 

@@ -26,6 +26,7 @@ from storage.queries.outbox_writes import pending_card_updates, set_outbox_paylo
 
 LOG_PLATFORM = "log"  # where cards go when a team has no chat destination at all: never a black hole
 ANSWERED = "answered"  # card.update payload: the places the clicking adapter refreshed itself
+ALONE = "alone"  # card.post payload: a card never folded into a burst digest (a systemic issue's card)
 Place = tuple[str, str, str]  # (platform, channel, message id) of one posted card or digest
 
 

@@ -13,6 +13,7 @@ import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, cast
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -118,6 +119,14 @@ class Settings(BaseSettings):
     teams_allow_unauthenticated: bool = False
     teams_openid_metadata_url: str = ""
 
+    # optional dashboard sign-in with OpenID Connect (adapters/web/oidc.py: Entra ID, Slack or another
+    # provider), on when all three are set; the account must map to a chat user (bot/web/users.py)
+    oidc_issuer: str = ""  # e.g. https://login.microsoftonline.com/<tenant id>/v2.0 or https://slack.com
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr = SecretStr("")
+    # providers without Slack or Entra ids: verified e-mail → chat user, "ana@acme.example=slack:U0ANA"
+    oidc_email_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # e-mail to customers (bot/mail, adapters/mail): smtp://[user:password@]host[:port] (STARTTLS when the
     # server offers it; ?starttls=require refuses a server that does not) or smtps://… (TLS from the start)
     smtp_url: SecretStr = SecretStr("")  # a password in it is percent-encoded
@@ -137,12 +146,19 @@ class Settings(BaseSettings):
     # scores, timings and outcomes stay (bot/privacy.py). 0 keeps them until erased.
     customer_retention_days: int = Field(default=365, ge=0)
 
-    @field_validator("admins", "alarming_words", "teams_allowed_tenants", mode="before")
+    # systemic spikes (bot/systemic): HOTLOOP_SYSTEMIC_WINDOW "2h"; a team's `systemic:` block wins
+    systemic_window: Annotated[int, NoDecode] = Field(default=7200, ge=60, le=7 * 86400)
+    systemic_min_count: int = Field(default=3, ge=1)
+    systemic_sensitivity: float = Field(default=0.01, gt=0, lt=1)
+    # per-person figures (`/hotloop coach`, `stats --by employee`); off where works councils forbid them
+    employee_figures: bool = True
+
+    @field_validator("admins", "alarming_words", "teams_allowed_tenants", "oidc_email_users", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
 
-    @field_validator("ack_delay", "follow_up_delay", mode="before")
+    @field_validator("ack_delay", "follow_up_delay", "systemic_window", mode="before")
     @classmethod
     def _duration(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
@@ -161,6 +177,24 @@ class Settings(BaseSettings):
             except IdentityError as exc:
                 raise ValueError(f"HOTLOOP_ADMINS: {exc}") from None
         return value
+
+    @field_validator("oidc_email_users")
+    @classmethod
+    def _email_users(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            email, sep, who = entry.partition("=")
+            if not sep or "@" not in email:
+                raise ValueError("HOTLOOP_OIDC_EMAIL_USERS: each entry is e-mail=slack:<id> or "
+                                 "e-mail=teams:<id>")
+            try:
+                parse_identity(who)
+            except IdentityError as exc:
+                raise ValueError(f"HOTLOOP_OIDC_EMAIL_USERS: {exc}") from None
+        return value
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret.get_secret_value())
 
     @property
     def effective_database_url(self) -> str:
@@ -227,6 +261,7 @@ def _check(settings: Settings) -> None:
             "(HOTLOOP_TEAMS_ALLOWED_TENANTS=* serves every tenant)"
         )
     problems += _mail_problems(settings)
+    problems += _oidc_problems(settings)
     if problems:
         raise SettingsError("refusing to start:\n  - " + "\n  - ".join(problems))
 
@@ -238,6 +273,29 @@ def _mail_problems(settings: Settings) -> list[str]:
         problems.append("HOTLOOP_SMTP_URL must start with smtp:// or smtps://")
     if settings.mail_enabled and "@" not in settings.mail_from:
         problems.append("HOTLOOP_MAIL_FROM (e.g. support@example.com) must be set with HOTLOOP_SMTP_URL")
+    return problems
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _oidc_problems(settings: Settings) -> list[str]:
+    given = [bool(settings.oidc_issuer), bool(settings.oidc_client_id),
+             bool(settings.oidc_client_secret.get_secret_value())]
+    if not any(given):
+        return []
+    if not all(given):
+        return ["HOTLOOP_OIDC_ISSUER, HOTLOOP_OIDC_CLIENT_ID and HOTLOOP_OIDC_CLIENT_SECRET are set together "
+                "(or none of them: sign-in with chat links only)"]
+    problems: list[str] = []
+    if _is_placeholder(settings.oidc_client_secret):
+        problems.append("HOTLOOP_OIDC_CLIENT_SECRET is a placeholder")
+    issuer = urlsplit(settings.oidc_issuer)
+    if not (issuer.scheme == "https" or (issuer.scheme == "http" and issuer.hostname in LOOPBACK_HOSTS)):
+        problems.append("HOTLOOP_OIDC_ISSUER must be an https:// address (the provider's issuer)")
+    if not settings.public_url:
+        problems.append("HOTLOOP_PUBLIC_URL must be set with HOTLOOP_OIDC_ISSUER "
+                        "(the provider returns to <public url>/app/login/oidc/callback)")
     return problems
 
 

@@ -19,6 +19,9 @@ from adapters.mail.smtp import build_mailer
 from adapters.ops_routes import install_error_handlers, mount_ops
 from adapters.slack.routes import mount_slack
 from adapters.teams.routes import mount_teams
+from adapters.web.figures_routes import mount_figures
+from adapters.web.queue_routes import mount_queue
+from adapters.web.routes import mount_web
 from bot.chat.port import Chat
 from bot.context import Context
 from bot.settings import Role, Settings
@@ -74,6 +77,9 @@ def create_app(
     mount_mail(app)  # /u/<token>: one-click unsubscribe from customer e-mail
     mount_follow_up(app)  # /f/<token>: "did we fix it?", the customer's answer
     _mount_chat_routes(app, settings)
+    mount_web(app)  # /app: the dashboard's sign-in, sessions, security headers, static files
+    mount_queue(app)  # /app queue, /app/alerts/<KEY> pages and actions, /app/events live updates
+    mount_figures(app)  # /app/figures charts, /app/charts/week.png (signed links for the digest)
     install_error_handlers(app)
     # outermost of hotloop's layers: a slow body → 408, an unreachable database → 503, on every route
     app.add_middleware(RequestGuards, body_timeout=settings.http_body_timeout_seconds)

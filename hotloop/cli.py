@@ -281,9 +281,22 @@ def stats(
     days: Annotated[int, typer.Option(help="Window in days")] = 7,
     team: Annotated[str | None, typer.Option(help="Only this team")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    by: Annotated[str | None, typer.Option(
+        help="Break the figures down by location, region, product, source, topic or employee")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="With --by: the window, e.g. 28d (default), 7d, 12h")] = None,
+    top: Annotated[int, typer.Option(help="With --by: at most this many values (0 = all)")] = 25,
+    weekly: Annotated[bool | None, typer.Option("--weekly/--no-weekly", help=(
+        "With --by: one line per ISO week under each value (the default for employee)"))] = None,
 ) -> None:
     """Response rate, median time to claim and resolve, open and breached counts per team; time to first
-    contact, acknowledgement coverage, follow-up answers and confirmed recoveries (issue 14)."""
+    contact, acknowledgement coverage, follow-up answers and confirmed recoveries (issue 14). With --by:
+    the same per location, product, topic, employee… (hotloop/cli_stats.py)."""
+    if by is not None:
+        from hotloop.cli_stats import stats_by
+
+        stats_by(by=by, since=since or "28d", team=team, as_json=as_json, top=top, weekly=weekly)
+        return
     from bot.domain import utcnow
     from bot.metrics import customer_loop_lines, format_rate, format_seconds, loop_figures
 
@@ -307,13 +320,15 @@ def teams_package(
 ) -> None:
     """Write the Teams app package (manifest.json + icons) to upload in Teams."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from manifest.teams_package import BotIdError, build_teams_package
+    from manifest.teams_package import PackageError, build_teams_package
 
-    # demo mode: packaging reads HOTLOOP_TEAMS_APP_ID only, and needs none of the secrets serve needs
+    # demo mode: packaging reads HOTLOOP_TEAMS_APP_ID and HOTLOOP_PUBLIC_URL only (the tab's address),
+    # and needs none of the secrets serve needs
     settings = _settings(mode="demo")
     try:
-        path = build_teams_package(out, bot_id=bot_id or settings.teams_app_id or None)
-    except BotIdError as exc:
+        path = build_teams_package(out, bot_id=bot_id or settings.teams_app_id or None,
+                                   public_url=settings.public_url or None)
+    except PackageError as exc:
         raise _fail(str(exc), code=2) from exc
     typer.echo(f"wrote {path}")
 

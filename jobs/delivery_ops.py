@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from bot.cards.model import card_at_level
 from bot.cards.views import render_card
 from bot.chat.port import Chat, ChatError
+from bot.outbox import ALONE
 from jobs.delivery_places import PLACE_KINDS, PlaceRound
 from jobs.delivery_posts import Poster
 from jobs.outbox_jobs import Job as Job  # re-exported: handlers and tests import them from here
@@ -49,13 +50,15 @@ class LaneOps:
         """Batches in order: a burst of card posts becomes digests; card updates and thread lines, one
         round (`jobs.delivery_places`); anything else one row at a time. On a channel paced `pace`
         seconds a post, new cards that would wait a whole slot (Slack: two or more) are one digest too:
-        one card a slot would leave the rest of them, and all that comes next, behind."""
-        posts = [j for j in jobs if j.kind == "card.post"]
+        one card a slot would leave the rest of them, and all that comes next, behind. A card marked
+        `ALONE` (a systemic issue's) is never folded in: it goes out whole, one a slot."""
+        posts = [j for j in jobs if j.kind == "card.post" and not j.payload.get(ALONE)]
         batches: list[list[Job]] = []
         if len(posts) >= self.group_threshold or (len(posts) - 1) * pace >= GROUP_AFTER_SECONDS:
             size = int(getattr(self.chats.get(posts[0].platform), "digest_capacity", DIGEST_MAX_ITEMS))
             batches += [posts[i : i + size] for i in range(0, len(posts), size)]
-            jobs = [j for j in jobs if j.kind != "card.post"]
+            grouped = {j.id for j in posts}
+            jobs = [j for j in jobs if j.id not in grouped]
         places = [j for j in jobs if j.kind in PLACE_KINDS]
         if places:
             batches.append(places)

@@ -24,10 +24,12 @@ from bot.context import Context
 from bot.mail.port import Mailer
 from jobs.delivery import DeliveryWorker
 from jobs.fetch import FETCH_KIND, Fetcher
+from jobs.figures import figure_jobs
 from jobs.mail import mail_handlers, mail_jobs
 from jobs.retention import run_retention
 from jobs.schedule import PeriodicJob
 from jobs.sla import delivery_handlers, sla_jobs
+from jobs.systemic import systemic_jobs
 
 __all__ = ["PeriodicJob", "Workers", "job_table"]  # PeriodicJob: where the job table's users look for it
 
@@ -40,7 +42,7 @@ def job_table(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
                     customer_retention_days=ctx.settings.customer_retention_days)
     retention = PeriodicJob("retention", 3600, purge, first_run_after=30)
     # sla-sweep (every few seconds), daily-digest; mail-ack when e-mail is configured
-    return [retention, *sla_jobs(ctx, chats), *mail_jobs(ctx)]
+    return [retention, *sla_jobs(ctx, chats), *mail_jobs(ctx), *systemic_jobs(ctx), *figure_jobs(ctx)]
 
 
 class Workers:

@@ -63,7 +63,7 @@ def sla_jobs(ctx: Context, chats: Mapping[str, Chat]) -> list[PeriodicJob]:
         return result
 
     async def run_digests() -> int:
-        teams = await enqueue_due_digests(ctx.sessions, now=utcnow(), hour=hour)
+        teams = await enqueue_due_digests(ctx.sessions, now=utcnow(), hour=hour, settings=settings)
         if teams:
             ctx.signal.notify()
             log.info("digest.enqueued", teams=teams)

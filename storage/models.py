@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONType, UTCDateTime, utcnow
@@ -35,6 +35,8 @@ class Team(SQLModel, table=True):
     business_hours: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType(), nullable=True))
     # e-mail to customers (sender, reply_to, ack policy, ack_delay, language): bot.config.document.TeamMailDoc
     mail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType(), nullable=True))
+    # systemic-spike detection for this team (window, min_count, sensitivity, enabled): None = the defaults
+    systemic: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType(), nullable=True))
     is_default: bool = False
     created_at: datetime = _now_column()
 
@@ -104,7 +106,10 @@ class Source(SQLModel, table=True):
 
 
 class Feedback(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("source_id", "external_id", name="uq_feedback_source_external"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id", name="uq_feedback_source_external"),
+        Index("ix_feedback_received", "received_at"),  # responses received by week (the figures)
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id", index=True)
@@ -129,6 +134,8 @@ class Alert(SQLModel, table=True):
         Index("ix_alert_team_status", "team_id", "status"),
         Index("ix_alert_ack_due", "ack_status", "ack_due_at"),
         Index("ix_alert_follow_up_due", "follow_up_status", "follow_up_due_at"),
+        # the figures' change check reads (count, sum of versions) by day and team from this index alone
+        Index("ix_alert_created_team", "created_at", "team_id", "version"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -174,6 +181,10 @@ class Alert(SQLModel, table=True):
     # follow_up_due_at) → queued, or none / skipped; confirmed or reopened once the customer answered
     follow_up_status: str | None = Field(default=None, max_length=16)
     follow_up_due_at: datetime | None = _time()
+    # "response" (one customer's answer) or "systemic" (the parent of a spike, bot/systemic): a systemic
+    # alert's feedback row is hotloop's own summary, from the built-in source "hotloop-systemic"
+    kind: str = Field(default="response", sa_column=Column(String(16), nullable=False,
+                                                         server_default="response", default="response"))
 
 
 class AlertEvent(SQLModel, table=True):
@@ -309,3 +320,131 @@ class FollowUp(SQLModel, table=True):
     resolved: bool | None = None  # the customer's answer: yes (confirmed) / no (reopened)
     score: int | None = None  # 0–10, optional
     comment: str | None = Field(default=None, max_length=2000)
+
+
+class SystemicIssue(SQLModel, table=True):
+    """A spike: many alerts of one team sharing a dimension value (location=042, topic="delivery late")
+    within a sliding window, more than the trailing baseline makes likely. Its case (claim, escalate,
+    resolve, cards) is the alert `alert_id` of kind "systemic", key SYS-<number>."""
+
+    __table_args__ = (
+        UniqueConstraint("number", name="uq_systemicissue_number"),
+        Index("ix_systemicissue_value", "team_id", "dimension", "value", "last_child_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: int  # SYS-<number>
+    alert_id: int = Field(foreign_key="alert.id", unique=True)
+    team_id: int = Field(foreign_key="team.id")
+    # location | region | product | employee | source | topic
+    dimension: str = Field(max_length=32)
+    value: str = Field(max_length=255)
+    window_seconds: int
+    baseline_per_window: float = 0.0  # the expected count in one window, from the trailing 28 days
+    child_count: int = 0
+    first_child_at: datetime = _now_column()
+    last_child_at: datetime = _now_column()
+    created_at: datetime = _now_column()
+
+
+class SystemicMember(SQLModel, table=True):
+    """A child alert of a systemic issue: at most one parent per alert and dimension."""
+
+    __table_args__ = (UniqueConstraint("alert_id", "dimension", name="uq_systemicmember_alert_dimension"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    systemic_id: int = Field(foreign_key="systemicissue.id", index=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    dimension: str = Field(max_length=32)
+    joined_at: datetime = _now_column()
+
+
+class AlertSignal(SQLModel, table=True):
+    """One dimension value of one alert (location=042, topic="delivery late"), at the alert's time: the
+    sliding window counts these (the baseline reads SignalDay)."""
+
+    # lookup: the detector's window counts (team, dimension, value, time range); at: the retention's
+    # hourly delete. No index on alert_id: alerts are never deleted, and nothing reads signals by alert.
+    __table_args__ = (Index("ix_alertsignal_lookup", "team_id", "dimension", "value", "at"),
+                      Index("ix_alertsignal_at", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id")
+    team_id: int = Field(foreign_key="team.id")
+    dimension: str = Field(max_length=32)
+    value: str = Field(max_length=255)
+    at: datetime = _now_column()
+
+
+class SignalDay(SQLModel, table=True):
+    """Alerts per team, dimension value and UTC day: the trailing baseline reads at most 28 rows a value."""
+
+    # counts: the baseline's sums read the index alone (28 adjacent entries a value), not 28 table rows
+    __table_args__ = (UniqueConstraint("team_id", "dimension", "value", "day", name="uq_signalday"),
+                      Index("ix_signalday_counts", "team_id", "dimension", "value", "day", "count"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id")
+    dimension: str = Field(max_length=32)
+    value: str = Field(max_length=255)
+    day: str = Field(max_length=10, description="UTC date, YYYY-MM-DD")
+    count: int = 0
+
+
+class JobCursor(SQLModel, table=True):
+    """How far a sequential job has read (the systemic detector: the last alert id it looked at)."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    last_id: int = 0
+    updated_at: datetime = _now_column()
+
+
+class WebSignin(SQLModel, table=True):
+    """A single-use dashboard sign-in link (/app/login/<token>), given in chat to one chat user."""
+
+    __table_args__ = (UniqueConstraint("nonce", name="uq_websignin_nonce"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    nonce: str = Field(max_length=64)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=255)
+    user_name: str = Field(max_length=255)
+    teams: list[int] = _json(list)  # the teams whose channel the link was asked from ("my team")
+    created_at: datetime = _now_column()
+    expires_at: datetime = _now_column()
+    used_at: datetime | None = _time()
+
+
+class WebSession(SQLModel, table=True):
+    """A dashboard session: the cookie carries a random token, only its hash is stored."""
+
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_websession_token_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64)
+    csrf_token: str = Field(max_length=64)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=255)
+    user_name: str = Field(max_length=255)
+    teams: list[int] = _json(list)
+    created_at: datetime = _now_column()
+    expires_at: datetime = _now_column()
+    last_seen_at: datetime = _now_column()
+    revoked_at: datetime | None = _time()
+
+
+class FigureDay(SQLModel, table=True):
+    """One team's closed-loop figures for one UTC day (bot/web/figures.py), kept so the dashboard reads a
+    few rows instead of every alert: recomputed when the day's alerts changed (`fingerprint`: their count
+    and the sum of their versions) or when an open clock's deadline passed (`expires_at`)."""
+
+    __table_args__ = (UniqueConstraint("day", "team_id", name="uq_figureday_day_team"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: str = Field(max_length=10, description="UTC date, YYYY-MM-DD")
+    team_id: int  # no foreign key: a deleted team's old days are simply never read
+    fingerprint: str = Field(max_length=64)
+    expires_at: datetime | None = _time()
+    computed_at: datetime = _now_column()
+    # plain JSON (text), not JSONB: read whole, several MB a page, and never queried inside
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -55,8 +55,11 @@ class Served:
 
 
 @contextmanager
-def hotloop_serve(tmp_path: Path, env: Mapping[str, str], *args: str) -> Iterator[Served]:
-    port = free_port()
+def hotloop_serve(
+    tmp_path: Path, env: Mapping[str, str], *args: str, port: int | None = None
+) -> Iterator[Served]:
+    """`port`: a port chosen beforehand (a server that must know its own public URL); a free one if None."""
+    port = port or free_port()
     out, err = tmp_path / f"serve-{port}.out", tmp_path / f"serve-{port}.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen([*CLI, "serve", "--port", str(port), *args], cwd=tmp_path,

@@ -45,6 +45,7 @@ from bot.action_ids import ActionId, Arg
 from bot.actions.table import ActionRequest, form_for, mail_kit, precheck, run_action
 from bot.alerts.lifecycle import Actor
 from bot.chat.state import first_delivery
+from bot.commands.base import ReplyLink
 from bot.commands.table import Caller, run_command
 from bot.context import Context
 from bot.domain import utcnow
@@ -318,7 +319,14 @@ async def _run_command(ctx: Context, command: Mapping[str, Any]) -> str:
         return SORRY
     if reply.changed_config:
         ctx.config.invalidate()
-    return command_text(reply.text)
+    return command_text(reply.text) + link_text(reply.link)
+
+
+def link_text(link: ReplyLink | None) -> str:
+    """A link hotloop made (e.g. a dashboard sign-in link) on its own line, clickable: `<url|label>`."""
+    if link is None or any(ch in link.url for ch in "<>| \n") or not link.url.startswith(("https://", "http://")):
+        return ""
+    return f"\n<{link.url}|{escape_mrkdwn(link.label)}>"
 
 
 def command_text(text: str) -> str:

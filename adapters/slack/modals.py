@@ -34,6 +34,7 @@ from adapters.slack.blocks import (
     section,
 )
 from adapters.slack.render import SECTION_MAX, escape_mrkdwn, header_text
+from adapters.slack.render_systemic import children_detail_lines
 from bot.action_ids import ActionId
 from bot.actions.forms import TRUE, FieldKind, Form, FormField
 from bot.actions.table import form_for
@@ -128,7 +129,9 @@ def _option(value: str, label: str) -> dict[str, Any]:
 def _element(spec: FormField) -> dict[str, Any]:
     placeholder = {"placeholder": plain(spec.placeholder)} if spec.placeholder else {}
     if spec.kind is FieldKind.BOOLEAN:
-        return {"type": "checkboxes", "options": [_option(TRUE, spec.placeholder or spec.label)]}
+        box = _option(TRUE, spec.placeholder or spec.label)
+        checked = {"initial_options": [box]} if spec.initial == TRUE else {}  # "checked by default"
+        return {"type": "checkboxes", "options": [box], **checked}
     if spec.kind is FieldKind.USER:
         return {"type": "users_select", **placeholder}
     if spec.kind is FieldKind.CHOICE:
@@ -221,6 +224,7 @@ def details_blocks(card: Card) -> list[Block]:
         section(card_summary(card), "hl.details.summary"),
     ]
     parts = [
+        ("children", children_detail_lines(card)),  # a systemic issue's child alerts
         ("answers", [f"*Answers ({len(card.answers)})*", *_answer_lines(card)] if card.answers else []),
         ("comment", ["*Comment*", *_comment_lines(card.comment)] if card.comment else []),
         ("why", ["*Why:* " + " · ".join(escape_mrkdwn(r) for r in card.reasons)] if card.reasons else []),

@@ -46,6 +46,8 @@ from adapters.slack.elements import action_elements, fit_elements, mrkdwn, plain
 from adapters.slack.elements import button_element as button_element
 from adapters.slack.elements import menu_element as menu_element
 from adapters.slack.elements import menu_value as menu_value
+from adapters.slack.render_systemic import children_texts, part_of_line, summary_text
+from adapters.slack.render_systemic import safe_link as _safe_link
 from adapters.slack.text import SECTION_MAX as SECTION_MAX  # re-exported (their home is `text`)
 from adapters.slack.text import escape_mrkdwn as escape_mrkdwn
 from adapters.slack.text import fit_lines, quote
@@ -115,6 +117,8 @@ def _lead(card: Card) -> Block:
     if (due := sla_text(card)) and card.state is not CardState.SNOOZED:  # the header says until when
         first.append(due)
     lines = ["  ·  ".join(first)] if first else []
+    if part_of := part_of_line(card):
+        lines.append(part_of)
     owner = owner_mrkdwn(card.owner_id, card.owner_platform, card.owner_name)
     if card.resolution:
         lines.append(f":white_check_mark: *Resolved* — {escape_mrkdwn(card.resolution)}")
@@ -195,12 +199,27 @@ def _actions(card: Card) -> Block | None:
     return {"type": "actions", "block_id": _block_id(card, "actions"), "elements": elements}
 
 
+def _systemic(card: Card) -> list[Block]:
+    """A systemic issue's summary sentence and its children (≤ `children_max` lines, then a note)."""
+    blocks: list[Block] = []
+    if summary := summary_text(card):
+        blocks.append(_section(_block_id(card, "summary"), summary))
+    texts, note = children_texts(card)
+    blocks += [_section(_block_id(card, f"children.{n}"), text) for n, text in enumerate(texts)]
+    if note:
+        blocks.append({"type": "context", "block_id": _block_id(card, "children.more"),
+                       "elements": [mrkdwn(escape_mrkdwn(note))]})
+    return blocks
+
+
 def card_blocks(card: Card) -> list[Block]:
-    """Header (state) → customer · due · owner → comment → low answers → why → facts → actions."""
+    """Header (state) → customer · due · owner (· part of SYS-n) → a systemic issue's summary and
+    children → comment → low answers → why → facts → actions."""
     card = fit_card(card)
     parts = (
         _header(card),
         _lead(card),
+        *_systemic(card),
         _comment(card),
         _answers(card),
         _reasons(card),
@@ -220,12 +239,6 @@ def card_message(card: Card) -> dict[str, Any]:
 
 
 # ---- digests and thread lines ------------------------------------------------------------------
-
-
-def _safe_link(url: str | None) -> str | None:
-    if not url or not url.startswith(("https://", "http://")) or any(c in url for c in "|<> \n"):
-        return None
-    return url.replace("&", "&amp;")
 
 
 def _digest_id(digest: DigestCard, name: str) -> str:
@@ -250,6 +263,8 @@ def _digest_label(item: DigestItem) -> str:
 def digest_line(item: DigestItem) -> str:
     """One alert on one line: key, severity, customer, due (overdue marked), owner or state."""
     parts = [_digest_label(item), item.severity.value]
+    if item.part_of:  # small: the line's alert is part of a systemic issue
+        parts.append("_" + ", ".join(escape_mrkdwn(key) for key in item.part_of) + "_")
     if item.customer_name:
         parts.append(escape_mrkdwn(truncate(item.customer_name, DIGEST_NAME_MAX)))
     if item.due_text:
@@ -282,7 +297,20 @@ def _digest_head(digest: DigestCard) -> list[Block]:
         texts = [f"*{escape_mrkdwn(name)}:* {escape_mrkdwn(value)}" for name, value in digest.figures]
         elements = [mrkdwn(text) for text in fit_elements(texts)]
         head.append({"type": "context", "block_id": _digest_id(digest, "figures"), "elements": elements})
+    chart = _safe_image(digest.meta.get("chart_url"))
+    if chart is not None:  # the week's chart (bot/web/chart_links.py): only with a public URL to fetch
+        alt = truncate(digest.meta.get("chart_alt") or "Chart of the week's figures", 2000)
+        head.append({"type": "image", "block_id": _digest_id(digest, "chart"), "image_url": chart,
+                     "alt_text": alt})
     return head
+
+
+def _safe_image(url: str | None) -> str | None:
+    if not url or not url.startswith(("https://", "http://")) or len(url) > 3000:
+        return None
+    if any(c in url for c in "<> \n\""):
+        return None
+    return url
 
 
 # A burst must hold 100+ alerts in ONE message: Slack takes about one post a second per channel and the

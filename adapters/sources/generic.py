@@ -2,6 +2,10 @@
 
 Header: `X-Hotloop-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.
 Several `v1=` entries may be given (secret rotation); any match passes.
+
+The body is hotloop's own schema, so only the source mapping's `attributes` apply: `{"employee": "staff"}`
+copies the body's `attributes.staff` (or the answer to the question `staff`) into `employee`, as it
+does for the platforms.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from adapters.sources.base import (
     hmac_digest,
     load_json_object,
 )
+from adapters.sources.mapping import read_mapping, stringify
 from bot.domain import FeedbackIn
 from bot.ingest.generic_body import GenericAnswer, GenericBodyError, GenericFeedback, feedback_from_generic
 
@@ -24,6 +29,8 @@ __all__ = ["GenericAnswer", "GenericFeedback", "parse", "sign", "verify"]
 kind = "generic"
 SIGNATURE_HEADER = "x-hotloop-signature"
 TOLERANCE_SECONDS = 300
+_MAX_ATTRIBUTES = 100  # the body's own limit; mapped attributes may replace, not exceed it
+_MAX_ATTR_KEY = 100
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -56,6 +63,22 @@ def verify(headers: Mapping[str, str], body: bytes, *, secret: str, now: float) 
 def parse(headers: Mapping[str, str], body: bytes, *, mapping: Mapping[str, Any]) -> FeedbackIn:
     data = load_json_object(body)
     try:
-        return feedback_from_generic(data)
+        feedback = feedback_from_generic(data)
     except GenericBodyError as exc:
         raise PayloadError(str(exc)) from exc
+    return _mapped_attributes(feedback, mapping)
+
+
+def _mapped_attributes(feedback: FeedbackIn, mapping: Mapping[str, Any]) -> FeedbackIn:
+    """Attributes named by the mapping, read from the body's attributes, else from its answers."""
+    wanted = read_mapping(mapping).attributes
+    if not wanted:
+        return feedback
+    attributes = dict(feedback.attributes)
+    for name, key in wanted.items():
+        found = feedback.attributes.get(key)
+        value = stringify(found if found is not None else feedback.field_value(f"answer.{key}"))
+        clipped = name[:_MAX_ATTR_KEY]
+        if value is not None and (clipped in attributes or len(attributes) < _MAX_ATTRIBUTES):
+            attributes[clipped] = value
+    return feedback.model_copy(update={"attributes": attributes})

@@ -258,11 +258,12 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
             await self.reply(activity, SORRY)
             return
         log.info("teams.command", user=caller.actor.id, ok=answer.ok, secret=answer.secret)
+        link = (answer.link.label, answer.link.url) if answer.link is not None else None
         if answer.secret and not translate.is_personal(activity):
-            sent = await self.send_privately(activity, answer.text)
+            sent = await self.send_privately(activity, answer.text, link=link)
             await self.reply(activity, SENT_PRIVATELY if sent else NOT_PRIVATE)
             return
-        await self.reply(activity, answer.text)
+        await self.reply(activity, answer.text, link=link)
 
     # -- outbound -----------------------------------------------------------------------------------
 
@@ -275,7 +276,7 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
             timeout=self.timeout,
         )
 
-    async def reply(self, activity: Activity, text: str) -> None:
+    async def reply(self, activity: Activity, text: str, *, link: tuple[str, str] | None = None) -> None:
         if activity.conversation is None or not activity.service_url:
             return
         conversation = activity.conversation.id
@@ -287,17 +288,18 @@ class HotloopTeamsBot(ActivityHandler):  # type: ignore[misc]
         )
         try:
             async with self.outbound(activity) as chat:
-                await chat.post_reply(place=place, text=text)
+                await chat.post_reply(place=place, text=text, link=link)
         except ChatError as exc:
             log.warning("teams.reply_failed", error=exc.reason)
 
-    async def send_privately(self, activity: Activity, text: str) -> bool:
+    async def send_privately(self, activity: Activity, text: str, *,
+                             link: tuple[str, str] | None = None) -> bool:
         sender = activity.from_property
         if sender is None or not sender.id or not activity.service_url:
             return False
         try:
             async with self.outbound(activity) as chat:
-                await chat.send_direct(user=sender.id, text=text)
+                await chat.send_direct(user=sender.id, text=text, link=link)
         except ChatError as exc:
             log.warning("teams.private_reply_failed", error=exc.reason)
             return False

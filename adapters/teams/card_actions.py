@@ -26,16 +26,22 @@ from typing import Any
 from adapters.teams.markup import Json, escape_markdown, fact_set, text_block
 from bot.action_ids import ActionId, Arg
 from bot.actions.forms import FALSE, TRUE, FieldKind, Form, FormField
+from bot.actions.systemic_form import resolve_form_with
 from bot.actions.table import form_for
 from bot.cards.model import (
+    SEVERITY_EMOJI,
     SNOOZE_CHOICES,
     Card,
     CardButton,
     answers_note,
     cut_note,
+    listed_children,
     shown_answers,
+    shown_children,
     shown_comment,
 )
+from bot.cards.systemic import ChildLine, child_state, children_title, unlisted_note
+from bot.domain import AlertStatus
 
 MAX_ACTIONS = 5  # top-level actions a Teams-like host shows (`actions.maxActions` in its host config)
 ROW_MAX = 3  # buttons per row that keep labels like "Escalate" whole at phone width (360 px)
@@ -98,9 +104,10 @@ def _people_picker(field_id: str, spec: FormField) -> Json:
 def form_input(action: ActionId, spec: FormField) -> Json:
     """One neutral form field as an Adaptive Card input."""
     field_id = input_id(action, spec.id)
-    if spec.kind is FieldKind.BOOLEAN:
+    if spec.kind is FieldKind.BOOLEAN:  # `value` is what it starts as: a checked box sends "true" as is
         return {"type": "Input.Toggle", "id": field_id, "title": spec.placeholder or spec.label,
-                "label": spec.label, "value": FALSE, "valueOn": TRUE, "valueOff": FALSE}
+                "label": spec.label, "value": TRUE if spec.initial == TRUE else FALSE, "valueOn": TRUE,
+                "valueOff": FALSE}
     if spec.kind is FieldKind.USER:
         return _people_picker(field_id, spec)
     if spec.kind is FieldKind.CHOICE:
@@ -140,9 +147,36 @@ def _snooze_action(buttons: list[CardButton]) -> Json:
     return _show_card("Snooze", [field], [execute(ActionId.SNOOZE, "Snooze", {"alert": key, "option": ""})])
 
 
+def _children_details(card: Card) -> list[Json]:
+    """The children of a systemic issue the card face does not list, as many as `children_listed_max`
+    allows, as a FactSet (key → customer, comment, state): the face stays in view above this ShowCard,
+    and a FactSet is the lightest way to list many under Teams' size limit."""
+    listed, hidden = listed_children(card)
+    rest = listed[len(shown_children(card)[0]) :]
+    if not rest and not hidden:
+        return []
+    rows = [(f"{SEVERITY_EMOJI.get(c.severity.value, '')} {c.key}", _child_fact(c)) for c in rest]
+    body = [text_block(f"More of the {children_title(len(card.children))}", weight="Bolder", size="Small")]
+    body += [fact_set(rows)] if rows else []
+    if hidden:
+        body.append(text_block(escape_markdown(unlisted_note(hidden)), isSubtle=True, spacing="Small"))
+    return body
+
+
+def open_children(card: Card) -> int:
+    """The open alerts of a systemic issue's card (0 for any other card: it lists no children)."""
+    return sum(1 for child in card.children if child.status is not AlertStatus.RESOLVED)
+
+
+def _child_fact(child: ChildLine) -> str:
+    nps = f"NPS {child.nps}" if child.nps is not None else None
+    quoted = f"“{child.comment_start}”" if child.comment_start else None
+    return " · ".join(p for p in (child.customer_name, nps, quoted, child_state(child)) if p)
+
+
 def details_action(card: Card) -> Json:
     """Every answer and the whole comment, shown in place (read-only: no inputs, no round trip)."""
-    body: list[Json] = []
+    body: list[Json] = _children_details(card)
     answers, hidden = shown_answers(card)
     if answers:  # a FactSet: the lightest way to list 30 answers under Teams' size limit
         body.append(text_block("Answers", weight="Bolder", size="Small"))
@@ -178,6 +212,8 @@ def button_action(card: Card, button: CardButton) -> Json:
     if button.action is ActionId.REPLY:  # the form comes with the invoke answer, prefilled
         return execute(button.action, button.label, button_data(button), style=_STYLE.get(button.style or ""))
     form = form_for(button.action)
+    if form is not None and button.action is ActionId.RESOLVE:  # a card is the same for every reader:
+        form = resolve_form_with(form, open_children(card))  # its children say if the box is asked
     if form is not None:
         return _form_action(button, form)
     return execute(button.action, button.label, button_data(button), style=_STYLE.get(button.style or ""))

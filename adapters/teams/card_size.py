@@ -30,6 +30,7 @@ from bot.cards.model import (
     card_is_cut,
     comment_start,
     digest_at_level,
+    fit_children,
     largest_fitting,
 )
 
@@ -57,6 +58,10 @@ def fit_card(card: Card) -> Card:
         card = replace(card, answers_max=len(card.answers), comment_max=len(card.comment or ""))
     if _fits(card):
         return card
+    if card.children:  # a systemic issue's: its children lists shrink, its buttons stay
+        card = fit_children(card, _fits)
+        if _fits(card):
+            return card
     reserve = min(card.comment_max, COMMENT_RESERVE)
     answers_max = largest_fitting(
         min(card.answers_max, len(card.answers)),

@@ -213,13 +213,15 @@ class TeamsChat:
     async def update_digest(self, *, place: CardPlace, digest: DigestCard) -> None:
         await self._replace(place, digest_content(digest))
 
-    async def post_reply(self, *, place: CardPlace, text: str, mention: str | None = None) -> None:
+    async def post_reply(self, *, place: CardPlace, text: str, mention: str | None = None,
+                         link: tuple[str, str] | None = None) -> None:
         conversation = place.thread_id or place.channel
-        await self._send(conversation, message_text(text, mention), base=self._base(place))
+        await self._send(conversation, message_text(text, mention, link=link), base=self._base(place))
 
-    async def send_direct(self, *, user: str, text: str, card: Card | None = None) -> None:
+    async def send_direct(self, *, user: str, text: str, card: Card | None = None,
+                          link: tuple[str, str] | None = None) -> None:
         conversation = await self._direct_conversation(user)
-        await self._send(conversation, message_text(text))
+        await self._send(conversation, message_text(text, link=link))
         if card is not None:
             await self._send(conversation, _activity(card_content(card)))
 

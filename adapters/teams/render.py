@@ -25,9 +25,12 @@ from bot.cards.model import (
     DigestCard,
     DigestItem,
     cut_note,
+    listed_children,
     low_answers,
+    shown_children,
     shown_comment,
 )
+from bot.cards.systemic import ChildLine, child_state, children_title, more_children_note, unlisted_note
 from bot.domain import AlertStatus
 
 __all__ = ["CONTENT_TYPE", "Json", "card_attachment_content", "digest_attachment_content", "escape_markdown"]
@@ -73,6 +76,57 @@ def _customer(card: Card) -> list[Json]:
     if card.audience == "team" and card.contact:
         contact = " · ".join(escape_markdown(line) for line in card.contact)
         blocks.append(text_block(contact, isSubtle=True, spacing="Small"))
+    return blocks
+
+
+def _part_of(card: Card) -> list[Json]:
+    """"🔗 Part of SYS-3", right under the customer and due lines."""
+    if not card.part_of:
+        return []
+    keys = ", ".join(f"**{escape_markdown(key)}**" for key in card.part_of)
+    return [text_block(f"🔗 Part of {keys}", color="accent", spacing="Small")]
+
+
+def child_text(child: ChildLine) -> str:
+    """"🔴 **HA-12** · Dana Scully · NPS 2 · “Waited 40 minutes…” · claimed by Ann Lee" (escaped)."""
+    parts = [f"{SEVERITY_EMOJI.get(child.severity.value, '')} **{escape_markdown(child.key)}**"]
+    if child.customer_name:
+        parts.append(escape_markdown(child.customer_name))
+    if child.nps is not None:
+        parts.append(f"NPS {child.nps}")
+    if child.comment_start:
+        parts.append(f"“{escape_markdown(child.comment_start)}”")
+    parts.append(escape_markdown(child_state(child)))
+    return " · ".join(parts)
+
+
+def _child_row(child: ChildLine) -> Json:
+    """One child, one line; the whole line opens the child's dashboard page when there is one (a
+    Markdown link would let customer text make links too: the official renderer check forbids any)."""
+    row = text_block(child_text(child), size="Small", spacing="Small")
+    link = child.link
+    if not link or not link.startswith(("https://", "http://")):
+        return row
+    row.pop("spacing")
+    return {"type": "Container", "spacing": "Small", "items": [row],
+            "selectAction": {"type": "Action.OpenUrl", "title": "Open", "url": link}}
+
+
+def _systemic(card: Card) -> list[Json]:
+    """A systemic issue's summary sentence, then its children (≤ `children_max`, then a note)."""
+    blocks: list[Json] = []
+    if card.systemic_summary:  # hotloop's words around customer-given values: all of it escaped, no **
+        summary = escape_markdown(card.systemic_summary.replace("*", ""))
+        blocks.append({"type": "Container", "style": "emphasis", "items": [text_block(f"📈 {summary}")]})
+    if not card.children:
+        return blocks
+    shown, hidden = shown_children(card)
+    blocks.append(text_block(children_title(len(card.children)), weight="Bolder", size="Small"))
+    blocks.extend(_child_row(child) for child in shown)
+    if hidden:
+        listed = len(listed_children(card)[0])
+        note = more_children_note(hidden) if listed > len(shown) else unlisted_note(hidden)
+        blocks.append(text_block(note, isSubtle=True, size="Small", spacing="Small"))
     return blocks
 
 
@@ -151,6 +205,8 @@ def card_attachment_content(card: Card) -> Json:
     body = [
         _header(card),
         *_customer(card),
+        *_part_of(card),
+        *_systemic(card),
         *_comment(card),
         *_low_answers(card),
         *_reasons(card),
@@ -164,7 +220,9 @@ def _digest_lines(item: DigestItem) -> list[Json]:
     """Key, severity and customer; the due time (overdue marked); the start of the comment."""
     emoji = SEVERITY_EMOJI.get(item.severity.value, "")
     who = f" · {escape_markdown(item.customer_name)}" if item.customer_name else ""
-    lines = [text_block(f"{emoji} **{escape_markdown(item.alert_key)}** · {item.severity.value}{who}")]
+    part_of = "".join(f" · {escape_markdown(key)}" for key in item.part_of)  # "· SYS-3": small, last
+    head = f"{emoji} **{escape_markdown(item.alert_key)}** · {item.severity.value}{who}{part_of}"
+    lines = [text_block(head)]
     state = f"claimed by {item.owner_name}" if item.owner_name else item.status.value
     if item.due_text:
         mark = "⚠ OVERDUE · " if item.overdue else ""
@@ -200,6 +258,10 @@ def digest_attachment_content(digest: DigestCard) -> Json:
     body: list[Json] = [text_block(escape_markdown(digest.title), size="Medium", weight="Bolder")]
     if digest.figures:
         body.append(fact_set(list(digest.figures)))
+    chart = digest.meta.get("chart_url")
+    if chart and chart.startswith(("https://", "http://")):  # the week's chart, bot/web/chart_links.py
+        alt = digest.meta.get("chart_alt") or "Chart of the week's figures"
+        body.append({"type": "Image", "url": chart, "altText": alt, "size": "Stretch"})
     body.extend(_digest_item(item, claim=digest.with_claim_buttons) for item in digest.items)
     if digest.more:
         body.append(text_block(f"… and {digest.more} more", isSubtle=True))
@@ -214,9 +276,16 @@ def attachment(content: Json) -> Json:
 _TEAMS_USER = re.compile(r"^(?:\d+:\S+|[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})$")
 
 
-def message_text(text: str, mention: str | None = None, *, mention_name: str | None = None) -> Json:
-    """A thread-reply activity. A user `mention` becomes an `<at>` mention entity; not "channel"."""
+_OWN_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#@!$&'*+,;=%-]+")  # no parentheses, brackets, spaces
+
+
+def message_text(text: str, mention: str | None = None, *, mention_name: str | None = None,
+                 link: tuple[str, str] | None = None) -> Json:
+    """A thread-reply activity. A user `mention` becomes an `<at>` mention entity; not "channel".
+    `link` (label, url): a link hotloop made (e.g. a dashboard sign-in link), the one clickable part."""
     body = escape_markdown(text)
+    if link is not None and _OWN_URL.fullmatch(link[1]):
+        body += f"\n\n[{escape_markdown(link[0])}]({link[1]})"
     activity: Json = {"type": "message", "textFormat": "markdown", "text": body}
     if mention and _TEAMS_USER.match(mention):  # a Slack owner's id (U…) or "here" is no Teams user
         name = escape_markdown(mention_name or "you")

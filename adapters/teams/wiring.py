@@ -86,8 +86,9 @@ class ReferencedTeamsChat(TeamsChat):
     async def post_digest(self, *, channel: str, digest: DigestCard) -> Posted:
         return await (await self._at(channel)).post_digest(channel=channel, digest=digest)
 
-    async def send_direct(self, *, user: str, text: str, card: Card | None = None) -> None:
-        await (await self._at(None)).send_direct(user=user, text=text, card=card)
+    async def send_direct(self, *, user: str, text: str, card: Card | None = None,
+                          link: tuple[str, str] | None = None) -> None:
+        await (await self._at(None)).send_direct(user=user, text=text, card=card, link=link)
 
 
 def build_teams_chat(settings: Settings, ctx: Context) -> TeamsChat:

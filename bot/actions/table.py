@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -34,6 +35,7 @@ from bot.actions.contact import (
     reply_form,
 )
 from bot.actions.forms import TRUE, FieldKind, Form, FormField, read_form
+from bot.actions.systemic_form import children_field, resolve_form_prefill
 from bot.alerts.contact import guard_contact
 from bot.alerts.lifecycle import (
     Actor,
@@ -68,6 +70,7 @@ from bot.durations import DurationError, parse_duration
 from bot.mail.kit import MailKit
 from bot.mail.message import Mail
 from bot.outbox import LOG_PLATFORM
+from bot.systemic.resolve import apply_with_children
 from storage import queries
 from storage.db import SessionFactory
 from storage.models import Alert
@@ -132,6 +135,8 @@ class Route:
     form: Form | None = None  # asked for before the action runs
     compose: Compose | None = None
     prefill: Prefill | None = None
+    # the plan a systemic case's open children get in the same transaction (None: not asked for)
+    children: Callable[[Acting], Plan | None] | None = None
 
 
 def _anyone(alert: Alert, actor: Actor, config: ConfigSnapshot) -> None:
@@ -201,6 +206,7 @@ RESOLVE_FORM = Form("Resolve", "Resolve", style="primary", fields=(
               placeholder="What happened, what was done"),
     FormField(Arg.FOLLOW_UP, "Follow-up", FieldKind.BOOLEAN,
               placeholder="Send the customer a follow-up survey"),
+    children_field(None),  # a systemic case's; `prefill` drops it for every other alert
 ))
 NOTE_FORM = Form("Add note", "Add note", fields=(
     FormField(Arg.NOTE, "Note", required=True, multiline=True, max_length=NOTE_MAX, prompt="Write a note",
@@ -220,7 +226,9 @@ ROUTES: dict[ActionId, Route] = {
     ActionId.UNCLAIM: Route(guard=guard_unclaim, plan=lambda t: plan_unclaim(t.actor, t.now, t.config)),
     ActionId.ESCALATE: Route(guard=guard_active, plan=_escalate, inputs=(Arg.REASON,), form=ESCALATE_FORM),
     ActionId.RESOLVE: Route(guard=guard_resolve, plan=_resolve, form=RESOLVE_FORM,
-                            inputs=(Arg.OUTCOME, Arg.ROOT_CAUSE, Arg.NOTE, Arg.FOLLOW_UP)),
+                            inputs=(Arg.OUTCOME, Arg.ROOT_CAUSE, Arg.NOTE, Arg.FOLLOW_UP, Arg.CHILDREN),
+                            prefill=partial(resolve_form_prefill, base=RESOLVE_FORM),
+                            children=lambda t: _resolve(t) if t.inputs.get(Arg.CHILDREN) == TRUE else None),
     ActionId.NOT_ACTIONABLE: Route(guard=guard_resolve, plan=_not_actionable, inputs=(Arg.NOTE,)),
     ActionId.REOPEN: Route(guard=guard_reopen, plan=lambda t: plan_reopen(t.actor, t.now, t.config)),
     ActionId.NOTE: Route(guard=_anyone, plan=lambda t: plan_note(t.actor, t.now, t.inputs[Arg.NOTE]),
@@ -333,7 +341,12 @@ async def handle(
         acting, clicked = await _acting(route, request, sessions=sessions, config=config, now=now, mail=mail)
         plan = answering(route.plan(acting), action=request.action, actor=request.actor,
                          place=request.answered_place, audience=clicked, skip=request.refreshed_for_all)
-        result = await apply(sessions, key=request.alert_key, actor=request.actor, now=now, plan=plan)
+        child_plan = route.children(acting) if route.children is not None else None
+        if child_plan is None:
+            result = await apply(sessions, key=request.alert_key, actor=request.actor, now=now, plan=plan)
+        else:
+            result = await apply_with_children(sessions, key=request.alert_key, actor=request.actor, now=now,
+                                               plan=plan, child_plan=child_plan)
     except Refused as refused:
         return ActionReply(False, refused.message, request.alert_key)
     except AlertNotFoundError:

@@ -68,6 +68,7 @@ class AlertValues(TypedDict, total=False):
     first_contact_at: datetime | None
     follow_up_status: str | None
     follow_up_due_at: datetime | None
+    kind: str
 
 
 class Author(Protocol):

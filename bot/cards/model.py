@@ -13,36 +13,41 @@ card's thread (`full_response_pieces`): a cut is always said on the card, never 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from bot.cards.facts import FACT_VALUE_MAX as FACT_VALUE_MAX
+from bot.cards.facts import card_facts, card_title, masked, resolution_text, served_by
+from bot.cards.facts import cut as _cut
+from bot.cards.facts import humanize_delta as humanize_delta
+from bot.cards.facts import inert as inert
 from bot.cards.states import OUTCOME_LABELS as OUTCOME_LABELS
 from bot.cards.states import SNOOZE_CHOICES as SNOOZE_CHOICES
 from bot.cards.states import STATE_EMOJI as STATE_EMOJI
 from bot.cards.states import CardButton as CardButton
 from bot.cards.states import CardState as CardState
 from bot.cards.states import card_buttons, card_state, state_text
-from bot.domain import AlertStatus, Answer, Outcome, Severity
+from bot.cards.systemic import (
+    CHILDREN_COMPACT_MAX,
+    CHILDREN_LISTED_COMPACT_MAX,
+    CHILDREN_LISTED_MAX,
+    CHILDREN_SHOWN_MAX,
+    SYSTEMIC_KIND,
+    systemic_title,
+)
+from bot.cards.systemic import ChildLine as ChildLine
+from bot.domain import AlertStatus, Answer, Severity
 from storage.models import Alert, Feedback, Team
 
 SEVERITY_EMOJI = {"critical": "🔴", "high": "🟠", "normal": "🟡", "low": "⚪"}
 ROOT_CAUSES = ("product", "service", "staff", "delivery", "billing", "wait time", "facilities", "other")
 
-# bidirectional embeddings/overrides/isolates and marks, the Arabic letter mark, zero-width characters
-_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]")
 COMMENT_SHOWN_MAX = 2500  # characters of the comment a card shows; the rest goes to its thread
 ANSWERS_SHOWN_MAX = 20
 ANSWER_VALUE_MAX = 300
-FACT_VALUE_MAX = 200
 PIECE_MAX = 2500  # characters per thread reply carrying the full response
 MAX_LEVEL = 2  # rendering levels: 0 full, 1 compact, 2 minimal (see `card_at_level`)
-
-
-def inert(text: str) -> str:
-    """Customer text without the invisible characters that can reorder or hide what a reader sees."""
-    return _INVISIBLE.sub("", text)
 
 
 COMMENT_START_MAX = 100  # characters of the comment a digest line shows
@@ -85,6 +90,12 @@ class Card:
     owner_id: str | None = None  # the owner's chat identity: Slack renders <@U…> from it
     owner_platform: str | None = None
     received_at: datetime | None = None  # when the feedback arrived (digests sort by age)
+    served_by: str | None = None  # the frontline employee (also the first fact, "Served by")
+    part_of: tuple[str, ...] = ()  # keys of the systemic issues this alert belongs to ("SYS-3")
+    systemic_summary: str | None = None  # a systemic issue's card: its summary sentence is the body
+    children: tuple[ChildLine, ...] = ()  # … and its child alerts, oldest first (all of them)
+    children_max: int = CHILDREN_SHOWN_MAX  # children the card face lists ("and N more" after them)
+    children_listed_max: int = CHILDREN_LISTED_MAX  # children Details lists
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,7 @@ class DigestItem:
     due_text: str | None = None
     overdue: bool = False
     owner_name: str | None = None
+    part_of: tuple[str, ...] = ()  # "SYS-3": the line's alert is part of a systemic issue
 
 
 @dataclass(frozen=True)
@@ -110,19 +122,6 @@ class DigestCard:
     more: int = 0  # items left out to stay within platform limits
     fallback_text: str = ""
     meta: dict[str, str] = field(default_factory=dict)
-
-
-def humanize_delta(seconds: float) -> str:
-    seconds = abs(int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 120:
-        return f"{minutes} min"
-    hours = minutes // 60
-    if hours < 48:
-        return f"{hours} h {minutes % 60} min" if minutes % 60 else f"{hours} h"
-    return f"{hours // 24} d"
 
 
 def sla_line(alert: Alert, *, now: datetime) -> tuple[str | None, bool]:
@@ -154,114 +153,56 @@ def _answer_line(raw: dict[str, object]) -> AnswerLine:
     return AnswerLine(question=inert(answer.question), value=value, is_low=is_low)
 
 
-def _title(feedback: Feedback) -> str:
-    if feedback.nps is not None:
-        group = "Detractor" if feedback.nps <= 6 else "Passive" if feedback.nps <= 8 else "Promoter"
-        title = f"{group} · NPS {feedback.nps}"
-    else:
-        title = "Feedback"
-    if feedback.contact_requested:
-        title += " · asks to be contacted"
-    return title
-
-
-def _masked(address: str | None) -> str | None:
-    """`dana@example.com` → `d•••@example.com`, as bot/mail/address.py `masked` (cards may not import
-    bot.mail: it imports the cards); None when it is no address at all."""
-    local, _, domain = (address or "").strip().partition("@")
-    return f"{local[:1]}•••@{domain}" if local and "." in domain else None
-
-
-def _contact_facts(alert: Alert, feedback: Feedback, audience: str) -> list[tuple[str, str]]:
-    """"Acknowledged: to d•••@example.com · 10:12 UTC" (the masked address for the team only) and
-    "First contact: 12 min after arrival", once known."""
-    facts: list[tuple[str, str]] = []
-    shown = _masked(feedback.customer_email)
-    if alert.acknowledged_at is not None:
-        to = f"to {shown} · " if shown and audience == "team" else ""
-        facts.append(("Acknowledged", f"{to}{alert.acknowledged_at:%H:%M} UTC"))
-    if alert.first_contact_at is not None:
-        after = (alert.first_contact_at - feedback.received_at).total_seconds()
-        facts.append(("First contact", f"{humanize_delta(max(0.0, after))} after arrival"))
-    return facts
-
-
-def _facts(alert: Alert, feedback: Feedback, team: Team, source_name: str,
-           audience: str = "team") -> tuple[tuple[str, str], ...]:
-    facts: list[tuple[str, str]] = [("Source", source_name), *_contact_facts(alert, feedback, audience)]
-    for name in ("location", "region", "employee", "product", "channel"):
-        if value := inert(str(feedback.attributes.get(name) or "")):
-            facts.append((name.capitalize(), _cut(value, FACT_VALUE_MAX)))
-    facts.append(("Received", f"{feedback.received_at:%Y-%m-%d %H:%M} UTC"))
-    team_text = team.name + (" (default route)" if alert.routed_by_default else "")
-    facts.append(("Team", team_text))
-    if alert.escalation_level:
-        facts.append(("Escalation", f"level {alert.escalation_level}"))
-    return tuple(facts)
-
-
-def _resolution(alert: Alert) -> str | None:
-    if alert.status != AlertStatus.RESOLVED or alert.outcome is None:
-        return None
-    label = OUTCOME_LABELS.get(Outcome(alert.outcome), alert.outcome)
-    parts = [label]
-    if alert.root_cause:
-        parts.append(f"root cause: {alert.root_cause}")
-    if alert.resolved_by:
-        parts.append(f"by {alert.resolved_by}")
-    return " · ".join(parts)
-
-
 def build_card(
-    alert: Alert, feedback: Feedback, team: Team, *, source_name: str, now: datetime, audience: str = "team"
+    alert: Alert, feedback: Feedback, team: Team, *, source_name: str, now: datetime, audience: str = "team",
+    part_of: Sequence[str] = (), children: Sequence[ChildLine] = (),
 ) -> Card:
-    """The card for `alert` as it is now. `audience="team"` (the routed channel) shows contact details."""
+    """The card for `alert` as it is now. `audience="team"` (the routed channel) shows contact details.
+    `part_of`: the keys of the systemic issues the alert belongs to; `children`: a systemic issue's
+    child alerts (its card's body is then the summary sentence, the feedback's comment, and them)."""
     severity = Severity(alert.severity)
-    status = AlertStatus(alert.status)
-    contact = (
-        tuple(inert(c) for c in (feedback.customer_email, feedback.customer_phone) if c)
-        if audience == "team"
-        else ()
-    )
+    contact = tuple(inert(c) for c in (feedback.customer_email, feedback.customer_phone) if c)
     sla_text, overdue = sla_line(alert, now=now)
     state = card_state(alert)
-    buttons, menu = card_buttons(alert, state, can_email=_masked(feedback.customer_email) is not None)
-    title = _title(feedback)
+    buttons, menu = card_buttons(alert, state, can_email=masked(feedback.customer_email) is not None)
+    systemic = alert.kind == SYSTEMIC_KIND
+    title = systemic_title(len(children)) if systemic else card_title(feedback)
     key = alert.key or "HA-?"
     text = inert(state_text(alert, state, now=now))
-    fallback = f"{STATE_EMOJI[state]} {key} · {text} · {severity.value} hot alert: {title}"
+    comment = inert(feedback.comment) if feedback.comment else None
+    about = _cut(comment or title, 200) if systemic else title
     return Card(
         alert_key=key,
         severity=severity,
-        status=status,
+        status=AlertStatus(alert.status),
         title=title,
         audience=audience,
         customer_name=inert(feedback.customer_name) if feedback.customer_name else None,
-        contact=contact,
+        contact=contact if audience == "team" else (),
         nps=feedback.nps,
         answers=tuple(_answer_line(a) for a in feedback.answers),
-        comment=inert(feedback.comment) if feedback.comment else None,
+        comment=None if systemic else comment,
         reasons=tuple(inert(reason) for reason in alert.reasons),
-        facts=_facts(alert, feedback, team, source_name, audience),
+        facts=card_facts(alert, feedback, team, source_name, audience),
         sla_text=sla_text,
         sla_overdue=overdue,
         owner_name=alert.owner_name,
         escalation_level=alert.escalation_level,
-        resolution=_resolution(alert),
+        resolution=resolution_text(alert),
         buttons=buttons,
         menu=menu,
-        fallback_text=fallback,
+        fallback_text=f"{STATE_EMOJI[state]} {key} · {text} · {severity.value} hot alert: {about}",
         version=alert.version,
         state=state,
         state_text=text,
         owner_id=alert.owner_id,
         owner_platform=alert.owner_platform,
         received_at=feedback.received_at,
+        served_by=served_by(feedback),
+        part_of=tuple(part_of),
+        systemic_summary=comment if systemic else None,
+        children=tuple(children) if systemic else (),
     )
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def low_answers(card: Card) -> tuple[AnswerLine, ...]:
@@ -302,6 +243,18 @@ def shown_answers(card: Card) -> tuple[tuple[AnswerLine, ...], int]:
     return shown, len(card.answers) - len(kept)
 
 
+def shown_children(card: Card) -> tuple[tuple[ChildLine, ...], int]:
+    """The children the card face lists, and how many more there are."""
+    shown = card.children[: max(card.children_max, 0)]
+    return shown, len(card.children) - len(shown)
+
+
+def listed_children(card: Card) -> tuple[tuple[ChildLine, ...], int]:
+    """The children Details lists, and how many more there are (the dashboard lists every one)."""
+    listed = card.children[: max(card.children_listed_max, 0)]
+    return listed, len(card.children) - len(listed)
+
+
 def card_is_cut(card: Card) -> bool:
     """True when the card leaves part of the customer's response out (it then goes to the thread)."""
     shown, hidden = shown_answers(card)
@@ -331,9 +284,24 @@ def largest_fitting(top: int, fits: Callable[[int], bool]) -> int:
     return low
 
 
+def fit_children(card: Card, fits: Callable[[Card], bool]) -> Card:
+    """A systemic issue's card with as long children lists as `fits` allows: Details lists fewer first
+    (down to what the face lists), then the face does; what is left out is counted on the card."""
+    shown = min(card.children_max, len(card.children))
+    listed = shown + largest_fitting(
+        max(min(card.children_listed_max, len(card.children)) - shown, 0),
+        lambda n: fits(replace(card, children_listed_max=shown + n)),
+    )
+    if fits(replace(card, children_listed_max=listed)):
+        return replace(card, children_listed_max=listed)
+    shown = largest_fitting(shown, lambda n: fits(replace(card, children_max=n, children_listed_max=n)))
+    return replace(card, children_max=shown, children_listed_max=shown)
+
+
 def card_at_level(card: Card, level: int) -> Card:
     """The card at a rendering level: 0 full; 1 compact (short comment, five answers, fewer facts);
-    2 minimal (key, severity, customer name, status and the buttons). Each level is smaller than the
+    2 minimal (key, severity, customer name, status and the buttons; a systemic issue's summary, its
+    children only counted). A systemic issue's children list shrinks with them. Each level is smaller than the
     one before, so a card a platform refused for its size is sent again smaller, never given up."""
     if level <= 0:
         return card
@@ -344,12 +312,18 @@ def card_at_level(card: Card, level: int) -> Card:
             answers_max=min(card.answers_max, 5),
             facts=card.facts[:4],
             reasons=card.reasons[:3],
+            children_max=min(card.children_max, CHILDREN_COMPACT_MAX),
+            children_listed_max=min(card.children_listed_max, CHILDREN_LISTED_COMPACT_MAX),
         )
-        if card_is_cut(compact) or (compact.facts, compact.reasons) != (card.facts, card.reasons):
+        before = (card.facts, card.reasons, shown_children(card), listed_children(card))
+        after = (compact.facts, compact.reasons, shown_children(compact), listed_children(compact))
+        if card_is_cut(compact) or after != before:
             return compact
         # nothing to make compact: the next try must still be smaller
+    summary = _cut(card.systemic_summary, 300) if card.systemic_summary else None
     return replace(
-        card, comment_max=0, answers_max=0, facts=(), reasons=(), contact=(), sla_text=None, resolution=None
+        card, comment_max=0, answers_max=0, facts=(), reasons=(), contact=(), sla_text=None, resolution=None,
+        systemic_summary=summary, children_max=0, children_listed_max=0,
     )
 
 

@@ -8,19 +8,20 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cards.model import SEVERITY_EMOJI, Card, DigestCard, DigestItem, build_card, comment_start
+from bot.cards.systemic import SYSTEMIC_KIND, ChildLine, child_lines
 from bot.domain import AlertStatus, Severity
 from storage.db import SessionFactory
 from storage.models import CardRef
 from storage.queries import cards as card_queries
 from storage.queries import outbox as outbox_queries
+from storage.queries import systemic as systemic_queries
 
 
 async def load_card(session: AsyncSession, *, alert_id: int, audience: str, now: datetime) -> Card | None:
     row = await card_queries.card_row(session, alert_id=alert_id)
     if row is None:
         return None
-    alert, feedback, team, source_name = row
-    return build_card(alert, feedback, team, source_name=source_name, now=now, audience=audience)
+    return (await _build(session, [row], audience=audience, now=now))[0]
 
 
 async def load_cards(
@@ -28,11 +29,31 @@ async def load_cards(
 ) -> dict[int, Card]:
     """Several alerts' cards in one query (a burst digest); alerts that are gone are left out."""
     rows = await card_queries.card_rows(session, alert_ids=alert_ids)
-    return {
-        alert.id: build_card(alert, feedback, team, source_name=source_name, now=now, audience=audience)
-        for alert, feedback, team, source_name in rows
-        if alert.id is not None
-    }
+    cards = await _build(session, rows, audience=audience, now=now)
+    return {row[0].id: card for row, card in zip(rows, cards, strict=True) if row[0].id is not None}
+
+
+async def _build(
+    session: AsyncSession, rows: Sequence[card_queries.CardRow], *, audience: str, now: datetime
+) -> list[Card]:
+    """The cards of `rows`, with their systemic parents (one query for the whole batch) and, for a
+    systemic issue's own card, its children (two queries per such card: they are few)."""
+    responses = [a.id for a, *_ in rows if a.id is not None and a.kind != SYSTEMIC_KIND]
+    parents = await systemic_queries.parents_of(session, alert_ids=responses) if responses else {}
+    cards = []
+    for alert, feedback, team, source_name in rows:
+        children: tuple[ChildLine, ...] = ()
+        if alert.kind == SYSTEMIC_KIND and alert.id is not None:
+            children = await _children(session, alert.id)
+        cards.append(build_card(alert, feedback, team, source_name=source_name, now=now, audience=audience,
+                                part_of=parents.get(alert.id or 0, ()), children=children))
+    return cards
+
+
+async def _children(session: AsyncSession, parent_alert_id: int) -> tuple[ChildLine, ...]:
+    rows = await systemic_queries.children_of(session, alert_id=parent_alert_id)
+    places = await card_queries.child_slack_places(session, parent_alert_id=parent_alert_id) if rows else {}
+    return child_lines(rows, slack_places=places)
 
 
 def digest_item(card: Card) -> DigestItem:
@@ -48,6 +69,7 @@ def digest_item(card: Card) -> DigestItem:
         due_text=card.sla_text,
         overdue=card.sla_overdue,
         owner_name=card.owner_name,
+        part_of=card.part_of,
     )
 
 

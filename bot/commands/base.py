@@ -37,11 +37,20 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class ReplyLink:
+    """A link hotloop itself made for the caller (never customer text): chat shows it clickable."""
+
+    url: str
+    label: str
+
+
+@dataclass(frozen=True)
 class CommandReply:
     text: str  # plain text (no markup); adapters escape it and may wrap it in a code block
     ok: bool = True
     secret: bool = False  # contains a secret: show it only to the caller (ephemeral / 1:1)
     changed_config: bool = False
+    link: ReplyLink | None = None  # shown after the text, clickable (the text itself is made inert)
 
 
 class CommandError(Exception):

@@ -54,7 +54,8 @@ def _figures_line(figures: LoopFigures) -> str:
         f"{figures.resolved} resolved); responded {format_rate(figures.response_rate)}; "
         f"median claim {format_seconds(figures.median_claim)}, median resolve "
         f"{format_seconds(figures.median_resolve)}; SLA breached {format_rate(figures.breach_rate)}; "
-        f"recovered {format_rate(figures.recovery_rate)}\n    "
+        f"recovered {format_rate(figures.recovery_rate)}"
+        + (f"; {figures.systemic_issues} systemic issue(s)" if figures.systemic_issues else "") + "\n    "
         + "; ".join(f"{label.lower()} {value}" for label, value in customer_loop_lines(figures))
     )
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 import structlog
 
-from bot.commands import access, privacy
+from bot.commands import access, privacy, web
+from bot.commands import coach as people
 from bot.commands import destinations as where
 from bot.commands import policy as policy
 from bot.commands import reports as info
+from bot.commands import systemic as spikes
 from bot.commands.base import (
     Caller,
     CommandError,
@@ -200,6 +202,25 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ),
     ("status",): Command(
         info.status, "status", "chat delivery health: sent, failed and waiting cards, the failures", _A
+    ),
+    ("web",): Command(
+        web.web_link, "web", "a sign-in link to the dashboard, for you only (works once, for 5 minutes)"
+    ),
+    ("systemic", "set"): Command(
+        spikes.systemic_set,
+        "systemic set <team|*> [window 2h] [min 3] [sensitivity 0.01] [on|off] | systemic set <team|*> reset",
+        "tune systemic-spike detection for a team ('*' = every team); reset follows HOTLOOP_SYSTEMIC_*",
+        _A,
+        "systemic set store-042 window 4h min 5",
+    ),
+    ("systemic", "show"): Command(
+        spikes.systemic_show, "systemic show [team]", "show each team's systemic-spike detection settings"
+    ),
+    ("coach",): Command(
+        people.coach,
+        "coach <name>",
+        "a frontline employee's alerts, outcomes, recovery and scores by week (managers and admins)",
+        example="coach Jessica C",
     ),
     ("config", "export"): Command(
         info.config_export, "config export", "the whole configuration as YAML (shown to you only)", _A

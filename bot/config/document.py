@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.config.systemic import SystemicDoc
 from bot.domain import Severity
 from bot.durations import DurationError, format_duration, parse_duration
 from bot.identity import canonical
@@ -150,6 +151,7 @@ class TeamDoc(_Strict):
     timezone: str = Field(default="UTC", max_length=64)
     business_hours: BusinessHoursDoc | None = None
     mail: TeamMailDoc | None = None
+    systemic: SystemicDoc | None = None  # spike detection; default: HOTLOOP_SYSTEMIC_*
 
     @field_validator("managers")
     @classmethod

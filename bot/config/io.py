@@ -111,10 +111,11 @@ async def _upsert_teams(session: AsyncSession, *, doc: ConfigDoc, summary: Impor
             team = Team(name=item.name)
             session.add(team)
         (summary.teams_created if team.id is None else summary.teams_updated).append(item.name)
-        for key in TeamDoc.model_fields.keys() - {"name", "business_hours", "mail"}:
+        for key in TeamDoc.model_fields.keys() - {"name", "business_hours", "mail", "systemic"}:
             setattr(team, key, getattr(item, key))
         team.business_hours = item.business_hours.model_dump() if item.business_hours else None
         team.mail = item.mail.model_dump(exclude_defaults=True) if item.mail else None
+        team.systemic = item.systemic.stored() if item.systemic else None
         team.is_default = item.name == doc.default_team
         rows.append(team)
     await session.flush()

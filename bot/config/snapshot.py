@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from bot.business_hours import DEFAULT_SLA, BusinessHours
+from bot.config.systemic import SystemicSettings, merged
 from bot.domain import Severity
 from bot.identity import parse_identity, qualify, read_identities
 from bot.rules.evaluate import RuleError, RuleSpec, validate_condition
@@ -36,9 +37,11 @@ class TeamInfo:
     managers_teams_channel: str | None
     managers: frozenset[str]  # qualified identities, "slack:U…" / "teams:<guid>" (bot/identity.py)
     hours: BusinessHours | None
+    # spike detection: HOTLOOP_SYSTEMIC_* with the team's `systemic:` block on top (bot/config/systemic.py)
+    systemic: SystemicSettings = field(default_factory=SystemicSettings)
 
     @classmethod
-    def from_row(cls, team: Team) -> TeamInfo:
+    def from_row(cls, team: Team, *, systemic_defaults: SystemicSettings = SystemicSettings()) -> TeamInfo:
         assert team.id is not None
         return cls(
             id=team.id,
@@ -49,6 +52,7 @@ class TeamInfo:
             managers_teams_channel=team.managers_teams_channel,
             managers=read_identities(team.managers),
             hours=BusinessHours.from_config(team.business_hours, timezone=team.timezone),
+            systemic=merged(systemic_defaults, team.systemic),
         )
 
     @property
@@ -137,9 +141,16 @@ async def ensure_defaults(sessions: SessionFactory, *, default_team: str, admins
                 session.add(Admin(user_id=user_id, platform=platform, added_by="env"))
 
 
-async def load_snapshot(sessions: SessionFactory) -> ConfigSnapshot:
+async def load_snapshot(
+    sessions: SessionFactory, *, systemic_defaults: SystemicSettings = SystemicSettings()
+) -> ConfigSnapshot:
+    """`systemic_defaults`: HOTLOOP_SYSTEMIC_* (bot/config/systemic.defaults), under each team's own."""
     async with sessions() as session:
-        teams = {t.id: TeamInfo.from_row(t) for t in await queries.list_teams(session) if t.id is not None}
+        teams = {
+            t.id: TeamInfo.from_row(t, systemic_defaults=systemic_defaults)
+            for t in await queries.list_teams(session)
+            if t.id is not None
+        }
         default = await queries.default_team(session)
         routes = tuple(
             RouteSpec(id=r.id or 0, priority=r.priority, match=r.match, team_id=r.team_id)
@@ -171,9 +182,16 @@ async def load_snapshot(sessions: SessionFactory) -> ConfigSnapshot:
 
 
 class ConfigCache:
-    def __init__(self, sessions: SessionFactory, *, ttl: float = 2.0) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        ttl: float = 2.0,
+        systemic_defaults: SystemicSettings = SystemicSettings(),
+    ) -> None:
         self._sessions = sessions
         self._ttl = ttl
+        self._systemic_defaults = systemic_defaults
         self._snapshot: ConfigSnapshot | None = None
         self._lock = asyncio.Lock()
 
@@ -187,5 +205,7 @@ class ConfigCache:
         async with self._lock:
             snapshot = self._snapshot
             if snapshot is None or time.monotonic() - snapshot.loaded_at >= self._ttl:
-                snapshot = self._snapshot = await load_snapshot(self._sessions)
+                snapshot = self._snapshot = await load_snapshot(
+                    self._sessions, systemic_defaults=self._systemic_defaults
+                )
             return snapshot

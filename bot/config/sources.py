@@ -64,8 +64,9 @@ async def add_source(
 
 
 async def list_sources(sessions: SessionFactory) -> Sequence[Source]:
+    """The survey platforms' sources (not the built-in one systemic cases come from)."""
     async with sessions() as session:
-        return await queries.list_sources(session)
+        return [row for row in await queries.list_sources(session) if row.kind != "systemic"]
 
 
 async def rotate_secret(
@@ -94,7 +95,10 @@ async def set_mapping(sessions: SessionFactory, *, name: str, mapping: dict[str,
         row = await queries.get_source(session, name=name)
         if row is None:
             raise SourceConfigError(f"no source named {name!r}")
-        row.mapping = {**row.mapping, **mapping}
+        # attributes merge too: mapping `attr.employee` later must not drop an earlier `attr.location`
+        old, new = row.mapping.get("attributes"), mapping.get("attributes")
+        attributes = {**(old if isinstance(old, dict) else {}), **(new if isinstance(new, dict) else {})}
+        row.mapping = {**row.mapping, **mapping, **({"attributes": attributes} if attributes else {})}
 
 
 def _sealed_values(rows: Sequence[Source]) -> list[str]:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.models import Alert, Feedback, Source, Team
+from storage.models import Alert, CardRef, Feedback, Source, SystemicIssue, SystemicMember, Team
 
 CardRow = tuple[Alert, Feedback, Team, str]
 
@@ -32,3 +32,24 @@ async def card_rows(session: AsyncSession, *, alert_ids: Sequence[int]) -> list[
     """Several alerts at once (a burst digest); alerts that are gone are left out."""
     rows = (await session.execute(_card_query().where(col(Alert.id).in_(list(alert_ids))))).all()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+_PLACE_PREFERENCE = {"team": 0, "managers": 1, "digest": 2}  # a child's own card first, a digest last
+
+
+async def child_slack_places(session: AsyncSession, *, parent_alert_id: int) -> dict[str, tuple[str, str]]:
+    """Child key → (channel, ts) of its card in Slack, for the children of the systemic issue whose case
+    is alert `parent_alert_id`: the team's card, else the managers', else the digest that lists it."""
+    query = (
+        select(col(Alert.key), col(CardRef.channel), col(CardRef.message_id), col(CardRef.audience))
+        .join(CardRef, col(CardRef.alert_id) == col(Alert.id))
+        .join(SystemicMember, col(SystemicMember.alert_id) == col(Alert.id))
+        .join(SystemicIssue, col(SystemicIssue.id) == col(SystemicMember.systemic_id))
+        .where(col(SystemicIssue.alert_id) == parent_alert_id, col(CardRef.platform) == "slack")
+    )
+    best: dict[str, tuple[int, str, str]] = {}
+    for key, channel, message_id, audience in (await session.execute(query)).tuples():
+        rank = _PLACE_PREFERENCE.get(audience, 3)
+        if key and (key not in best or rank < best[key][0]):
+            best[key] = (rank, channel, message_id)
+    return {key: (channel, ts) for key, (_, channel, ts) in best.items()}

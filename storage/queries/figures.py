@@ -19,15 +19,28 @@ from storage.models import Alert, AlertEvent, Feedback, FollowUp, Outbox, Team
 async def alerts_raised_since(
     session: AsyncSession, *, since: datetime, team: str | None = None
 ) -> Sequence[tuple[Alert, str]]:
-    """Every alert raised since `since` with its team's name (only team `team`'s when given)."""
+    """Every alert raised since `since` about a response (not a systemic issue: those are counted
+    apart, `systemic_raised_since`) with its team's name (only team `team`'s when given)."""
     query = (
         select(Alert, col(Team.name))
         .join(Team, col(Team.id) == col(Alert.team_id))
-        .where(col(Alert.created_at) >= since)
+        .where(col(Alert.created_at) >= since, col(Alert.kind) == "response")
     )
     if team:
         query = query.where(col(Team.name) == team)
     return (await session.execute(query)).tuples().all()
+
+
+async def systemic_raised_since(session: AsyncSession, *, since: datetime) -> Counter[str]:
+    """Systemic issues opened since `since`, by team name."""
+    query = (
+        select(col(Team.name), func.count())
+        .select_from(Alert)
+        .join(Team, col(Team.id) == col(Alert.team_id))
+        .where(col(Alert.created_at) >= since, col(Alert.kind) == "systemic")
+        .group_by(col(Team.name))
+    )
+    return Counter(dict((await session.execute(query)).tuples().all()))
 
 
 async def unresolved_counts(session: AsyncSession) -> Counter[tuple[int, str]]:

@@ -107,6 +107,7 @@ def test_alerts_list_and_stats_after_real_webhooks(cli_env: dict[str, str], tmp_
 
 def test_db_upgrade_and_teams_package(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert "head" in hotloop("db", "upgrade", env=cli_env, cwd=tmp_path).stdout
+    cli_env["HOTLOOP_PUBLIC_URL"] = "https://hotloop.example.org"  # the Alerts tab's address
     out = hotloop(
         "teams",
         "package",
@@ -136,9 +137,18 @@ def test_teams_package_refuses_without_a_real_bot_id(cli_env: dict[str, str], tm
         assert ("HOTLOOP_TEAMS_APP_ID" if bot_id is None else "GUID") in result.stderr
         assert not (tmp_path / "t.zip").exists(), "nothing is written"
     cli_env["HOTLOOP_TEAMS_APP_ID"] = "8a1f0c2e-3b4d-4e5f-9a6b-7c8d9e0f1a2b"
+    for public_url in (None, "http://hotloop.example.org"):  # the tab needs an https address
+        if public_url is not None:
+            cli_env["HOTLOOP_PUBLIC_URL"] = public_url
+        result = hotloop("teams", "package", "--out", str(tmp_path / "t.zip"), env=cli_env, cwd=tmp_path,
+                         check=False)
+        assert result.returncode == 2 and "HOTLOOP_PUBLIC_URL" in result.stderr, result.stderr
+        assert not (tmp_path / "t.zip").exists()
+    cli_env["HOTLOOP_PUBLIC_URL"] = "https://hotloop.example.org/"
     hotloop("teams", "package", "--out", str(tmp_path / "t.zip"), env=cli_env, cwd=tmp_path)
     manifest = json.loads(zipfile.ZipFile(tmp_path / "t.zip").read("manifest.json"))
     assert manifest["bots"][0]["botId"] == "8a1f0c2e-3b4d-4e5f-9a6b-7c8d9e0f1a2b"
+    assert manifest["staticTabs"][0]["contentUrl"] == "https://hotloop.example.org/app/tab"
 
 
 def test_demo_shows_alerts_for_everyone_who_needs_a_human(cli_env: dict[str, str], tmp_path: Path) -> None:

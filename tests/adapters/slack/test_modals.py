@@ -111,12 +111,16 @@ def test_submission_translation_and_validation() -> None:
     sub = translate.parse_submission(view)
     assert sub is not None and not sub.errors
     assert (sub.alert_key, sub.channel) == ("HA-1001", CHANNEL)
-    assert sub.args == {
+    assert sub.args == {  # every field of the route's form: a box not shown (children) reads "false"
         "outcome": "recovered",
         "root_cause": "staff",
         "note": "called back",
         "follow_up": "true",
+        "children": "false",
     }
+    ticked = {**view, "state": {"values": {"outcome": {"value": radio("recovered")},
+                                           "children": {"value": CHECKED}}}}  # a systemic case's form
+    assert translate.parse_submission(ticked).args["children"] == "true"  # type: ignore[union-attr]
     view["state"] = {"values": {"outcome": {"value": radio("not_actionable")}}}
     assert translate.parse_submission(view).errors == {"outcome": "Pick an outcome"}  # type: ignore[union-attr]
     assert translate.parse_submission({"callback_id": "alert.claim", "private_metadata": meta}) is None

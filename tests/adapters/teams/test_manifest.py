@@ -14,10 +14,11 @@ import jsonschema
 import pytest
 
 from manifest.teams.make_icons import color_icon, outline_icon
-from manifest.teams_package import TEAMS_DIR, build_teams_package, load_manifest
+from manifest.teams_package import TEAMS_DIR, PublicUrlError, build_teams_package, load_manifest
 from tests.fixtures import SCHEMAS
 
 BOT_ID = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+PUBLIC = "https://alerts.acme.example"
 
 
 def schema_validator() -> Any:
@@ -69,6 +70,29 @@ def test_manifest_validates_against_schema() -> None:
     commands = [c["title"] for cl in bot["commandLists"] for c in cl["commands"]]
     assert len(commands) <= 10 and {"help", "mine", "stats"} <= set(commands)
     assert all(len(title) <= 32 for title in commands)
+    (tab,) = manifest["staticTabs"]
+    assert (tab["name"], tab["scopes"]) == ("Alerts", ["personal"])
+
+
+def test_the_alerts_tab_opens_the_dashboard_at_the_public_address() -> None:
+    manifest = load_manifest(bot_id=BOT_ID, public_url=PUBLIC + "/")
+    assert_valid(manifest)
+    (tab,) = manifest["staticTabs"]
+    assert tab["contentUrl"] == f"{PUBLIC}/app/tab"  # the page framed in Teams
+    assert tab["websiteUrl"] == f"{PUBLIC}/app"  # "open in browser": the dashboard itself
+    assert manifest["validDomains"] == ["token.botframework.com", "alerts.acme.example"]
+    assert "hotloop.example.com" not in json.dumps({k: manifest[k] for k in ("staticTabs", "validDomains")})
+    with_port = load_manifest(public_url="https://alerts.acme.example:8443/hotloop")
+    assert with_port["staticTabs"][0]["contentUrl"] == "https://alerts.acme.example:8443/hotloop/app/tab"
+    assert with_port["validDomains"][-1] == "alerts.acme.example:8443"
+
+
+@pytest.mark.parametrize("public_url", [None, "", "  ", "http://alerts.acme.example", "https://",
+                                        "https://alerts.acme.example/?a=1", "alerts.acme.example"])
+def test_no_package_without_an_https_public_address(tmp_path: Path, public_url: str | None) -> None:
+    with pytest.raises(PublicUrlError, match="HOTLOOP_PUBLIC_URL"):
+        build_teams_package(tmp_path / "x.zip", bot_id=BOT_ID, public_url=public_url)
+    assert not (tmp_path / "x.zip").exists()
 
 
 def test_schema_refs_are_local() -> None:
@@ -104,17 +128,18 @@ def test_committed_icons_match_the_generator() -> None:
 
 
 def test_package_has_exactly_three_files_at_its_root(tmp_path: Path) -> None:
-    path = build_teams_package(tmp_path / "pkg" / "hotloop.zip", bot_id=BOT_ID)
+    path = build_teams_package(tmp_path / "pkg" / "hotloop.zip", bot_id=BOT_ID, public_url=PUBLIC)
     with zipfile.ZipFile(path) as archive:
         assert sorted(archive.namelist()) == ["color.png", "manifest.json", "outline.png"]
         manifest = json.loads(archive.read("manifest.json"))
         assert archive.read("outline.png") == (TEAMS_DIR / "outline.png").read_bytes()
     assert manifest["bots"][0]["botId"] == BOT_ID
+    assert manifest["staticTabs"][0]["websiteUrl"] == f"{PUBLIC}/app"
     assert_valid(manifest)
 
 
 def test_package_into_directory_and_bad_bot_id(tmp_path: Path) -> None:
-    path = build_teams_package(tmp_path, bot_id=BOT_ID)
+    path = build_teams_package(tmp_path, bot_id=BOT_ID, public_url=PUBLIC)
     assert path == tmp_path / "hotloop-teams.zip" and zipfile.is_zipfile(path)
     with pytest.raises(ValueError, match="GUID"):
-        build_teams_package(tmp_path / "x.zip", bot_id="not-a-guid")
+        build_teams_package(tmp_path / "x.zip", bot_id="not-a-guid", public_url=PUBLIC)

@@ -50,6 +50,7 @@ ADMIN_EXAMPLES: dict[tuple[str, ...], str] = {
     ("config", "export"): "config export",
     ("erase",): "erase dana@example.com",
     ("status",): "status",
+    ("systemic", "set"): "systemic set store-042 window 4h min 5",
 }
 READ_ONLY = {
     "help",
@@ -61,6 +62,9 @@ READ_ONLY = {
     "team list",
     "rule test",
     "admin list",
+    "systemic show",
+    "coach",
+    "web",  # issues a sign-in link (a row of its own), changes no configuration
 }
 
 USAGE_MISTAKES = [

@@ -111,6 +111,9 @@ def test_command_names() -> None:
         "stats",
         "status",
         "erase",
+        "web",
+        "systemic",
+        "coach",
     }
     assert expected | {"config"} == set(names)
 
