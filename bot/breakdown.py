@@ -7,6 +7,11 @@ passives 7–8, promoters 9–10). Values are grouped with case and surrounding 
 and "jessica c " are one person); the spelling shown is the most frequent one. Topics come from the
 comments (bot/systemic/topics.py), so one response counts under each of its topics. Systemic issues are
 never responses (storage/queries/breakdown.py leaves them out).
+
+The window is whole ISO weeks: it starts on the Monday (00:00 UTC) of the week `since` falls in, and
+every value carries its figures per week, oldest first, empty weeks too — the same figures and weeks as
+the coaching view (`/hotloop coach`, bot/commands/coach.py), which also quotes the promoters who named a
+person (`promoter_comments`).
 """
 
 from __future__ import annotations

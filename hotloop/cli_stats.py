@@ -1,7 +1,7 @@
 """`hotloop stats --by location|region|product|source|topic|employee [--since 28d] [--team X]
 [--weekly/--no-weekly] [--json]`: the closed-loop figures per value of one dimension and per ISO week
-(bot/breakdown.py), as text (bot/breakdown_text.py) or one JSON document that always carries the weeks
-(README "Frontline employees and coaching")."""
+(bot/breakdown.py), as text (bot/breakdown_text.py) or one JSON document that always carries the
+weeks (README "Frontline employees and coaching")."""
 
 from __future__ import annotations
 

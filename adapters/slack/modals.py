@@ -34,7 +34,7 @@ from adapters.slack.blocks import (
     section,
 )
 from adapters.slack.render import SECTION_MAX, escape_mrkdwn, header_text
-from adapters.slack.render_systemic import children_detail_lines
+from adapters.slack.render_systemic import children_detail_lines, pack_lines
 from bot.action_ids import ActionId
 from bot.actions.forms import TRUE, FieldKind, Form, FormField
 from bot.actions.table import form_for
@@ -188,17 +188,6 @@ def _escaped_pieces(raw: str, limit: int) -> list[str]:
     return [*pieces, current]
 
 
-def _packed(lines: list[str], limit: int = SECTION_MAX) -> list[str]:
-    """Ready mrkdwn lines (each ≤ `limit`) packed into as few section texts as they need."""
-    out: list[str] = []
-    for line in lines:
-        if out and len(out[-1]) + 1 + len(line) <= limit:
-            out[-1] += "\n" + line
-        else:
-            out.append(line)
-    return out
-
-
 def _answer_lines(card: Card) -> list[str]:
     lines: list[str] = []
     for answer in detail_answers(card):
@@ -231,7 +220,7 @@ def details_blocks(card: Card) -> list[Block]:
         ("facts", [f"*{escape_mrkdwn(name)}:* {escape_mrkdwn(value)}" for name, value in card.facts]),
     ]
     for name, lines in parts:
-        texts = _packed(lines)
+        texts = pack_lines(lines)
         blocks.extend(section(text, f"hl.details.{name}.{n}") for n, text in enumerate(texts))
     if len(blocks) > VIEW_BLOCKS_MAX:
         note = "…cut here: the full response is in the card's thread"

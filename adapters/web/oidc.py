@@ -30,6 +30,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -238,20 +239,19 @@ def mount_oidc(app: FastAPI) -> None:
 
     @app.get(START_PATH, include_in_schema=False)
     async def oidc_start(request: Request) -> Response:
-        login = oidc_login(request)
-        if login is None:
-            return message(request, status=404, heading="Sign-in with an organisation account is off",
-                           lines=[SIGN_IN_HINT], tone="error")
-        if (busy := throttled(request)) is not None:
-            return busy
-        return await _start(request, login)
+        return await _guarded(request, _start)
 
     @app.get(CALLBACK_PATH, include_in_schema=False)
     async def oidc_callback(request: Request) -> Response:
-        login = oidc_login(request)
-        if login is None:
-            return message(request, status=404, heading="Sign-in with an organisation account is off",
-                           lines=[SIGN_IN_HINT], tone="error")
-        if (busy := throttled(request)) is not None:
-            return busy
-        return await _callback(request, login)
+        return await _guarded(request, _callback)
+
+
+async def _guarded(request: Request, step: Callable[[Request, OidcLogin], Awaitable[Response]]) -> Response:
+    """`step` when sign-in with an organisation account is on (404 otherwise) and not throttled."""
+    login = oidc_login(request)
+    if login is None:
+        return message(request, status=404, heading="Sign-in with an organisation account is off",
+                       lines=[SIGN_IN_HINT], tone="error")
+    if (busy := throttled(request)) is not None:
+        return busy
+    return await step(request, login)

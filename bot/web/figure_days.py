@@ -28,7 +28,7 @@ FORMAT = "2"  # part of every fingerprint: a day kept in an older shape is compu
 TEAM, LOCATION, EMPLOYEE = "team", "location", "employee"
 ALERTS, RESPONDED, BREACHED, ANSWERED, CONFIRMED, SYSTEMIC = range(6)
 SUMS = 6
-SAVE_BATCH = 28  # days computed and kept per transaction: a first build never holds the writer for long
+SAVE_BATCH = 14  # days (every team's) computed and kept per transaction: a first build holds no lock long
 
 
 def pack(values: Iterable[int], *, ordered: bool = True) -> str:
@@ -128,6 +128,7 @@ class Named:
     offsets: list[int]  # name i's durations are contact[offsets[i]:offsets[i + 1]]
     packed: str
     unpacked: array[int] | None = None
+    positions: dict[str, int] | None = None  # name → index, built when first asked
 
     @classmethod
     def load(cls, raw: dict[str, Any] | None) -> Named:
@@ -136,14 +137,19 @@ class Named:
         offsets = list(accumulate(unpack(raw["sizes"]), initial=0))
         return cls(list(raw["names"]), unpack(raw["counts"]), offsets, raw["contact"])
 
-    def alerts(self, index: int) -> int:
-        return self.counts[SUMS * index + ALERTS]
-
-    def tally(self, index: int) -> Tally:
+    def add_to(self, name: str, tally: Tally) -> None:
+        """Add this day's figures of `name` (if it has any) to `tally`."""
+        if self.positions is None:
+            self.positions = {known: i for i, known in enumerate(self.names)}
+        index = self.positions.get(name)
+        if index is None:
+            return
         if self.unpacked is None:
             self.unpacked = unpack(self.packed)
-        return Tally(counts=self.counts[SUMS * index:SUMS * (index + 1)].tolist(),
-                     contact=self.unpacked[self.offsets[index]:self.offsets[index + 1]])
+        counts = tally.counts
+        for k, value in enumerate(self.counts[SUMS * index:SUMS * (index + 1)]):
+            counts[k] += value
+        tally.contact.extend(self.unpacked[self.offsets[index]:self.offsets[index + 1]])
 
 
 def fingerprint(counted: str, *, employees: bool) -> str:
@@ -152,21 +158,31 @@ def fingerprint(counted: str, *, employees: bool) -> str:
     return f"{FORMAT}{'e' if employees else ''}:{counted}"
 
 
-async def compute_day(
-    session: AsyncSession, *, start: datetime, team_id: int, now: datetime, employees: bool
-) -> tuple[dict[str, Any], datetime | None]:
-    """(what `figureday` keeps for this team and day, when it must be computed again at the latest)."""
+async def compute_days(
+    session: AsyncSession, *, start: datetime, team_ids: Collection[int], now: datetime, employees: bool
+) -> dict[int, tuple[dict[str, Any], datetime | None]]:
+    """Team id → (what `figureday` keeps for the team and this day, when it must be computed again at
+    the latest), for several teams' same day at once (three queries, not three a team)."""
     window = Window(since=start, count=1)
-    groups: Groups = {(TEAM, ""): Tally()}
-    rows = await weekly_queries.alert_times(session, window=window, now=now, team_id=team_id)
-    _tally_alerts(groups, rows, employees)
-    answers = await weekly_queries.follow_up_answers(session, window=window, team_id=team_id)
-    _tally_answers(groups, answers, employees)
-    groups[(TEAM, "")].counts[SYSTEMIC], expires = await weekly_queries.systemic_and_next_deadline(
-        session, window=window, now=now, team_id=team_id)
-    data = {"format": FORMAT, TEAM: groups[(TEAM, "")].dump(), LOCATION: _dump_named(groups, LOCATION),
-            EMPLOYEE: _dump_named(groups, EMPLOYEE)}
-    return data, expires
+    groups: dict[int, Groups] = {team: {(TEAM, ""): Tally()} for team in team_ids}
+    rows = await weekly_queries.alert_times(session, window=window, now=now, team_ids=team_ids)
+    by_team: dict[int, list[weekly_queries.AlertTimes]] = {}
+    for row in rows:
+        by_team.setdefault(row[0], []).append(row[1:])
+    for team, alerts in by_team.items():
+        _tally_alerts(groups[team], alerts, employees)
+    for team, answers in (await weekly_queries.follow_up_answers(session, window=window,
+                                                                 team_ids=team_ids)).items():
+        _tally_answers(groups[team], answers, employees)
+    systemic = await weekly_queries.systemic_and_next_deadline(session, window=window, now=now,
+                                                               team_ids=team_ids)
+    computed = {}
+    for team, found in groups.items():
+        found[(TEAM, "")].counts[SYSTEMIC], expires = systemic.get(team, (0, None))
+        computed[team] = ({"format": FORMAT, TEAM: found[(TEAM, "")].dump(),
+                           LOCATION: _dump_named(found, LOCATION), EMPLOYEE: _dump_named(found, EMPLOYEE)},
+                          expires)
+    return computed
 
 
 @dataclass(frozen=True)
@@ -227,16 +243,20 @@ async def refresh_days(
     async with sessions() as session:
         states, stale = await _stale_days(session, window=window, now=now, team_ids=team_ids,
                                           employees=employees)
-    for first in range(0, len(stale), SAVE_BATCH):
+    by_day: dict[int, list[tuple[int, str]]] = {}
+    for index, team, wanted in stale:
+        by_day.setdefault(index, []).append((team, wanted))
+    for first in range(0, len(by_day), SAVE_BATCH):
         computed: list[tuple[DayState, str, datetime | None]] = []
         async with sessions() as session:
-            for index, team, wanted in stale[first:first + SAVE_BATCH]:
+            for index in sorted(by_day)[first:first + SAVE_BATCH]:
                 start = window.since + DAY * index
-                data, expires = await compute_day(session, start=start, team_id=team, now=now,
-                                                  employees=employees)
+                fingerprints = dict(by_day[index])
                 day = start.date().isoformat()
-                computed.append((DayState(index, day, team, f"{wanted}@{now.isoformat()}", data), wanted,
-                                 expires))
+                found = await compute_days(session, start=start, team_ids=fingerprints, now=now,
+                                           employees=employees)
+                computed += [(DayState(index, day, team, f"{fingerprints[team]}@{now.isoformat()}", data),
+                              fingerprints[team], expires) for team, (data, expires) in found.items()]
         async with transaction(sessions) as session:
             for state, wanted, expires in computed:
                 await weekly_queries.save_day(session, day=state.day, team_id=state.team, fingerprint=wanted,

@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.web import figure_days as kept_days
-from bot.web.figure_days import EMPLOYEE, LOCATION, TEAM, Day, DayState, Tally
+from bot.web.figure_days import EMPLOYEE, LOCATION, TEAM, Day, DayState, Named, Tally
 from storage.db import SessionFactory
 from storage.queries import weekly as weekly_queries
 from storage.queries.weekly import Window
@@ -142,12 +142,31 @@ MEMO_WEEKS = 2_000
 
 
 @dataclass
+class NamedWeek:
+    """The locations (employees) of a week: each one's alerts, to rank them, and the days they were read
+    from — a name's figures are merged from those only when it is among the busiest of the window."""
+
+    alerts: dict[str, int] = field(default_factory=dict)
+    days: list[Named] = field(default_factory=list)
+    merged: dict[str, Tally] = field(default_factory=dict)
+
+    def tally(self, name: str) -> Tally:
+        """`name`'s figures over the week, merged once (a week part is kept while its days are unchanged)."""
+        found = self.merged.get(name)
+        if found is None:
+            found = self.merged[name] = Tally()
+            for named in self.days:
+                named.add_to(name, found)
+        return found
+
+
+@dataclass
 class WeekPart:
     """One ISO week of some teams, merged from their days: each team's figures and all of them together
     (None), and each location's and employee's tally (the window's busiest are ranked from these)."""
 
     figures: dict[int | None, WeekFigures]
-    named: dict[str, dict[str, Tally]]
+    named: dict[str, NamedWeek]
 
 
 @dataclass
@@ -199,15 +218,16 @@ async def _parsed_days(
 def _week_part(days: Sequence[tuple[int, Day]], label: str, start: date) -> WeekPart:
     teams: dict[int, Tally] = {}
     overall = Tally()
-    named: dict[str, dict[str, Tally]] = {LOCATION: {}, EMPLOYEE: {}}
+    named = {LOCATION: NamedWeek(), EMPLOYEE: NamedWeek()}
     for team, day in days:
         teams.setdefault(team, Tally()).add(day.team)
         overall.add(day.team)
-        for dimension, tallies in named.items():
+        for dimension, week in named.items():
             found = day.named[dimension]
-            for i, name in enumerate(found.names):
-                tally = tallies.get(name) or tallies.setdefault(name, Tally())
-                tally.add(found.tally(i))
+            week.days.append(found)
+            alerts = week.alerts
+            for name, count in zip(found.names, found.counts[kept_days.ALERTS::kept_days.SUMS], strict=True):
+                alerts[name] = alerts.get(name, 0) + count
     figures: dict[int | None, WeekFigures] = {team: week_figures(tally, label, start, None)
                                               for team, tally in teams.items()}
     figures[None] = week_figures(overall, label, start, None)
@@ -238,15 +258,15 @@ def _busiest(parts: Sequence[WeekPart], dimension: str, label: str, start: date)
     """The TOP_GROUPS busiest names of a dimension over the whole window, ranked on their alerts."""
     alerts: dict[str, int] = {}
     for part in parts:
-        for name, tally in part.named[dimension].items():
-            alerts[name] = alerts.get(name, 0) + tally.counts[kept_days.ALERTS]
+        for name, count in part.named[dimension].alerts.items():
+            alerts[name] = alerts.get(name, 0) + count
     chosen = sorted(alerts, key=lambda name: (-alerts[name], name))[:TOP_GROUPS]
     totals = {name: Tally() for name in chosen}
     for part in parts:
         for name, total in totals.items():
-            found = part.named[dimension].get(name)
-            if found is not None:
-                total.add(found)
+            week = part.named[dimension]
+            if name in week.alerts:
+                total.add(week.tally(name))
     return tuple(FigureSeries(dimension=dimension, name=name, weeks=(),
                               total=week_figures(totals[name], label, start, None)) for name in chosen)
 

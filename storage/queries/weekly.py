@@ -113,16 +113,24 @@ def _fingerprints_sql(slices: int, some_teams: bool) -> TextClause:
 async def day_fingerprints(
     session: AsyncSession, *, window: Window, team_ids: Collection[int] | None
 ) -> dict[tuple[int, int], str]:
-    """(slice index, team id) → "count:sum of versions" of every alert raised then (any kind)."""
+    """(slice index, team id) → "count:sum of versions" of every alert raised then (any kind). The slices
+    before the window's first alert (one index seek finds it) are not asked: a year's view of a younger
+    history costs only the weeks it has."""
     if team_ids is not None and not team_ids:
         return {}
-    values: dict[str, Any] = {f"at{i}": window.since + window.step * i for i in range(window.count + 1)}
+    earliest = (await session.execute(select(func.min(col(Alert.created_at))).where(
+        window.holds(col(Alert.created_at))))).scalar()
+    if earliest is None:
+        return {}
+    first = int((_as_utc(earliest) - window.since) / window.step)
+    values: dict[str, Any] = {f"at{i}": window.since + window.step * (first + i)
+                              for i in range(window.count - first + 1)}
     if team_ids is not None:
         values["teams"] = sorted(team_ids)
     connection = await session.connection()
-    query = _fingerprints_sql(window.count, team_ids is not None)
+    query = _fingerprints_sql(window.count - first, team_ids is not None)
     rows = (await connection.execute(query, values)).tuples()
-    return {(int(i), int(team)): f"{count}:{total}" for i, team, count, total in rows}
+    return {(first + int(i), int(team)): f"{count}:{total}" for i, team, count, total in rows}
 
 
 async def day_markers(
@@ -167,42 +175,43 @@ async def save_day(
 
 
 async def alert_times(
-    session: AsyncSession, *, window: Window, now: datetime, team_id: int
-) -> Sequence[AlertTimes]:
-    """Every response alert of one team raised in the window: its clocks, and the location and employee
-    of its feedback."""
+    session: AsyncSession, *, window: Window, now: datetime, team_ids: Collection[int]
+) -> Sequence[tuple[int, *AlertTimes]]:
+    """(team id, its clocks...) of every response alert of the teams raised in the window: its clocks, and
+    the location and employee of its feedback."""
     created = col(Alert.created_at)
     query = (
         select(
+            col(Alert.team_id),
             _seconds_between(session, created, func.coalesce(col(Alert.claimed_at), col(Alert.resolved_at))),
             _seconds_between(session, created, col(Alert.resolved_at)),
             _seconds_between(session, created, col(Alert.first_contact_at)),
             _breached(now), _responded(), _attribute("location"), _attribute("employee"),
         )
         .join(Feedback, col(Feedback.id) == col(Alert.feedback_id))
-        .where(window.holds(created), col(Alert.team_id) == team_id, col(Alert.kind) == "response")
+        .where(window.holds(created), _teams(team_ids), col(Alert.kind) == "response")
     )
     connection = await session.connection()  # Core, not the ORM: rows come back as plain tuples
     return (await connection.execute(query)).tuples().all()
 
 
 async def systemic_and_next_deadline(
-    session: AsyncSession, *, window: Window, now: datetime, team_id: int
-) -> tuple[int, datetime | None]:
-    """(systemic issues one team opened in the window, the earliest deadline after `now` of a clock still
-    running — claim or resolve — among its response alerts raised then: when it passes, the breach rate
-    changes)."""
+    session: AsyncSession, *, window: Window, now: datetime, team_ids: Collection[int]
+) -> dict[int, tuple[int, datetime | None]]:
+    """Team id → (systemic issues it opened in the window, the earliest deadline after `now` of a clock
+    still running — claim or resolve — among its response alerts raised then: when it passes, the breach
+    rate changes)."""
     at = bindparam(None, now, type_=UTCDateTime())
     response = col(Alert.kind) == "response"
     unclaimed = and_(response, col(Alert.claimed_at).is_(None), col(Alert.resolved_at).is_(None),
                      col(Alert.claim_due_at) > at)
     unresolved = and_(response, col(Alert.resolved_at).is_(None), col(Alert.resolve_due_at) > at)
-    query = select(func.count(case((col(Alert.kind) == "systemic", 1))),
+    query = select(col(Alert.team_id), func.count(case((col(Alert.kind) == "systemic", 1))),
                    func.min(case((unclaimed, col(Alert.claim_due_at)))),
                    func.min(case((unresolved, col(Alert.resolve_due_at))))).where(
-        window.holds(col(Alert.created_at)), col(Alert.team_id) == team_id)
-    systemic, *dues = (await session.execute(query)).one()
-    return int(systemic), min((_as_utc(due) for due in dues if due is not None), default=None)
+        window.holds(col(Alert.created_at)), _teams(team_ids)).group_by(col(Alert.team_id))
+    return {int(team): (int(systemic), min((_as_utc(due) for due in dues if due is not None), default=None))
+            for team, systemic, *dues in (await session.execute(query)).tuples()}
 
 
 def _as_utc(value: Any) -> datetime:
@@ -211,22 +220,27 @@ def _as_utc(value: Any) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-async def follow_up_answers(session: AsyncSession, *, window: Window, team_id: int) -> list[FollowUpAnswer]:
-    """The latest answered follow-up of each response alert of one team raised in the window: whether
-    the customer confirmed the fix ("yes", and not a score of 6 or less, which reopened the alert)."""
+async def follow_up_answers(
+    session: AsyncSession, *, window: Window, team_ids: Collection[int]
+) -> dict[int, list[FollowUpAnswer]]:
+    """Team id → the latest answered follow-up of each of its response alerts raised in the window:
+    whether the customer confirmed the fix ("yes", and not a score of 6 or less, which reopened it)."""
     query = (
-        select(col(FollowUp.alert_id), col(FollowUp.resolved), col(FollowUp.score), _attribute("location"),
-               _attribute("employee"))
+        select(col(FollowUp.alert_id), col(Alert.team_id), col(FollowUp.resolved), col(FollowUp.score),
+               _attribute("location"), _attribute("employee"))
         .join(Alert, col(Alert.id) == col(FollowUp.alert_id))
         .join(Feedback, col(Feedback.id) == col(Alert.feedback_id))
-        .where(window.holds(col(Alert.created_at)), col(Alert.team_id) == team_id,
+        .where(window.holds(col(Alert.created_at)), _teams(team_ids),
                col(Alert.kind) == "response", col(FollowUp.answered_at).is_not(None))
         .order_by(col(FollowUp.id))
     )
-    latest: dict[int, FollowUpAnswer] = {}
-    for alert_id, resolved, score, where, who in (await session.execute(query)).tuples():
-        latest[alert_id] = (bool(resolved) and (score is None or score > 6), where, who)
-    return list(latest.values())
+    latest: dict[int, tuple[int, FollowUpAnswer]] = {}
+    for alert_id, team, resolved, score, where, who in (await session.execute(query)).tuples():
+        latest[alert_id] = (team, (bool(resolved) and (score is None or score > 6), where, who))
+    by_team: dict[int, list[FollowUpAnswer]] = {}
+    for team, answer in latest.values():
+        by_team.setdefault(team, []).append(answer)
+    return by_team
 
 
 async def responses_received(session: AsyncSession, *, window: Window) -> dict[int, int]:

@@ -1,6 +1,6 @@
 """`hotloop stats --by location|product|topic|employee [--json] [--since] [--team] [--weekly]`
-(hotloop/cli_stats.py, bot/breakdown.py, bot/breakdown_text.py, storage/queries/breakdown.py): figures per
-value and per ISO week, systemic summaries left out, per-person figures refused when turned off. The
+(hotloop/cli_stats.py, bot/breakdown.py, bot/breakdown_text.py, storage/queries/breakdown.py): figures
+per value and per ISO week, systemic summaries left out, per-person figures refused when turned off. The
 command runs in-process (typer's CliRunner) on a migrated SQLite file and, with HOTLOOP_TEST_DATABASE_URL,
 a throw-away PostgreSQL database."""
 

@@ -15,7 +15,7 @@ from storage.db import transaction
 from storage.models import FollowUp, Outbox, SystemicIssue, SystemicMember
 from storage.types import utcnow
 from tests.adapters.web.queue_helpers import add_alert, add_team
-from tests.adapters.web.signin_helpers import SignedIn, sign_in
+from tests.adapters.web.signin_helpers import SignedIn
 from tests.appserver import AppServer, AppWithChats
 from tests.security.test_injection import RESPONSE
 
@@ -27,13 +27,6 @@ ANSWERS = [{"question": "Staff friendliness", "value": 1, "scale_min": 1, "scale
 async def server(app_with_chats: AppWithChats) -> AsyncIterator[AppServer]:
     async with app_with_chats(public_url="http://127.0.0.1", systemic_min_count=1_000_000) as server:
         yield server
-
-
-@pytest.fixture
-async def ana(server: AppServer) -> AsyncIterator[SignedIn]:
-    web = await sign_in(server, user_id="U0ANA", name="ana")
-    yield web
-    await web.aclose()
 
 
 def action_forms(page: str) -> dict[str, str]:

@@ -25,13 +25,6 @@ async def server(app_with_chats: AppWithChats) -> AsyncIterator[AppServer]:
 
 
 @pytest.fixture
-async def ana(server: AppServer) -> AsyncIterator[SignedIn]:
-    web = await sign_in(server, user_id="U0ANA", name="ana")
-    yield web
-    await web.aclose()
-
-
-@pytest.fixture
 async def admin(server: AppServer) -> AsyncIterator[SignedIn]:
     web = await sign_in(server, user_id=ADMIN_ID, name="root")
     yield web

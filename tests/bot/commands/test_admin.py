@@ -7,18 +7,15 @@ with the usage line and leaves every row as it was.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.alerts.lifecycle import Actor
 from bot.commands.table import COMMANDS, Caller
 from bot.context import Context
 from storage.db import transaction
 from storage.models import Admin, Route, Team
-from tests.bot.commands.test_commands import ADMIN, USER, ok, open_context, rows, say, state
+from tests.bot.commands.test_commands import ADMIN, USER, ok, rows, say, state
 
 TEAMS_USER = Caller(
     Actor("8f2c3a1e-0d4b-4c55-9a57-1b2c3d4e5f60", "Tia", "teams"), channel="19:x@thread.tacv2"
@@ -170,13 +167,6 @@ REFUSALS = [
     "route frobnicate",
     "frobnicate",
 ]
-
-
-@pytest.fixture
-async def ctx(engine: AsyncEngine, database_url: str) -> AsyncIterator[Context]:
-    context = await open_context(database_url)
-    yield context
-    await context.close()
 
 
 @pytest.fixture

@@ -4,34 +4,22 @@ refused when HOTLOOP_EMPLOYEE_FIGURES=off. SQLite and, with HOTLOOP_TEST_DATABAS
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.alerts.lifecycle import Actor
-from bot.breakdown import week_label, week_start
-from bot.commands.table import Caller, CommandReply, run_command
+from bot.breakdown import breakdown, week_label, week_start
+from bot.breakdown_text import weekly_lines
+from bot.commands.table import Caller
 from bot.context import Context
 from bot.domain import utcnow
 from bot.settings import build_settings
 from tests.appserver import TEST_SECRET_KEY
-from tests.bot.commands.test_commands import ADMIN, USER, open_context
+from tests.bot.commands.test_commands import USER, say
 from tests.responses import add_response
 
 MANAGER = Caller(Actor("U0MGR", "Mia Manager", "slack"), channel="C0STORE42")
-
-
-@pytest.fixture
-async def ctx(engine: AsyncEngine, database_url: str) -> AsyncIterator[Context]:
-    context = await open_context(database_url)
-    yield context
-    await context.close()
-
-
-async def say(ctx: Context, text: str, caller: Caller = ADMIN) -> CommandReply:
-    return await run_command(text, caller=caller, ctx=ctx)
 
 
 async def seed(ctx: Context) -> None:
@@ -87,6 +75,18 @@ async def test_admins_see_weeks_outcomes_spread_and_promoters(ctx: Context) -> N
     assert "old news" not in text and "5 detractors" not in text  # 9 weeks ago; the systemic summary
     for private in ("Dana Private", "dana.private@example.com", "555 0199"):
         assert private not in text
+
+
+async def test_stats_by_employee_gives_the_same_weeks(ctx: Context) -> None:
+    """`hotloop stats --by employee` over the same 8 weeks shows the coaching view's lines for her."""
+    await seed(ctx)
+    now = utcnow()
+    coached = (await say(ctx, "coach Jessica C")).text.splitlines()[1:]
+    stats = await breakdown(ctx.sessions, dimension="employee", since=week_start(now) - timedelta(weeks=7),
+                            now=now)
+    lines = weekly_lines(stats)
+    block = lines[lines.index("Jessica C") + 1 :][: len(coached)]
+    assert [line.removeprefix("  ") if "Promot" in line or "“" in line else line for line in block] == coached
 
 
 async def test_a_manager_sees_their_teams_alerts_only_and_others_are_refused(ctx: Context) -> None:

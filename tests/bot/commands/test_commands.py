@@ -6,7 +6,6 @@ Permissions and "bad input changes nothing" live in tests/bot/commands/test_admi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +14,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col
 
 from bot.alerts.lifecycle import Actor
@@ -47,13 +45,6 @@ async def open_context(database_url: str) -> Context:
             log_json=False,
         )
     )
-
-
-@pytest.fixture
-async def ctx(engine: AsyncEngine, database_url: str) -> AsyncIterator[Context]:
-    context = await open_context(database_url)
-    yield context
-    await context.close()
 
 
 async def teams_admin(ctx: Context) -> None:

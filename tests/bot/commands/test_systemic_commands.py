@@ -4,26 +4,11 @@ HOTLOOP_TEST_DATABASE_URL, PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.commands.table import Caller, CommandReply, run_command
 from bot.context import Context
 from bot.systemic.detect import SystemicSettings
-from tests.bot.commands.test_commands import ADMIN, USER, open_context, team
-
-
-@pytest.fixture
-async def ctx(engine: AsyncEngine, database_url: str) -> AsyncIterator[Context]:
-    context = await open_context(database_url)
-    yield context
-    await context.close()
-
-
-async def say(ctx: Context, text: str, caller: Caller = ADMIN) -> CommandReply:
-    return await run_command(text, caller=caller, ctx=ctx)
+from tests.bot.commands.test_commands import USER, say, team
 
 
 async def test_set_changes_only_what_is_given_and_says_the_effective_values(ctx: Context) -> None:
