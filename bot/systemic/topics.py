@@ -58,7 +58,9 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    # compatibility forms first, then case: NFKD turns "𝘼" (mathematical A) into "A", which must fold too;
+    # the second NFKD decomposes what case folding itself produced
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 

@@ -8,9 +8,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Integer, Select, String, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -122,10 +123,11 @@ def _facts_query() -> Select[*tuple[Any, ...]]:
     )
 
 
-async def _facts(session: AsyncSession, query: Select[*tuple[Any, ...]]) -> list[NewAlert]:
+async def _facts(session: AsyncSession, query: Select[*tuple[Any, ...]],
+                 params: Mapping[str, object] | None = None) -> list[NewAlert]:
     return [NewAlert(alert_id or 0, team_id, at, severity, nps, comment, dict(attributes or {}), source)
             for alert_id, team_id, at, severity, nps, comment, attributes, source
-            in (await session.execute(query)).all()]
+            in (await session.execute(query, params)).all()]
 
 
 async def alerts_after(session: AsyncSession, *, after_id: int, limit: int) -> list[NewAlert]:
@@ -140,11 +142,18 @@ async def alerts_after_cursor(session: AsyncSession, *, cursor: str, limit: int)
     round trip less than storage.queries.systemic_window.lock_cursor then `alerts_after`): `FOR UPDATE`
     in the subquery on PostgreSQL, a second worker waiting there reads the advanced cursor; SQLite's
     `BEGIN IMMEDIATE` already holds the one write lock. [] when the cursor row does not exist yet."""
-    last_id = (select(col(JobCursor.last_id)).where(col(JobCursor.name) == cursor).with_for_update()
-               .scalar_subquery())
-    query = (_facts_query().where(col(Alert.id) > last_id, col(Alert.kind) == "response")
-             .order_by(col(Alert.id)).limit(limit))
-    return await _facts(session, query)
+    return await _facts(session, _after_cursor_statement(), {"cursor_name": cursor, "limit": limit})
+
+
+@lru_cache(maxsize=1)
+def _after_cursor_statement() -> Select[*tuple[Any, ...]]:
+    """Built once (the detector's every tick runs it): building it, and its cache key, cost more than
+    SQLite's execution of it."""
+    last_id = (select(col(JobCursor.last_id))
+               .where(col(JobCursor.name) == bindparam("cursor_name", type_=String))
+               .with_for_update().scalar_subquery())
+    return (_facts_query().where(col(Alert.id) > last_id, col(Alert.kind) == "response")
+            .order_by(col(Alert.id)).limit(bindparam("limit", type_=Integer)))
 
 
 async def alert_facts(session: AsyncSession, *, alert_ids: Sequence[int]) -> list[NewAlert]:

@@ -32,6 +32,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
@@ -66,9 +68,17 @@ async def lock_cursor(session: AsyncSession, *, name: str, now: datetime) -> int
     return int((await session.execute(query)).scalar_one())
 
 
+@lru_cache(maxsize=1)
+def _advance_statement() -> Any:
+    """Built once, on the Core table: a per-tick statement, and the ORM's bulk-update path (and its
+    statement's cache key, recomputed per build) cost more than SQLite's execution of it."""
+    table = JobCursor.__table__  # type: ignore[attr-defined]
+    return update(table).where(table.c.name == bindparam("cursor_name", type_=String)).values(
+        last_id=bindparam("last_id", type_=Integer), updated_at=bindparam("updated_at", type_=UTCDateTime))
+
+
 async def advance_cursor(session: AsyncSession, *, name: str, last_id: int, now: datetime) -> None:
-    stmt = update(JobCursor).where(col(JobCursor.name) == name).values(last_id=last_id, updated_at=now)
-    await session.execute(stmt)
+    await session.execute(_advance_statement(), {"cursor_name": name, "last_id": last_id, "updated_at": now})
 
 
 SIGNAL_COLUMNS = ("alert_id", "team_id", "dimension", "value", "at")
@@ -106,16 +116,21 @@ async def add_signal_days(session: AsyncSession, *, counts: Mapping[tuple[int, s
     """count += n for each (team, dimension, value, day): `INSERT … ON CONFLICT DO UPDATE` (both dialects)."""
     if not counts:
         return
-    table = SignalDay.__table__  # type: ignore[attr-defined]
     rows = [{"team_id": t, "dimension": d, "value": v, "day": day, "count": n}
             for (t, d, v, day), n in sorted(counts.items())]  # sorted: two writers lock in one order
     postgres = _postgres(session)
-    stmt = _insert_for(session)(table)
+    await session.execute(_add_days_statement(postgres), _arrays(DAY_COLUMNS, rows) if postgres else rows)
+
+
+@lru_cache(maxsize=2)
+def _add_days_statement(postgres: bool) -> Any:
+    """Built once per dialect (a per-tick statement: see _advance_statement)."""
+    table = SignalDay.__table__  # type: ignore[attr-defined]
+    stmt = (pg_insert if postgres else sqlite_insert)(table)
     if postgres:
         stmt = stmt.from_select(DAY_COLUMNS, _from_arrays(table.name, DAY_COLUMNS))
-    stmt = stmt.on_conflict_do_update(index_elements=["team_id", "dimension", "value", "day"],
+    return stmt.on_conflict_do_update(index_elements=["team_id", "dimension", "value", "day"],
                                       set_={"count": table.c.count + stmt.excluded.count})
-    await session.execute(stmt, _arrays(DAY_COLUMNS, rows) if postgres else rows)
 
 
 def _by_dimension(keys: Iterable[Key]) -> list[list[tuple[str, list[str]]]]:

@@ -17,6 +17,7 @@ def test_normalize_folds_case_accents_and_punctuation() -> None:
     assert normalize("Straße, Ærø; São Paulo") == "strasse ærø sao paulo"
     assert normalize("l'avocat d’abord, don't") == "l avocat d abord dont"
     assert normalize("snake_case ＦＵＬＬ") == "snake case full"
+    assert normalize("00𝘼 𝐃𝐄𝐋𝐀𝐘") == "00a delay"  # styled letters fold to plain lower case (hypothesis)
 
 
 def test_french_comment_folds_accents_and_drops_stop_words() -> None:
