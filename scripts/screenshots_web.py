@@ -44,7 +44,7 @@ from storage import queries  # noqa: E402
 from storage.db import transaction  # noqa: E402
 from storage.models import Alert, AlertEvent, Feedback, Team  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(shutil.which("chromium") or "chromium")  # Debian's chromium package
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--hide-scrollbars", "--force-device-scale-factor=1"]
 OUT = ROOT / "docs" / "web"

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import re
+import shutil
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,8 @@ from tests.serveproc import Served, hotloop_env, hotloop_serve
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright drives it, nothing is downloaded
+# Debian's chromium package, found on PATH (.ci/run installs it); Playwright drives it, nothing is downloaded
+CHROMIUM = Path(shutil.which("chromium") or "chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 SOURCE_SECRET = "browser-source-secret-0123456789"
