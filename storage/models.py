@@ -1,26 +1,17 @@
-"""SQLModel tables (see DESIGN.md "Concepts"). Times are UTC-aware; JSON is JSONB on PostgreSQL."""
+"""SQLModel tables (see DESIGN.md "Concepts"). Times are UTC-aware; JSON is JSONB on PostgreSQL.
+The systemic detector's tables live in storage/models_systemic.py, the dashboard's in
+storage/models_web.py; both are re-exported here so `storage.models` names every table."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
+from sqlalchemy import Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from storage.columns import json_column, now_column, time_column
 from storage.types import JSONType, UTCDateTime, utcnow
-
-
-def _time(*, nullable: bool = True, index: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
-
-
-def _now_column() -> Any:
-    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-
-
-def _json(default: Any) -> Any:
-    return Field(default_factory=default, sa_column=Column(JSONType(), nullable=False))
 
 
 class Team(SQLModel, table=True):
@@ -30,7 +21,7 @@ class Team(SQLModel, table=True):
     teams_channel: str | None = Field(default=None, max_length=255, description="Teams conversation id")
     managers_slack_channel: str | None = Field(default=None, max_length=64)
     managers_teams_channel: str | None = Field(default=None, max_length=255)
-    managers: list[str] = _json(list)  # user ids (Slack or Entra object ids) allowed to act as managers
+    managers: list[str] = json_column(list)  # user ids (Slack or Entra object ids) allowed to act as managers
     timezone: str = Field(default="UTC", max_length=64)
     business_hours: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType(), nullable=True))
     # e-mail to customers (sender, reply_to, ack policy, ack_delay, language): bot.config.document.TeamMailDoc
@@ -38,27 +29,27 @@ class Team(SQLModel, table=True):
     # systemic-spike detection for this team (window, min_count, sensitivity, enabled): None = the defaults
     systemic: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType(), nullable=True))
     is_default: bool = False
-    created_at: datetime = _now_column()
+    created_at: datetime = now_column()
 
 
 class Route(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     priority: int = Field(default=100, index=True)
-    match: dict[str, Any] = _json(dict)
+    match: dict[str, Any] = json_column(dict)
     team_id: int = Field(foreign_key="team.id", index=True)
     created_by: str | None = Field(default=None, max_length=64)
-    created_at: datetime = _now_column()
+    created_at: datetime = now_column()
 
 
 class Rule(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
     priority: int = Field(default=100)
-    condition: dict[str, Any] = _json(dict)
+    condition: dict[str, Any] = json_column(dict)
     severity: str | None = Field(default=None, max_length=16, description="None = no alert")
     enabled: bool = True
     created_by: str | None = Field(default=None, max_length=64)
-    created_at: datetime = _now_column()
+    created_at: datetime = now_column()
 
 
 class SlaPolicy(SQLModel, table=True):
@@ -91,7 +82,7 @@ class Admin(SQLModel, table=True):
     user_id: str = Field(max_length=255)
     platform: str = Field(default="slack", max_length=16)
     added_by: str | None = Field(default=None, max_length=255)
-    created_at: datetime = _now_column()
+    created_at: datetime = now_column()
 
 
 class Source(SQLModel, table=True):
@@ -99,10 +90,10 @@ class Source(SQLModel, table=True):
     name: str = Field(max_length=100, unique=True, index=True)
     kind: str = Field(max_length=32)
     secret_encrypted: str = Field(max_length=2000)
-    mapping: dict[str, Any] = _json(dict)
+    mapping: dict[str, Any] = json_column(dict)
     api_url: str | None = Field(default=None, max_length=500)
     api_token_encrypted: str | None = Field(default=None, max_length=4000)
-    created_at: datetime = _now_column()
+    created_at: datetime = now_column()
 
 
 class Feedback(SQLModel, table=True):
@@ -114,8 +105,8 @@ class Feedback(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id", index=True)
     external_id: str = Field(max_length=255)
-    received_at: datetime = _now_column()
-    submitted_at: datetime | None = _time()
+    received_at: datetime = now_column()
+    submitted_at: datetime | None = time_column()
     customer_id: str | None = Field(default=None, max_length=255)
     customer_name: str | None = Field(default=None, max_length=255)
     customer_email: str | None = Field(default=None, max_length=320)
@@ -123,8 +114,8 @@ class Feedback(SQLModel, table=True):
     nps: int | None = None
     contact_requested: bool = False
     comment: str | None = None
-    answers: list[dict[str, Any]] = _json(list)
-    attributes: dict[str, str] = _json(dict)
+    answers: list[dict[str, Any]] = json_column(list)
+    attributes: dict[str, str] = json_column(dict)
     partial: bool = False
 
 
@@ -145,24 +136,24 @@ class Alert(SQLModel, table=True):
     status: str = Field(default="open", max_length=16)
     team_id: int = Field(foreign_key="team.id")
     routed_by_default: bool = False
-    reasons: list[str] = _json(list)
+    reasons: list[str] = json_column(list)
     owner_id: str | None = Field(default=None, max_length=255)
     owner_name: str | None = Field(default=None, max_length=255)
     owner_platform: str | None = Field(default=None, max_length=16)
     escalation_level: int = 0
-    created_at: datetime = _now_column()
-    updated_at: datetime = _now_column()
-    claimed_at: datetime | None = _time()
-    resolved_at: datetime | None = _time()
-    claim_due_at: datetime | None = _time()
-    resolve_due_at: datetime | None = _time()
-    next_nag_at: datetime | None = _time()
+    created_at: datetime = now_column()
+    updated_at: datetime = now_column()
+    claimed_at: datetime | None = time_column()
+    resolved_at: datetime | None = time_column()
+    claim_due_at: datetime | None = time_column()
+    resolve_due_at: datetime | None = time_column()
+    next_nag_at: datetime | None = time_column()
     # the earliest of the three above while active; the SLA sweep reads only this indexed column
-    next_due_at: datetime | None = _time()
+    next_due_at: datetime | None = time_column()
     nag_count: int = 0
-    snoozed_until: datetime | None = _time()
+    snoozed_until: datetime | None = time_column()
     snooze_reason: str | None = Field(default=None, max_length=255)
-    snoozed_at: datetime | None = _time()  # when the current snooze began (paused time is credited)
+    snoozed_at: datetime | None = time_column()  # when the current snooze began (paused time is credited)
     outcome: str | None = Field(default=None, max_length=32)
     root_cause: str | None = Field(default=None, max_length=64)
     resolution_note: str | None = Field(default=None, max_length=3000)
@@ -174,17 +165,19 @@ class Alert(SQLModel, table=True):
     # the customer's side of the loop (bot/mail/ack.py): None = not looked at yet, then waiting (due at
     # ack_due_at) → queued → sent, or none (not wanted) / skipped (contacted first, unsubscribed)
     ack_status: str | None = Field(default=None, max_length=16)
-    ack_due_at: datetime | None = _time()
-    acknowledged_at: datetime | None = _time()  # the acknowledgement e-mail was accepted by the SMTP server
-    first_contact_at: datetime | None = _time()  # someone first reached the customer (reply, call)
+    ack_due_at: datetime | None = time_column()
+    acknowledged_at: datetime | None = time_column()  # the acknowledgement e-mail reached the SMTP server
+    first_contact_at: datetime | None = time_column()  # someone first reached the customer (reply, call)
     # "did we fix it?" (bot/mail/followup.py): asked / unasked when resolved, then waiting (due at
     # follow_up_due_at) → queued, or none / skipped; confirmed or reopened once the customer answered
     follow_up_status: str | None = Field(default=None, max_length=16)
-    follow_up_due_at: datetime | None = _time()
+    follow_up_due_at: datetime | None = time_column()
     # "response" (one customer's answer) or "systemic" (the parent of a spike, bot/systemic): a systemic
     # alert's feedback row is hotloop's own summary, from the built-in source "hotloop-systemic"
-    kind: str = Field(default="response", sa_column=Column(String(16), nullable=False,
-                                                         server_default="response", default="response"))
+    kind: str = Field(
+        default="response",
+        sa_column=Column(String(16), nullable=False, server_default="response", default="response"),
+    )
 
 
 class AlertEvent(SQLModel, table=True):
@@ -194,8 +187,8 @@ class AlertEvent(SQLModel, table=True):
     actor_id: str | None = Field(default=None, max_length=255)
     actor_name: str | None = Field(default=None, max_length=255)
     platform: str | None = Field(default=None, max_length=16)
-    at: datetime = _now_column()
-    data: dict[str, Any] = _json(dict)
+    at: datetime = now_column()
+    data: dict[str, Any] = json_column(dict)
 
 
 class CardRef(SQLModel, table=True):
@@ -209,8 +202,8 @@ class CardRef(SQLModel, table=True):
     thread_id: str | None = Field(default=None, max_length=255)
     audience: str = Field(default="team", max_length=16, description="team | managers | digest")
     conversation_ref: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType(), nullable=True))
-    created_at: datetime = _now_column()
-    updated_at: datetime = _now_column()
+    created_at: datetime = now_column()
+    updated_at: datetime = now_column()
 
 
 class Conversation(SQLModel, table=True):
@@ -222,8 +215,8 @@ class Conversation(SQLModel, table=True):
     platform: str = Field(max_length=16)
     conversation_id: str = Field(max_length=255)
     name: str | None = Field(default=None, max_length=255)
-    reference: dict[str, Any] = _json(dict)
-    updated_at: datetime = _now_column()
+    reference: dict[str, Any] = json_column(dict)
+    updated_at: datetime = now_column()
 
 
 class Outbox(SQLModel, table=True):
@@ -246,13 +239,13 @@ class Outbox(SQLModel, table=True):
     platform: str = Field(max_length=16)
     destination: str = Field(default="", max_length=255, description="channel / user / conversation")
     alert_id: int | None = Field(default=None, foreign_key="alert.id")
-    payload: dict[str, Any] = _json(dict)
+    payload: dict[str, Any] = json_column(dict)
     status: str = Field(default="pending", max_length=16, description="pending | done | failed | coalesced")
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     last_error: str | None = Field(default=None, max_length=2000)
-    created_at: datetime = _now_column()
-    done_at: datetime | None = _time()
+    created_at: datetime = now_column()
+    done_at: datetime | None = time_column()
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -283,7 +276,7 @@ class IgnoredWebhook(SQLModel, table=True):
     source: str = Field(max_length=100)
     reason: str = Field(max_length=255)
     count: int = 0
-    last_at: datetime = _now_column()
+    last_at: datetime = now_column()
 
 
 class MailSuppression(SQLModel, table=True):
@@ -295,7 +288,7 @@ class MailSuppression(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     address_hash: str = Field(max_length=64)
     reason: str = Field(max_length=32, description="unsubscribed | bounced")
-    created_at: datetime = _now_column()
+    created_at: datetime = now_column()
 
 
 class FollowUp(SQLModel, table=True):
@@ -313,138 +306,43 @@ class FollowUp(SQLModel, table=True):
     nonce: str = Field(max_length=32)
     address_hash: str = Field(max_length=64)
     language: str = Field(max_length=8)
-    created_at: datetime = _now_column()
-    expires_at: datetime = _now_column()
-    sent_at: datetime | None = _time()  # the SMTP server accepted the e-mail
-    answered_at: datetime | None = _time()
+    created_at: datetime = now_column()
+    expires_at: datetime = now_column()
+    sent_at: datetime | None = time_column()  # the SMTP server accepted the e-mail
+    answered_at: datetime | None = time_column()
     resolved: bool | None = None  # the customer's answer: yes (confirmed) / no (reopened)
     score: int | None = None  # 0–10, optional
     comment: str | None = Field(default=None, max_length=2000)
 
 
-class SystemicIssue(SQLModel, table=True):
-    """A spike: many alerts of one team sharing a dimension value (location=042, topic="delivery late")
-    within a sliding window, more than the trailing baseline makes likely. Its case (claim, escalate,
-    resolve, cards) is the alert `alert_id` of kind "systemic", key SYS-<number>."""
+# re-exported: importing storage.models registers every table in SQLModel.metadata
+from storage.models_systemic import AlertSignal, JobCursor, SignalDay, SystemicIssue, SystemicMember  # noqa: E402
+from storage.models_web import FigureDay, WebSession, WebSignin  # noqa: E402
 
-    __table_args__ = (
-        UniqueConstraint("number", name="uq_systemicissue_number"),
-        Index("ix_systemicissue_value", "team_id", "dimension", "value", "last_child_at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    number: int  # SYS-<number>
-    alert_id: int = Field(foreign_key="alert.id", unique=True)
-    team_id: int = Field(foreign_key="team.id")
-    # location | region | product | employee | source | topic
-    dimension: str = Field(max_length=32)
-    value: str = Field(max_length=255)
-    window_seconds: int
-    baseline_per_window: float = 0.0  # the expected count in one window, from the trailing 28 days
-    child_count: int = 0
-    first_child_at: datetime = _now_column()
-    last_child_at: datetime = _now_column()
-    created_at: datetime = _now_column()
-
-
-class SystemicMember(SQLModel, table=True):
-    """A child alert of a systemic issue: at most one parent per alert and dimension."""
-
-    __table_args__ = (UniqueConstraint("alert_id", "dimension", name="uq_systemicmember_alert_dimension"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    systemic_id: int = Field(foreign_key="systemicissue.id", index=True)
-    alert_id: int = Field(foreign_key="alert.id", index=True)
-    dimension: str = Field(max_length=32)
-    joined_at: datetime = _now_column()
-
-
-class AlertSignal(SQLModel, table=True):
-    """One dimension value of one alert (location=042, topic="delivery late"), at the alert's time: the
-    sliding window counts these (the baseline reads SignalDay)."""
-
-    # lookup: the detector's window counts (team, dimension, value, time range); at: the retention's
-    # hourly delete. No index on alert_id: alerts are never deleted, and nothing reads signals by alert.
-    __table_args__ = (Index("ix_alertsignal_lookup", "team_id", "dimension", "value", "at"),
-                      Index("ix_alertsignal_at", "at"))
-
-    id: int | None = Field(default=None, primary_key=True)
-    alert_id: int = Field(foreign_key="alert.id")
-    team_id: int = Field(foreign_key="team.id")
-    dimension: str = Field(max_length=32)
-    value: str = Field(max_length=255)
-    at: datetime = _now_column()
-
-
-class SignalDay(SQLModel, table=True):
-    """Alerts per team, dimension value and UTC day: the trailing baseline reads at most 28 rows a value."""
-
-    # counts: the baseline's sums read the index alone (28 adjacent entries a value), not 28 table rows
-    __table_args__ = (UniqueConstraint("team_id", "dimension", "value", "day", name="uq_signalday"),
-                      Index("ix_signalday_counts", "team_id", "dimension", "value", "day", "count"))
-
-    id: int | None = Field(default=None, primary_key=True)
-    team_id: int = Field(foreign_key="team.id")
-    dimension: str = Field(max_length=32)
-    value: str = Field(max_length=255)
-    day: str = Field(max_length=10, description="UTC date, YYYY-MM-DD")
-    count: int = 0
-
-
-class JobCursor(SQLModel, table=True):
-    """How far a sequential job has read (the systemic detector: the last alert id it looked at)."""
-
-    name: str = Field(primary_key=True, max_length=64)
-    last_id: int = 0
-    updated_at: datetime = _now_column()
-
-
-class WebSignin(SQLModel, table=True):
-    """A single-use dashboard sign-in link (/app/login/<token>), given in chat to one chat user."""
-
-    __table_args__ = (UniqueConstraint("nonce", name="uq_websignin_nonce"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    nonce: str = Field(max_length=64)
-    platform: str = Field(max_length=16)
-    user_id: str = Field(max_length=255)
-    user_name: str = Field(max_length=255)
-    teams: list[int] = _json(list)  # the teams whose channel the link was asked from ("my team")
-    created_at: datetime = _now_column()
-    expires_at: datetime = _now_column()
-    used_at: datetime | None = _time()
-
-
-class WebSession(SQLModel, table=True):
-    """A dashboard session: the cookie carries a random token, only its hash is stored."""
-
-    __table_args__ = (UniqueConstraint("token_hash", name="uq_websession_token_hash"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    token_hash: str = Field(max_length=64)
-    csrf_token: str = Field(max_length=64)
-    platform: str = Field(max_length=16)
-    user_id: str = Field(max_length=255)
-    user_name: str = Field(max_length=255)
-    teams: list[int] = _json(list)
-    created_at: datetime = _now_column()
-    expires_at: datetime = _now_column()
-    last_seen_at: datetime = _now_column()
-    revoked_at: datetime | None = _time()
-
-
-class FigureDay(SQLModel, table=True):
-    """One team's closed-loop figures for one UTC day (bot/web/figures.py), kept so the dashboard reads a
-    few rows instead of every alert: recomputed when the day's alerts changed (`fingerprint`: their count
-    and the sum of their versions) or when an open clock's deadline passed (`expires_at`)."""
-
-    __table_args__ = (UniqueConstraint("day", "team_id", name="uq_figureday_day_team"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    day: str = Field(max_length=10, description="UTC date, YYYY-MM-DD")
-    team_id: int  # no foreign key: a deleted team's old days are simply never read
-    fingerprint: str = Field(max_length=64)
-    expires_at: datetime | None = _time()
-    computed_at: datetime = _now_column()
-    # plain JSON (text), not JSONB: read whole, several MB a page, and never queried inside
-    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+__all__ = [
+    "Admin",
+    "Alert",
+    "AlertEvent",
+    "AlertSignal",
+    "CardRef",
+    "Conversation",
+    "EscalationStep",
+    "Feedback",
+    "FigureDay",
+    "FollowUp",
+    "IgnoredWebhook",
+    "JobCursor",
+    "MailSuppression",
+    "Outbox",
+    "Route",
+    "Rule",
+    "SignalDay",
+    "SlaPolicy",
+    "Source",
+    "SystemicIssue",
+    "SystemicMember",
+    "Team",
+    "WebSession",
+    "WebSignin",
+    "WebhookDelivery",
+]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from storage.db import SessionFactory, create_all, create_engine_for, session_factory
+from storage.models_systemic import seed_job_cursors
 from tests.databases import throwaway_pg_database
 from tests.fakes.bot_connector import FakeBotConnector
 from tests.fakes.slack_api import FakeSlackApi
@@ -128,6 +129,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            await conn.run_sync(seed_job_cursors)
     else:
         await create_all(engine)
     yield engine

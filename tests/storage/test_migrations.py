@@ -118,3 +118,15 @@ async def test_upgrade_from_a_running_event_loop_keeps_data(fresh_url: str) -> N
             assert (await conn.execute(text("SELECT count(*) FROM admin"))).scalar_one() == 1
     finally:
         await engine.dispose()
+
+
+async def test_the_detector_cursor_exists_from_the_schema_on(fresh_url: str) -> None:
+    """Seeded by migration 0006 (and by create_all): no timer creates a row at an arbitrary moment."""
+    await upgrade(fresh_url)
+    engine = create_engine_for(fresh_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT name, last_id FROM jobcursor"))).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(r) for r in rows] == [("systemic", 0)]

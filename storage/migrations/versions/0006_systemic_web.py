@@ -15,6 +15,7 @@ Create Date: 2026-12-06 14:20:00
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -106,13 +107,16 @@ def _signal_tables() -> None:
         sa.UniqueConstraint("team_id", "dimension", "value", "day", name="uq_signalday"),
     )
     op.create_index("ix_signalday_counts", "signalday", ["team_id", "dimension", "value", "day", "count"])
-    op.create_table(
+    cursor = op.create_table(
         "jobcursor",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("last_id", sa.Integer(), nullable=False),
         sa.Column("updated_at", _T(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
+    # Seeded here, not by the detector's first tick: a timer writing a row at an arbitrary moment
+    # would make "this request changed nothing" untestable.
+    op.bulk_insert(cursor, [{"name": "systemic", "last_id": 0, "updated_at": datetime.now(UTC)}])
 
 
 def _web_tables() -> None:
