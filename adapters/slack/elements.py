@@ -5,7 +5,7 @@ The limits are Block Kit's (PROTOCOLS §7); every mrkdwn object is verbatim (`te
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from adapters.slack.text import SECTION_MAX, mrkdwn_object, truncate
@@ -93,3 +93,26 @@ def action_elements(buttons: Sequence[CardButton], menu: Sequence[CardButton]) -
     if menu:
         elements.append(menu_element(menu))
     return elements
+
+
+def safe_image_url(url: str | None) -> str | None:
+    """An image block's URL, or None for what Slack would refuse (not http(s), too long, unsafe chars)."""
+    if not url or not url.startswith(("https://", "http://")) or len(url) > 3000:
+        return None
+    if any(c in url for c in "<> \n\""):
+        return None
+    return url
+
+
+def action_ids(blocks: Iterable[Block]) -> set[str]:
+    """Every action id a message can send: element action_ids and menu option prefixes."""
+    found: set[str] = set()
+    for block in blocks:
+        elements = list(block.get("elements", []))
+        if "accessory" in block:
+            elements.append(block["accessory"])
+        for element in elements:
+            if "action_id" in element:  # "alert.claim#3" in a dense digest is alert.claim
+                found.add(element["action_id"].split("#", 1)[0])
+            found.update(option["value"].split("|", 1)[0] for option in element.get("options", []))
+    return found

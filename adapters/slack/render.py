@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -42,7 +41,15 @@ from adapters.slack.elements import OPTION_VALUE_MAX as OPTION_VALUE_MAX
 from adapters.slack.elements import OVERFLOW_OPTIONS_MAX as OVERFLOW_OPTIONS_MAX
 from adapters.slack.elements import SELECT_OPTIONS_MAX as SELECT_OPTIONS_MAX
 from adapters.slack.elements import Block as Block
-from adapters.slack.elements import action_elements, fit_elements, mrkdwn, plain_text, section_block
+from adapters.slack.elements import (
+    action_elements,
+    fit_elements,
+    mrkdwn,
+    plain_text,
+    safe_image_url,
+    section_block,
+)
+from adapters.slack.elements import action_ids as action_ids
 from adapters.slack.elements import button_element as button_element
 from adapters.slack.elements import menu_element as menu_element
 from adapters.slack.elements import menu_value as menu_value
@@ -297,20 +304,12 @@ def _digest_head(digest: DigestCard) -> list[Block]:
         texts = [f"*{escape_mrkdwn(name)}:* {escape_mrkdwn(value)}" for name, value in digest.figures]
         elements = [mrkdwn(text) for text in fit_elements(texts)]
         head.append({"type": "context", "block_id": _digest_id(digest, "figures"), "elements": elements})
-    chart = _safe_image(digest.meta.get("chart_url"))
+    chart = safe_image_url(digest.meta.get("chart_url"))
     if chart is not None:  # the week's chart (bot/web/chart_links.py): only with a public URL to fetch
         alt = truncate(digest.meta.get("chart_alt") or "Chart of the week's figures", 2000)
         head.append({"type": "image", "block_id": _digest_id(digest, "chart"), "image_url": chart,
                      "alt_text": alt})
     return head
-
-
-def _safe_image(url: str | None) -> str | None:
-    if not url or not url.startswith(("https://", "http://")) or len(url) > 3000:
-        return None
-    if any(c in url for c in "<> \n\""):
-        return None
-    return url
 
 
 # A burst must hold 100+ alerts in ONE message: Slack takes about one post a second per channel and the
@@ -386,17 +385,3 @@ def digest_blocks(digest: DigestCard) -> list[Block]:
 
 def digest_message(digest: DigestCard) -> dict[str, Any]:
     return {"text": fallback(digest.fallback_text or digest.title), "blocks": digest_blocks(digest)}
-
-
-def action_ids(blocks: Iterable[Block]) -> set[str]:
-    """Every action id a message can send: element action_ids and menu option prefixes."""
-    found: set[str] = set()
-    for block in blocks:
-        elements = list(block.get("elements", []))
-        if "accessory" in block:
-            elements.append(block["accessory"])
-        for element in elements:
-            if "action_id" in element:  # "alert.claim#3" in a dense digest is alert.claim
-                found.add(element["action_id"].split("#", 1)[0])
-            found.update(option["value"].split("|", 1)[0] for option in element.get("options", []))
-    return found
