@@ -33,6 +33,15 @@ log = structlog.get_logger("hotloop.web")
 ChatFactory = Callable[[Settings, Context], Mapping[str, Chat]]
 
 
+async def _close_clients(app: FastAPI, mailer: Any) -> None:
+    if mailer is not None:
+        await mailer.aclose()
+    for chat in app.state.chats.values():
+        close = getattr(chat, "aclose", None)  # adapters that own an HTTP client
+        if close is not None:
+            await close()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -60,12 +69,7 @@ def create_app(
             yield
         finally:
             await workers.stop()
-            if mailer is not None:
-                await mailer.aclose()
-            for chat in app.state.chats.values():
-                close = getattr(chat, "aclose", None)  # adapters that own an HTTP client
-                if close is not None:
-                    await close()
+            await _close_clients(app, mailer)
             await ctx.close()
 
     app = FastAPI(title="hotloop", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
