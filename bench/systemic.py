@@ -181,7 +181,7 @@ async def seed(engine: AsyncEngine, sessions: SessionFactory, rng: random.Random
     began = time.perf_counter()
     await write(sessions, baseline)
     async with transaction(sessions) as session:
-        session.add(JobCursor(name=CURSOR, last_id=BASELINE_ALERTS))
+        await session.merge(JobCursor(name=CURSOR, last_id=BASELINE_ALERTS))  # create_all seeded it at 0
     await settle(engine, vacuum=True)
     print(f"seeded {BASELINE_ALERTS:,} alerts, {len(baseline.signals):,} signals, {len(baseline.days):,} "
           f"signal days in {time.perf_counter() - began:.0f} s")
@@ -226,6 +226,29 @@ async def measure(engine: AsyncEngine, config: ConfigSnapshot, rng: random.Rando
     return seconds, total, times[-1]
 
 
+async def floors(engine: AsyncEngine, config: ConfigSnapshot, now: datetime) -> dict[str, float]:
+    """The fixed costs under any tick (p50 of 200): a transaction with one trivial statement — the least
+    any separate transaction costs on this driver — and the detector's tick when nothing is new."""
+    sessions = session_factory(engine)
+
+    async def p50(step: Any) -> float:
+        seconds = []
+        for _ in range(200):
+            began = time.perf_counter()
+            async with transaction(sessions) as session:
+                await step(session)
+            seconds.append(time.perf_counter() - began)
+        return round(quantile(seconds, 0.5) * 1000, 3)
+
+    async def one_statement(session: Any) -> None:
+        await session.execute(text("SELECT 1"))
+
+    async def idle_tick(session: Any) -> None:
+        await detect_batch(session, config=config, alarming_words=WORDS, now=now, batch=1)
+
+    return {"one_statement_ms": await p50(one_statement), "idle_tick_ms": await p50(idle_tick)}
+
+
 async def next_free_id(sessions: SessionFactory) -> int:
     """Above every feedback and alert id (the parents opened took some)."""
     async with sessions() as session:
@@ -261,6 +284,8 @@ async def run(database_url: str, name: str, runs: Sequence[tuple[int, int]]) -> 
                                                 batch=batch, count=count)
             rows.append(figures(name, batch, seconds, total))
             print(json.dumps(rows[-1]))
+        rows[-1]["floors"] = await floors(engine, config, end + timedelta(days=1))
+        print(json.dumps(rows[-1]["floors"]))
         async with sessions() as session:  # what opened: the bursts, or a chance spike of a value
             opened = (await session.execute(text(
                 "SELECT dimension, value, child_count, baseline_per_window FROM systemicissue "
@@ -310,6 +335,11 @@ def report(rows: Sequence[dict[str, Any]], load: Sequence[float], command: str, 
     lines += ["", "ms per alert = the batches' time / alerts. Batch 1 is the fixed cost of one tick's "
               "transaction (~8 round trips); larger batches spread it. *children joined*: alerts added to "
               "a parent opened in an earlier batch (the burst's later alerts).", ""]
+    lines += [f"Fixed costs on {r['database']} (p50 of 200): a transaction of one `SELECT 1` "
+              f"{r['floors']['one_statement_ms']:.2f} ms — no separate transaction costs less on this "
+              f"driver, so no tick of one alert can cost under it; the detector's tick with nothing new "
+              f"{r['floors']['idle_tick_ms']:.2f} ms." for r in rows if r.get("floors")]
+    lines += [""]
     lines += [f"Parents opened on {r['database']} (dimension=value:children): {', '.join(r['parents'])}."
               for r in rows if r.get("parents")]
     return "\n".join(lines) + "\n"

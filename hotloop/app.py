@@ -19,7 +19,7 @@ from adapters.mail.smtp import build_mailer
 from adapters.ops_routes import install_error_handlers, mount_ops
 from adapters.slack.routes import mount_slack
 from adapters.teams.routes import mount_teams
-from adapters.web.figures_routes import mount_figures
+from adapters.web.figures_routes import mount_figures, start_preload
 from adapters.web.queue_routes import mount_queue
 from adapters.web.routes import mount_web
 from bot.chat.port import Chat
@@ -63,11 +63,14 @@ def create_app(
         app.state.workers = workers
         if role in (Role.WORKER, Role.ALL):
             workers.start()
+        preload = start_preload(app) if role in (Role.WEB, Role.ALL) else None
         log.info("hotloop.started", role=role.value, database=ctx.engine.dialect.name,
                  chats=sorted(app.state.chats), mode=settings.mode.value)
         try:
             yield
         finally:
+            if preload is not None:
+                preload.cancel()
             await workers.stop()
             await _close_clients(app, mailer)
             await ctx.close()

@@ -232,6 +232,17 @@ async def _stale_days(
     return kept, stale
 
 
+async def kept_states(
+    sessions: SessionFactory, *, since: datetime, days: int, now: datetime, employees: bool,
+) -> list[DayState]:
+    """The (day, team)s of the `days` days from `since` whose kept figures are current, every team;
+    nothing computed or written (a page or the warm-up job computes the others)."""
+    window = Window(since=since, count=days, step=DAY)
+    async with sessions() as session:
+        kept, _ = await _stale_days(session, window=window, now=now, team_ids=None, employees=employees)
+    return kept
+
+
 async def refresh_days(
     sessions: SessionFactory, *, since: datetime, days: int, now: datetime,
     team_ids: Collection[int] | None, employees: bool,

@@ -281,6 +281,24 @@ async def refresh_window(
                                         team_ids=team_ids, employees=employees)
 
 
+async def preload_memo(sessions: SessionFactory, memo: FigureMemo, *, now: datetime, employees: bool) -> int:
+    """The kept days of the longest window parsed into `memo` at a process's start (read-only), so its
+    first figures page reads and parses only what changed since, not every kept day. Returns how many."""
+    since = window_start(now, MAX_WEEKS)
+    states = await kept_days.kept_states(sessions, since=since, days=MAX_WEEKS * 7, now=now,
+                                         employees=employees)
+    parsed = await _parsed_days(sessions, states, memo)
+    starts, labels = _calendar(since, MAX_WEEKS)  # every team's weeks: an admin's page (any length)
+    _weeks(parsed, memo, scope=(None, employees), labels=labels, starts=starts)
+    return len(parsed)
+
+
+def _calendar(since: datetime, weeks: int) -> tuple[list[date], tuple[str, ...]]:
+    """The window's weeks: their first days and labels."""
+    starts = [(since + timedelta(weeks=i)).date() for i in range(weeks)]
+    return starts, tuple(week_label(day) for day in starts)
+
+
 async def weekly_figures(
     sessions: SessionFactory,
     *,
@@ -304,8 +322,7 @@ async def weekly_figures(
         async with sessions() as session:
             received = await weekly_queries.responses_received(
                 session, window=Window(since=since, count=weeks, step=timedelta(weeks=1)))
-    starts = [(since + timedelta(weeks=i)).date() for i in range(weeks)]
-    labels = tuple(week_label(day) for day in starts)
+    starts, labels = _calendar(since, weeks)
     scope = (None if team_ids is None else frozenset(team_ids), employee_figures)
     parts = _weeks(await _parsed_days(sessions, states, memo), memo, scope=scope, labels=labels,
                    starts=starts)

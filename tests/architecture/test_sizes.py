@@ -1,6 +1,7 @@
-"""The project's size rules (README, after the layer diagram): production files under 400 lines, functions under 50,
-read from the source so a file or function that outgrows them fails here, not in review. Alembic
-revisions are generated code and exempt; tests, benchmarks and scripts are not production code."""
+"""The project's size rules (README, after the layer diagram): production files under 400 lines,
+functions under 50, read from the source so a file or function that outgrows them fails here, not in
+review. Alembic revisions are generated code and exempt; tests, benchmarks and scripts are not
+production code."""
 
 from __future__ import annotations
 

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from bot.context import Context
 from bot.domain import utcnow
-from bot.web.figures import FigureMemo, Figures, weekly_figures
+from bot.web.figures import FigureMemo, Figures, preload_memo, weekly_figures
 from jobs.figures import warm_figure_days
 from jobs.runner import job_table
 from storage.models import Alert, FigureDay
@@ -77,3 +77,38 @@ async def test_after_the_warm_up_a_page_computes_no_day_and_a_change_only_its_ow
     assert sum(week.responded for week in north_series.weeks) == 2  # shown at once, though memoised
     assert sum(week.responded for week in first.teams[0].weeks) == 1
     assert await warm_figure_days(ctx) == 0  # the page kept what it computed
+
+
+async def test_a_restarted_process_preloads_the_kept_days_and_its_first_page_reads_none(ctx: Context) -> None:
+    """bot/web/figures.py `preload_memo` (run by the web process at start): every kept day parsed ahead,
+    read-only; the first page then reads no day's figures from `figureday`, and what is not kept yet
+    is left to the page (computed there, as before)."""
+    now = utcnow()
+    made = History(ctx.sessions)
+    north, south = await made.setup()
+    names = {north: "north", south: "south"}
+    await made.alert(north, now - timedelta(days=2), location="L1", contact=60)
+    await made.alert(south, now - timedelta(weeks=20), location="L2", claim=700)
+    await warm_figure_days(ctx)
+    kept = await _kept(ctx)
+    late = await made.alert(south, now - timedelta(days=1), location="L2")  # not kept yet
+
+    memo = FigureMemo()
+    assert await preload_memo(ctx.sessions, memo, now=now, employees=True) == 2
+    assert set(memo.days) == set(kept)
+    assert await _kept(ctx) == kept  # read-only: the day of the late alert was not computed
+
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(ctx.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        figures = await _page(ctx, names, memo, weeks=52)
+    finally:
+        event.remove(ctx.engine.sync_engine, "before_cursor_execute", seen)
+    assert sum(week.alerts for week in figures.overall.weeks) == 3 and late
+    reads = [s for s in statements if "figureday.data" in s.replace('"', "")]
+    assert reads == [], reads  # nothing parsed again: only the late day was computed
+    assert len(await _kept(ctx)) == 3

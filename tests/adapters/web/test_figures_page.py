@@ -4,6 +4,7 @@ figures only where HOTLOOP_EMPLOYEE_FIGURES allows, and the customer's words nev
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -12,7 +13,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from PIL import Image
 
+from bot.settings import Role
 from bot.web.chart_links import signed_chart_url
+from bot.web.figures import FigureMemo
 from storage.types import utcnow
 from tests.adapters.web.queue_helpers import add_alert, add_team, default_team_id
 from tests.adapters.web.signin_helpers import SignedIn, sign_in
@@ -127,3 +130,23 @@ async def test_the_signed_chart_link_serves_a_png_and_nothing_else_does(server: 
 async def test_no_chart_link_without_a_public_url(app_with_chats: AppWithChats) -> None:
     async with app_with_chats(public_url="") as server:
         assert signed_chart_url(server.ctx.settings, team_id=1, now=utcnow()) is None
+
+
+
+async def test_a_web_process_preloads_the_figures_at_start(app_with_chats: AppWithChats) -> None:
+    """hotloop/app.py starts adapters/web/figures_routes.py `preload_figures` for roles web and all: the
+    process's memo exists before any figures page was asked for."""
+    async with app_with_chats(role=Role.WEB) as web:
+        memo = None
+        for _ in range(100):
+            memo = getattr(web.app.state, "figure_memo", None)
+            if isinstance(memo, FigureMemo):
+                break
+            await asyncio.sleep(0.05)
+        assert isinstance(memo, FigureMemo)
+
+
+async def test_a_worker_process_preloads_no_figures(app_with_chats: AppWithChats) -> None:
+    async with app_with_chats(role=Role.WORKER) as worker:
+        await asyncio.sleep(0.3)
+        assert getattr(worker.app.state, "figure_memo", None) is None
