@@ -14,7 +14,7 @@ The figures are measured
   team) of 52 weeks computed and kept in `figureday` (a one-off after the upgrade); then
 - after a restart: the process's memo of parsed days and merged weeks emptied, then filled again by the
   web process's start-up preload (adapters/web/figures_routes.py `preload_figures`, read-only) before the
-  request; and with an empty memo (a page arriving while that preload still runs: the kept days read);
+  request; and at once after a start (the preload started, not finished: the page waits for it);
 - after new data: before each request the newest alert of each team is written (its version bumped, as
   every claim, contact or resolve does): those teams' days are counted again and their week merged again;
 - data unchanged: the change check, then everything from the memo.
@@ -47,7 +47,7 @@ from dashboard_seed import load_postgres, load_sqlite  # noqa: E402  (bench/dash
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from adapters.web.figures_routes import preload_figures  # noqa: E402
+from adapters.web.figures_routes import preload_figures, start_preload  # noqa: E402
 from bot.settings import Role, build_settings  # noqa: E402
 from bot.web.chart_links import signed_chart_url  # noqa: E402
 from bot.web.figures import MAX_WEEKS, refresh_window  # noqa: E402
@@ -117,6 +117,10 @@ def _pages(app: Any, alert_key: str, chart_path: str) -> list[tuple[str, str, Be
         await empty()
         await preload_figures(app)
 
+    async def starting() -> None:  # a restart, and the page asked for at once: the preload still runs
+        await empty()
+        start_preload(app)
+
     async def new_data() -> None:  # the newest alerts (this week), one of each team, written
         async with transaction(app.state.ctx.sessions) as session:
             await session.execute(text("UPDATE alert SET version = version + 1 WHERE id IN "
@@ -132,7 +136,7 @@ def _pages(app: Any, alert_key: str, chart_path: str) -> list[tuple[str, str, Be
         ("figures one team, after new data", "/app/figures?team=2", new_data),
         ("figures 52 weeks, after new data", "/app/figures?weeks=52", new_data),
         ("figures 52 weeks, after a restart", "/app/figures?weeks=52", cold),
-        ("figures, empty memo (during the start-up preload)", "/app/figures", empty),
+        ("figures, at once after a start (the preload still running)", "/app/figures", starting),
         ("digest chart PNG, after new data", chart_path, new_data),
     ]
 

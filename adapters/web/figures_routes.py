@@ -39,6 +39,14 @@ PARAM_MAX = 12
 router = APIRouter()
 
 
+async def _after_preload(request: Request) -> None:
+    """A page arriving while the start-up preload runs waits for it rather than parsing every kept day
+    a second time beside it (shielded: a page cancelled by its client leaves the preload running)."""
+    task: asyncio.Task[None] | None = getattr(request.app.state, "figure_preload", None)
+    if task is not None and not task.done():
+        await asyncio.shield(task)
+
+
 def _memo(request: Request) -> FigureMemo:
     """This process's parsed days and merged weeks (bot/web/figures.py): keyed on the days' change
     markers, never on time, so new data shows on the next page."""
@@ -75,6 +83,7 @@ def _bad_request(request: Request, reason: str) -> HTMLResponse:
 
 
 async def figures_for(request: Request, *, team_ids: Collection[int] | None, weeks: int) -> Figures:
+    await _after_preload(request)
     ctx = _ctx(request)
     config = await ctx.config.get()
     names = {team_id: team.name for team_id, team in config.teams.items()}
@@ -130,6 +139,7 @@ async def week_png(request: Request) -> Response:
     config = await ctx.config.get()
     name = config.teams[team].name if team in config.teams else f"team {team}"
 
+    await _after_preload(request)
     # the server's setting, though the picture shows no one: the kept days are kept for that setting
     figures = await weekly_figures(ctx.sessions, now=utcnow(), team_names={team: name}, team_ids=[team],
                                    employee_figures=bool(getattr(ctx.settings, "employee_figures", True)),
@@ -147,7 +157,8 @@ async def week_png(request: Request) -> Response:
 def start_preload(app: FastAPI) -> asyncio.Task[None]:
     """At the web process's start, in the background: the kept days parsed into this process's memo, so
     the first figures page after a restart is as fast as any (bot/web/figures.py `preload_memo`)."""
-    return asyncio.create_task(preload_figures(app), name="figures-preload")
+    task = app.state.figure_preload = asyncio.create_task(preload_figures(app), name="figures-preload")
+    return task
 
 
 async def preload_figures(app: FastAPI) -> None:

@@ -150,3 +150,23 @@ async def test_a_worker_process_preloads_no_figures(app_with_chats: AppWithChats
     async with app_with_chats(role=Role.WORKER) as worker:
         await asyncio.sleep(0.3)
         assert getattr(worker.app.state, "figure_memo", None) is None
+
+
+async def test_a_page_asked_for_during_the_start_up_preload_waits_for_it(
+    server: AppServer, admin: SignedIn
+) -> None:
+    """adapters/web/figures_routes.py: rather than parse every kept day a second time beside the
+    preload, the page waits for it — and is answered once it ends."""
+    await _history(server)
+    release = asyncio.Event()
+
+    async def preload_still_running() -> None:
+        await release.wait()
+
+    server.app.state.figure_preload = asyncio.create_task(preload_still_running())
+    page = asyncio.create_task(admin.client.get("/app/figures"))
+    await asyncio.sleep(0.5)
+    assert not page.done()  # waiting on the preload
+    release.set()
+    reply = await asyncio.wait_for(page, timeout=10)
+    assert reply.status_code == 200 and "Busiest locations" in reply.text
