@@ -1,4 +1,5 @@
-// hotloop dashboard — plain JavaScript, no build step, no third-party code; loaded with `defer`.
+// hotloop dashboard — plain JavaScript, no build step, no third-party code (the Teams tab alone loads
+// vendor/MicrosoftTeams-*.min.js); loaded with `defer`.
 // Pages work without it (every action is a plain HTML form); it only adds comfort.
 (function () {
   "use strict";
