@@ -11,7 +11,8 @@ used or expired one → 403, each with a page that says why and opens no session
 the SameSite=Lax session cookie is not sent (and third-party cookies are often blocked), so the tab does
 not try to be the dashboard: it needs no session, shows no alert data, and opens the dashboard in the
 browser, where the chat link or OpenID Connect signs in: through Teams (`app.openLink`, static/tab.js
-with the vendored TeamsJS, which also tells Teams the tab has loaded), else `target="_blank"`. Sign-in pages may not be framed at all, even by Teams (adapters/web/security.py).
+with the vendored TeamsJS, which also tells Teams the tab has loaded), else `target="_blank"`.
+Sign-in pages may not be framed at all, even by Teams (adapters/web/security.py).
 OpenID Connect routes (oidc.py) are mounted first: /app/login/oidc is not a link token.
 """
 
