@@ -172,8 +172,10 @@ async def preload_figures(app: FastAPI) -> None:
         return
     # the parsed days are many long-lived objects: collect now, at start, rather than in the full
     # collection the next page would pay for (bench/dashboard.py: without it the first page after a
-    # restart had a p95 of 177–227 ms, with it 104–110 ms)
-    gc.collect()
+    # restart had a p95 of 177–227 ms, with it 104–110 ms). Only when there was something to parse: a
+    # full collection walks the whole heap, seconds in a big process, and blocks the event loop.
+    if days:
+        gc.collect()
     log.info("figures.preloaded", days=days)
 
 

@@ -194,9 +194,11 @@ class ConfigCache:
         self._systemic_defaults = systemic_defaults
         self._snapshot: ConfigSnapshot | None = None
         self._lock = asyncio.Lock()
+        self._generation = 0  # bumped by invalidate(): a load that began before it is not kept
 
     def invalidate(self) -> None:
         self._snapshot = None
+        self._generation += 1
 
     async def get(self) -> ConfigSnapshot:
         snapshot = self._snapshot
@@ -205,7 +207,10 @@ class ConfigCache:
         async with self._lock:
             snapshot = self._snapshot
             if snapshot is None or time.monotonic() - snapshot.loaded_at >= self._ttl:
-                snapshot = self._snapshot = await load_snapshot(
-                    self._sessions, systemic_defaults=self._systemic_defaults
-                )
+                generation = self._generation
+                snapshot = await load_snapshot(self._sessions, systemic_defaults=self._systemic_defaults)
+                # a change committed (and invalidated) while this load read the old rows: keeping its
+                # result would serve the old configuration for a whole TTL after the change
+                if generation == self._generation:
+                    self._snapshot = snapshot
             return snapshot
