@@ -69,18 +69,22 @@ class World:
         counts.pop("figureday", None)
         return counts
 
-    async def settled_rows(self, timeout: float = 8.0) -> dict[str, int]:
+    async def settled_rows(self, timeout: float = 20.0) -> dict[str, int]:
         """Row counts once the delivery worker and the detector have nothing left to do (two equal
-        snapshots)."""
+        snapshots). Never a guess: if they do not settle in `timeout`, the test fails saying which."""
         deadline = time.monotonic() + timeout
         previous = await self.rows()
         while time.monotonic() < deadline:
             await asyncio.sleep(0.15)
+            # idle first, then counted: a commit between the count and the check would otherwise
+            # return counts taken before the work it just finished
+            idle = await self.outbox_idle() and await self.detector_caught_up()
             current = await self.rows()
-            if current == previous and await self.outbox_idle() and await self.detector_caught_up():
+            if idle and current == previous:
                 return current
             previous = current
-        return previous
+        raise AssertionError(f"background work never settled: outbox idle {await self.outbox_idle()}, "
+                             f"detector caught up {await self.detector_caught_up()}")
 
     async def outbox_idle(self) -> bool:
         async with self.server.ctx.sessions() as session:

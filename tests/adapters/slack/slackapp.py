@@ -195,7 +195,16 @@ class SlackApp:
         assert reply.status_code == 202, reply.text
         key = str(reply.json()["alert"])
         assert await self.wait(lambda: self.card(key) is not None), f"card for {key} never posted"
+        # and recorded: the worker writes the card's reference once Slack answered, and a click checks
+        # its channel against the recorded ones (before that, any channel may click)
+        assert await self.until(lambda: self.card_recorded(key)), f"card for {key} never recorded"
         return key
+
+    async def card_recorded(self, key: str) -> bool:
+        async with self.server.ctx.sessions() as session:
+            alert = await queries.get_alert(session, key=key)
+            return alert is not None and alert.id is not None and bool(
+                await queries.card_refs(session, alert_id=alert.id))
 
     async def click_card(self, user: Mapping[str, Any], action_id: str, key: str, *, channel: str = CHANNEL,
                          **kwargs: Any) -> httpx.Response:
